@@ -1,0 +1,21 @@
+# IRNet: instance segmentation from image-level labels (Ahn, Cho, Kwak, CVPR 2019).
+# Run:  snakemake --cores 2            (default toy run, config/config.yaml)
+#       snakemake --cores 8 --configfile config/voc2012.yaml
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/cam.smk"
+include: "workflow/rules/relations.smk"
+include: "workflow/rules/irnet.smk"
+include: "workflow/rules/propagate.smk"
+include: "workflow/rules/instances.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/summary.smk"
+
+
+rule all:
+    input:
+        f"{OUT}/summary.json",
+    default_target: True

@@ -1,0 +1,58 @@
+"""Class attention maps: multi-scale + flip inference, normalisation, CAM -> labels (METHOD.md 2)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def strided_size(size: tuple[int, int], stride: int) -> tuple[int, int]:
+    """ceil(H/s), ceil(W/s)."""
+    return tuple((s + stride - 1) // stride for s in size)
+
+
+def strided_up_size(size: tuple[int, int], stride: int) -> tuple[int, int]:
+    """The smallest multiple of ``stride`` that is >= each side."""
+    return tuple(((s + stride - 1) // stride) * stride for s in size)
+
+
+def normalise_max(cams: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """Divide each map of (K, h, w) by its own maximum (+eps)."""
+    return cams / (cams.flatten(1).max(dim=1).values[:, None, None] + eps)
+
+
+def multiscale_cam(cam_fn, image: torch.Tensor, keys: torch.Tensor, scales=(1.0, 0.5, 1.5, 2.0),
+                   flip: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """CAMs of one image at stride 4 and at full resolution, each normalised to max 1.
+
+    cam_fn: (B, 3, h, w) -> (B, C, h', w') non-negative maps; image: (3, H, W) normalised;
+    keys: (K,) class indices to keep. Returns ((K, ceil(H/4), ceil(W/4)), (K, H, W)).
+    """
+    size = tuple(image.shape[-2:])
+    s4, up16 = strided_size(size, 4), strided_up_size(size, 16)
+    acc4 = acc_full = 0
+    for s in scales:
+        x = image[None] if s == 1.0 else F.interpolate(
+            image[None], (round(size[0] * s), round(size[1] * s)), mode="bilinear", align_corners=False)
+        if flip:
+            x = torch.cat([x, x.flip(-1)])
+        out = cam_fn(x)
+        out = out[:1] + out[1:].flip(-1) if flip else out
+        out = out[:, keys]
+        acc4 = acc4 + F.interpolate(out, s4, mode="bilinear", align_corners=False)[0]
+        acc_full = acc_full + F.interpolate(out, up16, mode="bilinear", align_corners=False)[0]
+    acc_full = acc_full[:, : size[0], : size[1]]
+    return normalise_max(acc4), normalise_max(acc_full)
+
+
+def cam_to_label(cams: np.ndarray, keys: np.ndarray, threshold: float) -> np.ndarray:
+    """Label map from CAMs: argmax over [threshold, cams]; 0 = background, k+1 = class k.
+
+    cams: (K, H, W) in [0, 1]; keys: (K,) class indices. Returns (H, W) uint8.
+    """
+    if cams.shape[0] == 0:
+        return np.zeros(cams.shape[1:], np.uint8)
+    best = cams.argmax(0)
+    fg = cams.max(0) > threshold
+    return np.where(fg, np.asarray(keys)[best] + 1, 0).astype(np.uint8)

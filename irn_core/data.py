@@ -1,0 +1,106 @@
+"""Image transforms and torch datasets for the training and inference stages."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from .voc import IGNORE, VOCDataset
+
+MEAN = np.array([0.485, 0.456, 0.406], np.float32) * 255
+STD = np.array([0.229, 0.224, 0.225], np.float32) * 255
+
+
+def normalise(img: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 -> (3, H, W) float32 with ImageNet mean/std."""
+    return ((img.astype(np.float32) - MEAN) / STD).transpose(2, 0, 1)
+
+
+def _resize(x: torch.Tensor, size: tuple[int, int], nearest: bool) -> torch.Tensor:
+    if nearest:
+        return F.interpolate(x[None, None].float(), size, mode="nearest")[0, 0].to(x.dtype)
+    return F.interpolate(x[None], size, mode="bilinear", align_corners=False)[0]
+
+
+def random_crop(arrays: list[torch.Tensor], pads: list[float], crop: int, rng: np.random.Generator):
+    """Crop (or pad) the last two dims of every array at the same random place to crop x crop."""
+    h, w = arrays[0].shape[-2:]
+    top = rng.integers(0, max(h - crop, 0) + 1)
+    left = rng.integers(0, max(w - crop, 0) + 1)
+    off_y = rng.integers(0, max(crop - h, 0) + 1)
+    off_x = rng.integers(0, max(crop - w, 0) + 1)
+    out = []
+    for a, pad in zip(arrays, pads):
+        canvas = torch.full(a.shape[:-2] + (crop, crop), pad, dtype=a.dtype)
+        piece = a[..., top: top + crop, left: left + crop]
+        canvas[..., off_y: off_y + piece.shape[-2], off_x: off_x + piece.shape[-1]] = piece
+        out.append(canvas)
+    return out
+
+
+class ClassificationSet(Dataset):
+    """Images with multi-hot labels for CAM training: random long-side resize, flip, crop."""
+
+    def __init__(self, voc: VOCDataset, ids: list[str], resize_long: tuple[int, int], crop: int, seed: int = 0):
+        self.voc, self.ids, self.resize_long, self.crop, self.seed = voc, ids, resize_long, crop, seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, i: int):
+        rng = np.random.default_rng([self.seed, self.epoch, i])
+        img = torch.from_numpy(normalise(self.voc.load_image(self.ids[i])))
+        h, w = img.shape[-2:]
+        target = rng.integers(self.resize_long[0], self.resize_long[1] + 1)
+        s = target / max(h, w)
+        img = _resize(img, (max(1, round(h * s)), max(1, round(w * s))), nearest=False)
+        if rng.random() < 0.5:
+            img = img.flip(-1)
+        (img,) = random_crop([img], [0.0], self.crop, rng)
+        return img, torch.from_numpy(self.voc.labels(self.ids[i]))
+
+
+class RelationSet(Dataset):
+    """Images with mined relation label maps for IRNet training: rescale, flip, crop, then the
+    label map is reduced to stride 4 (nearest)."""
+
+    def __init__(self, voc: VOCDataset, ids: list[str], labels: dict[str, np.ndarray],
+                 scale_range: tuple[float, float], crop: int, seed: int = 0):
+        if crop % 4:
+            raise ValueError(f"crop size {crop} must be a multiple of 4")
+        self.voc, self.ids, self.labels = voc, ids, labels
+        self.scale_range, self.crop, self.seed = scale_range, crop, seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, i: int):
+        rng = np.random.default_rng([self.seed, self.epoch, i])
+        img = torch.from_numpy(normalise(self.voc.load_image(self.ids[i])))
+        lab = torch.from_numpy(self.labels[self.ids[i]].astype(np.int64))
+        s = rng.uniform(*self.scale_range)
+        h, w = img.shape[-2:]
+        size = (max(1, round(h * s)), max(1, round(w * s)))
+        img, lab = _resize(img, size, nearest=False), _resize(lab, size, nearest=True)
+        if rng.random() < 0.5:
+            img, lab = img.flip(-1), lab.flip(-1)
+        img, lab = random_crop([img, lab], [0.0, IGNORE], self.crop, rng)
+        lab = lab[2::4, 2::4]  # nearest sample at the centre of each stride-4 cell
+        return img, lab
+
+
+class ImageSet(Dataset):
+    """Plain images for inference: (id, normalised (3, H, W) tensor)."""
+
+    def __init__(self, voc: VOCDataset, ids: list[str]):
+        self.voc, self.ids = voc, ids
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, i: int):
+        return self.ids[i], torch.from_numpy(normalise(self.voc.load_image(self.ids[i])))

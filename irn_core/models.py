@@ -1,0 +1,197 @@
+"""Networks: ResNet backbones with a stride-16 end, the CAM classifier, and IRNet.
+
+Every backbone exposes five levels as ``stem`` (conv1-bn1-relu-maxpool, stride 4), ``layer1``
+(stride 4), ``layer2`` (8), ``layer3`` (16) and ``layer4`` (16: its downsampling stride is 1),
+with their channel counts in ``channels``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torchvision.models.resnet import BasicBlock, Bottleneck
+
+
+class WeightsError(FileNotFoundError):
+    """Pretrained weights were asked for but are not on this machine."""
+
+
+def _layer(block, inplanes: int, planes: int, blocks: int, stride: int) -> nn.Sequential:
+    down = None
+    if stride != 1 or inplanes != planes * block.expansion:
+        down = nn.Sequential(nn.Conv2d(inplanes, planes * block.expansion, 1, stride, bias=False),
+                             nn.BatchNorm2d(planes * block.expansion))
+    layers = [block(inplanes, planes, stride, down)]
+    layers += [block(planes * block.expansion, planes) for _ in range(blocks - 1)]
+    return nn.Sequential(*layers)
+
+
+class ResNetBackbone(nn.Module):
+    """A ResNet whose children are named as torchvision's (conv1 ... layer4)."""
+
+    def __init__(self, block, layers: list[int], widths: list[int], stem: int, last_stride: int = 1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, stem, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(stem)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        chans, inplanes = [stem], stem
+        for i, (n, w) in enumerate(zip(layers, widths)):
+            stride = 1 if i == 0 else (last_stride if i == 3 else 2)
+            setattr(self, f"layer{i + 1}", _layer(block, inplanes, w, n, stride))
+            inplanes = w * block.expansion
+            chans.append(inplanes)
+        self.channels = chans
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def stem(self, x: torch.Tensor) -> torch.Tensor:
+        return self.maxpool(self.relu(self.bn1(self.conv1(x))))
+
+    def levels(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The five feature levels (strides 4, 4, 8, 16, 16)."""
+        x1 = self.stem(x)
+        x2 = self.layer1(x1)
+        x3 = self.layer2(x2)
+        x4 = self.layer3(x3)
+        return [x1, x2, x3, x4, self.layer4(x4)]
+
+
+ARCHS = {
+    # name: (block, blocks per stage, widths, stem channels); resnet50/18 load torchvision weights
+    "resnet50": (Bottleneck, [3, 4, 6, 3], [64, 128, 256, 512], 64),
+    "resnet18": (BasicBlock, [2, 2, 2, 2], [64, 128, 256, 512], 64),
+    "resnet_tiny": (BasicBlock, [1, 1, 1, 1], [32, 64, 128, 256], 32),
+}
+
+
+def load_state(path: str | Path) -> dict:
+    """A state dict from a local file (a bare state dict or a checkpoint holding ``model``)."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise WeightsError(
+            f"pretrained weights not found at {path}. Put the file there (for torchvision "
+            f"ResNets: the ImageNet .pth from the torch cache, ~/.cache/torch/hub/checkpoints), "
+            f"or set the model's 'pretrained' to null to train from scratch.")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    return state.get("model", state) if isinstance(state, dict) else state
+
+
+def build_backbone(arch: str, pretrained: str | None = None, last_stride: int = 1) -> ResNetBackbone:
+    """A backbone by name; ``pretrained`` is a local weights file or None (from scratch)."""
+    if arch not in ARCHS:
+        raise ValueError(f"unknown backbone '{arch}' (known: {', '.join(ARCHS)})")
+    block, layers, widths, stem = ARCHS[arch]
+    net = ResNetBackbone(block, layers, widths, stem, last_stride)
+    if pretrained:
+        state = {k: v for k, v in load_state(pretrained).items() if not k.startswith("fc.")}
+        missing, unexpected = net.load_state_dict(state, strict=False)
+        if missing:
+            raise WeightsError(f"{pretrained}: weights do not fit backbone '{arch}' (missing {missing[:3]}...)")
+    return net
+
+
+def freeze_batchnorm(module: nn.Module) -> None:
+    """Use running statistics and fixed affine parameters in every BatchNorm (pretrained nets)."""
+    for m in module.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.eval()
+            for p in m.parameters():
+                p.requires_grad_(False)
+
+
+class CAMNet(nn.Module):
+    """Backbone + global average pooling + bias-free 1x1 classifier (METHOD.md 1)."""
+
+    def __init__(self, backbone: ResNetBackbone, num_classes: int, pretrained: bool):
+        super().__init__()
+        self.backbone = backbone
+        self.classifier = nn.Conv2d(backbone.channels[-1], num_classes, 1, bias=False)
+        nn.init.kaiming_normal_(self.classifier.weight)
+        # the public recipe: with ImageNet weights the stem is frozen and the first two stages get
+        # no gradient, BatchNorm is fixed. From scratch everything must train.
+        self.pretrained = pretrained
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        b = self.backbone
+        x = b.layer1(b.stem(x))
+        if self.pretrained:
+            x = x.detach()
+        return b.layer4(b.layer3(b.layer2(x)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits (B, C)."""
+        f = self.features(x)
+        return self.classifier(f.mean(dim=(2, 3), keepdim=True)).flatten(1)
+
+    def cam(self, x: torch.Tensor) -> torch.Tensor:
+        """Unnormalised class activation maps relu(w_c . f): (B, C, h/16, w/16)."""
+        return F.relu(F.conv2d(self.features(x), self.classifier.weight))
+
+    def param_groups(self) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+        """(backbone parameters that train, classifier parameters)."""
+        if self.pretrained:
+            b = self.backbone
+            frozen = {id(p) for m in (b.conv1, b.bn1, b.layer1) for p in m.parameters()}
+            backbone = [p for p in b.parameters() if id(p) not in frozen and p.requires_grad]
+        else:
+            backbone = list(self.backbone.parameters())
+        return backbone, list(self.classifier.parameters())
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if self.pretrained:
+            freeze_batchnorm(self.backbone)
+        return self
+
+
+def _unit(cin: int, cout: int, groups: int) -> list[nn.Module]:
+    return [nn.Conv2d(cin, cout, 1, bias=False), nn.GroupNorm(groups, cout), nn.ReLU(inplace=True)]
+
+
+class IRNet(nn.Module):
+    """Frozen backbone + class-boundary branch + displacement-field branch (METHOD.md 4)."""
+
+    def __init__(self, backbone: ResNetBackbone):
+        super().__init__()
+        self.backbone = backbone
+        for p in self.backbone.parameters():
+            p.requires_grad_(False)
+        ch = backbone.channels
+        self.edge = nn.ModuleList([nn.Sequential(*_unit(c, 32, 4)) for c in ch])
+        self.edge_out = nn.Conv2d(32 * len(ch), 1, 1, bias=True)
+        dp_w = [64, 128, 256, 256, 256]
+        self.dp = nn.ModuleList([nn.Sequential(*_unit(c, w, 8 if w == 64 else 16)) for c, w in zip(ch, dp_w)])
+        self.dp_fuse8 = nn.Sequential(*_unit(768, 256, 16))
+        self.dp_out = nn.Sequential(*_unit(448, 256, 16), nn.Conv2d(256, 2, 1, bias=False))
+        # mean displacement over the training images, subtracted at inference (METHOD.md 4)
+        self.register_buffer("mean_shift", torch.zeros(2))
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self.backbone.eval()  # frozen: running statistics, no updates
+        return self
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Boundary logits (B, 1, h4, w4) and displacement (B, 2, h4, w4), stride-4 pixels (dy, dx)."""
+        with torch.no_grad():
+            feats = [f.detach() for f in self.backbone.levels(x)]
+        size4 = feats[1].shape[-2:]
+        up = lambda t, s: t if t.shape[-2:] == s else F.interpolate(t, s, mode="bilinear", align_corners=False)
+        edge = torch.cat([up(m(f), size4) for m, f in zip(self.edge, feats)], 1)
+        edge = self.edge_out(edge)
+        d = [m(f) for m, f in zip(self.dp, feats)]
+        size8 = d[2].shape[-2:]
+        fused8 = self.dp_fuse8(torch.cat([d[2], up(d[3], size8), up(d[4], size8)], 1))
+        disp = self.dp_out(torch.cat([d[0], d[1], up(fused8, size4)], 1))
+        return edge, disp
+
+    def trainable(self) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+        """(boundary-branch parameters, displacement-branch parameters)."""
+        edge = list(self.edge.parameters()) + list(self.edge_out.parameters())
+        dp = list(self.dp.parameters()) + list(self.dp_fuse8.parameters()) + list(self.dp_out.parameters())
+        return edge, dp

@@ -1,0 +1,169 @@
+"""Inter-pixel relations (METHOD.md 3-4): confident regions from CAMs, dense-CRF refinement,
+pair sets within a radius, and affinities from a boundary map.
+
+Neighbourhoods follow the public implementation: the "forward half" of the offsets (dy, dx)
+with dy > 0, or dy == 0 and dx > 0, and dy^2 + dx^2 < radius^2, so each unordered pair is
+counted once. The path between two pixels is every cell within distance < 1 of the segment
+joining them, endpoints included.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .cam import cam_to_label
+from .voc import IGNORE
+
+
+def crf_refine(image: np.ndarray, labels: np.ndarray, n_labels: int, iterations: int = 10,
+               gt_prob: float = 0.7) -> np.ndarray:
+    """Dense-CRF refinement of a (H, W) label map 0..n_labels-1 on a (H, W, 3) uint8 image.
+
+    Unary from labels (ground-truth probability ``gt_prob``); Gaussian kernel sxy=3, compat=3;
+    bilateral kernel sxy=50, srgb=5, compat=10 (the public settings).
+    """
+    import pydensecrf.densecrf as dcrf
+    from pydensecrf.utils import unary_from_labels
+
+    h, w = labels.shape
+    d = dcrf.DenseCRF2D(w, h, n_labels)
+    d.setUnaryEnergy(unary_from_labels(labels, n_labels, gt_prob=gt_prob, zero_unsure=False))
+    d.addPairwiseGaussian(sxy=3, compat=3)
+    d.addPairwiseBilateral(sxy=50, srgb=5, rgbim=np.array(image, dtype=np.uint8, order="C"), compat=10)
+    q = d.inference(iterations)
+    return np.argmax(np.asarray(q).reshape(n_labels, h, w), axis=0)
+
+
+def relation_labels(image: np.ndarray, cams: np.ndarray, keys: np.ndarray, fg_threshold: float = 0.30,
+                    bg_threshold: float = 0.05, use_crf: bool = True) -> np.ndarray:
+    """Label map of confident regions: class k+1, background 0, unsure 255. (H, W) uint8.
+
+    cams: (K, H, W) full-resolution CAMs in [0, 1]; keys: (K,) class indices.
+    """
+    keys = np.asarray(keys)
+    if cams.shape[0] == 0:
+        return np.zeros(cams.shape[1:], np.uint8)
+
+    def confident(thr):
+        local = np.concatenate([np.full((1,) + cams.shape[1:], thr, cams.dtype), cams]).argmax(0)
+        if use_crf:
+            local = crf_refine(image, local.astype(np.int64), len(keys) + 1)
+        return np.concatenate([[0], keys + 1])[local]
+
+    fg = confident(fg_threshold)
+    bg = confident(bg_threshold)
+    out = np.full(fg.shape, IGNORE, np.uint8)
+    out[fg > 0] = fg[fg > 0]
+    out[(fg == 0) & (bg == 0)] = 0
+    return out
+
+
+@lru_cache(maxsize=None)
+def search_directions(radius: int) -> tuple[tuple[int, int], ...]:
+    """Forward-half offsets (dy, dx) with 0 < dy^2 + dx^2 < radius^2."""
+    dirs = [(0, x) for x in range(1, radius)]
+    dirs += [(y, x) for y in range(1, radius) for x in range(-radius + 1, radius) if x * x + y * y < radius * radius]
+    return tuple(dirs)
+
+
+@lru_cache(maxsize=None)
+def path_cells(direction: tuple[int, int]) -> tuple[tuple[int, int], ...]:
+    """Cells (oy, ox) within distance < 1 of the segment from (0, 0) to ``direction``."""
+    dy, dx = direction
+    length_sq = dy * dy + dx * dx
+    cells = []
+    for y in range(min(0, dy), max(0, dy) + 1):
+        for x in range(min(0, dx), max(0, dx) + 1):
+            if (dy * x - dx * y) ** 2 / length_sq < 1:
+                cells.append((y, x))
+    return tuple(cells)
+
+
+def shifted(x: torch.Tensor, dy: int, dx: int, fill: float) -> torch.Tensor:
+    """out[..., y, x] = x[..., y + dy, x + dx], ``fill`` outside."""
+    h, w = x.shape[-2:]
+    out = torch.full_like(x, fill)
+    ys, yd = slice(max(dy, 0), h + min(dy, 0)), slice(max(-dy, 0), h + min(-dy, 0))
+    xs, xd = slice(max(dx, 0), w + min(dx, 0)), slice(max(-dx, 0), w + min(-dx, 0))
+    out[..., yd, xd] = x[..., ys, xs]
+    return out
+
+
+def boundary_affinity(boundary: torch.Tensor, radius: int) -> torch.Tensor:
+    """a_ij = 1 - max of the boundary map on the path from i to j, for every pixel i and every
+    forward direction: (B, D, h, w). Pairs whose end leaves the map get 0.
+
+    boundary: (B, h, w) in [0, 1].
+    """
+    dirs = search_directions(radius)
+    pad = radius
+    b = F.pad(boundary, (pad, pad, 0, pad), value=1.0)  # outside the image: full boundary
+    h, w = boundary.shape[-2:]
+    cells = sorted({c for d in dirs for c in path_cells(d)})
+    index = {c: i for i, c in enumerate(cells)}
+    stack = torch.stack([b[..., oy: oy + h, pad + ox: pad + ox + w] for oy, ox in cells], 1)
+    out = []
+    for d in dirs:
+        idx = torch.tensor([index[c] for c in path_cells(d)], device=boundary.device)
+        out.append(1 - stack.index_select(1, idx).amax(1))
+    return torch.stack(out, 1)
+
+
+def pair_labels(label: torch.Tensor, radius: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Pair sets from a stride-4 relation label map (B, h, w) (0 bg, k+1 class, 255 unsure).
+
+    Returns boolean (B, D, h, w) masks P+bg, P+fg, P- over (pixel, forward direction); pairs
+    with an unsure end or an end outside the map belong to none.
+    """
+    out_bg, out_fg, out_neg = [], [], []
+    valid_src = label != IGNORE
+    for dy, dx in search_directions(radius):
+        dst = shifted(label, dy, dx, IGNORE)
+        valid = valid_src & (dst != IGNORE)
+        same = label == dst
+        out_bg.append(valid & same & (label == 0))
+        out_fg.append(valid & same & (label > 0))
+        out_neg.append(valid & ~same)
+    return torch.stack(out_bg, 1), torch.stack(out_fg, 1), torch.stack(out_neg, 1)
+
+
+def direction_offsets(radius: int, device=None) -> torch.Tensor:
+    """(D, 2) float (dy, dx) of the forward directions."""
+    return torch.tensor(search_directions(radius), dtype=torch.float32, device=device)
+
+
+def irn_losses(edge_logits: torch.Tensor, disp: torch.Tensor, label: torch.Tensor, radius: int) -> dict:
+    """The four IRNet losses (METHOD.md 4) for a batch.
+
+    edge_logits: (B, 1, h, w); disp: (B, 2, h, w) stride-4 pixels (dy, dx); label: (B, h, w).
+    """
+    p_bg, p_fg, p_neg = pair_labels(label, radius)
+    aff = boundary_affinity(torch.sigmoid(edge_logits[:, 0]), radius)
+    eps = 1e-5
+
+    def mean_over(values, mask):
+        return (values * mask).sum() / (mask.sum() + eps)
+
+    pos_bg = mean_over(-torch.log(aff + eps), p_bg)
+    pos_fg = mean_over(-torch.log(aff + eps), p_fg)
+    neg = mean_over(-torch.log(1 + eps - aff), p_neg)
+    # displacement: D(i) - D(j) should equal (x_j - x_i) for fg pairs, and 0 for bg pairs
+    offsets = direction_offsets(radius, disp.device)
+    d_dst = torch.stack([shifted(disp, dy, dx, 0.0) for dy, dx in search_directions(radius)], 1)  # B,D,2,h,w
+    diff = disp[:, None] - d_dst
+    # L1 averaged over (dy, dx), as in the public implementation
+    fg_err = (diff - offsets[None, :, :, None, None]).abs().mean(2)
+    bg_err = diff.abs().mean(2)
+    dp_fg = mean_over(fg_err, p_fg)
+    dp_bg = mean_over(bg_err, p_bg)
+    total = (pos_bg + pos_fg) / 2 / 2 + neg / 2 + (dp_fg + dp_bg) / 2
+    return {"total": total, "edge_pos_bg": pos_bg, "edge_pos_fg": pos_fg, "edge_neg": neg,
+            "dp_fg": dp_fg, "dp_bg": dp_bg}
+
+
+__all__ = ["boundary_affinity", "crf_refine", "direction_offsets", "irn_losses", "pair_labels",
+           "path_cells", "relation_labels", "search_directions", "shifted", "cam_to_label"]

@@ -1,0 +1,136 @@
+"""Stages of METHOD.md 1-2: train the CAM network, dump CAMs to HDF5, evaluate them."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from .. import cam as camlib
+from ..data import ClassificationSet, ImageSet
+from ..evaluate import confusion, iou_from_confusion
+from ..io import atomic_h5, config_digest, open_stage, provenance, write_group, write_json
+from ..models import CAMNet, build_backbone
+from ..progress import Progress, log
+from ..train import Checkpointer, atomic_save, file_digest, make_optimizer, resolve_device, set_poly_lr
+from . import dataset, split_ids, union_ids
+
+
+def build_cam_net(cfg: dict) -> CAMNet:
+    c = cfg["cam"]
+    backbone = build_backbone(c["backbone"], c["pretrained"])
+    return CAMNet(backbone, len(cfg["dataset"]["classes"]), pretrained=bool(c["pretrained"]))
+
+
+def train_cam(cfg: dict, model_out: str, ckpt_dir: str) -> dict:
+    """Train the classifier (multi-label soft margin, SGD + poly decay, 10x lr on the head)."""
+    c = cfg["cam"]
+    device = resolve_device(cfg["device"])
+    voc = dataset(cfg)
+    ids, empty = voc.split_with_labels(split_ids(cfg, "train_list"))
+    if empty:
+        log(f"train_cam: skipping {len(empty)} image(s) without a foreground label: {', '.join(empty[:10])}"
+            + (" ..." if len(empty) > 10 else ""))
+    if not ids:
+        raise ValueError("train_cam: no training image has a foreground label")
+    if not c["pretrained"]:
+        log("train_cam: no pretrained weights configured; training the backbone from scratch (BatchNorm trains)")
+    torch.manual_seed(c["seed"])
+    net = build_cam_net(cfg).to(device)
+    data = ClassificationSet(voc, ids, tuple(c["resize_long"]), c["crop_size"], seed=c["seed"])
+    backbone_params, head_params = net.param_groups()
+    opt = make_optimizer(c.get("optimizer", "sgd"),
+                         [{"params": backbone_params, "lr": c["lr"], "initial_lr": c["lr"]},
+                          {"params": head_params, "lr": 10 * c["lr"], "initial_lr": 10 * c["lr"]}],
+                         c["weight_decay"])
+    ckpt = Checkpointer(ckpt_dir, tag=config_digest({"cam": c, "dataset": cfg["dataset"]}))
+    start_epoch, _ = ckpt.resume(net, opt)
+    if start_epoch:
+        log(f"train_cam: resumed from epoch {start_epoch}")
+    steps_per_epoch = len(ids) // c["batch_size"]
+    if steps_per_epoch == 0:
+        raise ValueError(f"train_cam: batch_size {c['batch_size']} exceeds the {len(ids)} training images")
+    max_step = steps_per_epoch * c["epochs"]
+    history = []
+    t0 = time.perf_counter()
+    for epoch in range(start_epoch, c["epochs"]):
+        data.epoch = epoch
+        gen = torch.Generator().manual_seed(c["seed"] * 1000 + epoch)
+        loader = DataLoader(data, batch_size=c["batch_size"], shuffle=True, drop_last=True,
+                            generator=gen, num_workers=cfg["num_workers"])
+        net.train()
+        losses, correct, seen = [], 0, 0
+        prog = Progress(loader, f"train_cam epoch {epoch + 1}/{c['epochs']}")
+        for step, (img, label) in enumerate(prog):
+            set_poly_lr(opt, epoch * steps_per_epoch + step, max_step)
+            img, label = img.to(device), label.to(device)
+            logits = net(img)
+            loss = torch.nn.functional.multilabel_soft_margin_loss(logits, label)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+            correct += ((logits > 0) == (label > 0.5)).all(1).sum().item()
+            seen += len(label)
+            prog.postfix = f" loss {np.mean(losses[-20:]):.4f}"
+        history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "exact_match": correct / seen})
+        log(f"train_cam: epoch {epoch + 1} loss {history[-1]['loss']:.4f} exact-match {history[-1]['exact_match']:.3f}")
+        ckpt.save(epoch + 1, net, opt)
+    atomic_save({"model": net.state_dict(), "arch": c["backbone"], "classes": list(cfg["dataset"]["classes"]),
+                 "history": history, "train_seconds": time.perf_counter() - t0}, model_out)
+    return {"history": history}
+
+
+def load_cam_net(cfg: dict, model_path: str, device: torch.device) -> CAMNet:
+    net = build_cam_net(cfg)
+    state = torch.load(model_path, map_location="cpu", weights_only=False)
+    net.load_state_dict(state["model"])
+    return net.to(device).eval()
+
+
+@torch.no_grad()
+def make_cam(cfg: dict, model_path: str, out_path: str) -> None:
+    """Multi-scale + flip CAMs of every train/eval image, one HDF5 group per image."""
+    device = resolve_device(cfg["device"])
+    net = load_cam_net(cfg, model_path, device)
+    voc = dataset(cfg)
+    ids = union_ids(split_ids(cfg, "train_list"), split_ids(cfg, "eval_list"))
+    attrs = provenance("make_cam", cfg["run_name"], {"cam": cfg["cam"], "dataset": cfg["dataset"]},
+                       checkpoint_digest=file_digest(model_path))
+    loader = DataLoader(ImageSet(voc, ids), batch_size=None, num_workers=cfg["num_workers"])
+    with atomic_h5(out_path, attrs) as f:
+        for image_id, img in Progress(loader, "make_cam", total=len(ids)):
+            keys = np.nonzero(voc.labels(image_id))[0]
+            s4, full = camlib.multiscale_cam(net.cam, img.to(device), torch.as_tensor(keys, device=device),
+                                             scales=tuple(cfg["cam"]["scales"]))
+            write_group(f, image_id, {"keys": keys.astype(np.int64), "cam_s4": s4.float().cpu().numpy(),
+                                      "cam_full": full.float().cpu().numpy()})
+
+
+def eval_cam(cfg: dict, cams_path: str, out_json: str) -> dict:
+    """mIoU of CAM labels against SegmentationClass over a sweep of background thresholds."""
+    voc = dataset(cfg)
+    ids = split_ids(cfg, "eval_list")
+    thresholds = sorted(set(cfg["cam"]["eval_sweep"]) | {cfg["cam"]["eval_threshold"]})
+    n = len(cfg["dataset"]["classes"]) + 1
+    confs = np.zeros((len(thresholds), n, n), np.int64)
+    with open_stage(cams_path) as f:
+        for image_id in Progress(ids, "eval_cam"):
+            if image_id not in f:
+                raise KeyError(f"{cams_path}: no CAMs for eval image '{image_id}'")
+            g = f[image_id]
+            cams, keys = g["cam_full"][()], g["keys"][()]
+            gt = voc.semantic_gt(image_id)
+            for t, thr in enumerate(thresholds):
+                confs[t] += confusion(camlib.cam_to_label(cams, keys, thr), gt, n)
+    per_thr = {f"{t:.2f}": float(np.nanmean(iou_from_confusion(c))) for t, c in zip(thresholds, confs)}
+    best = max(per_thr, key=per_thr.get)
+    at = thresholds.index(cfg["cam"]["eval_threshold"])
+    result = {"miou": per_thr[f"{cfg['cam']['eval_threshold']:.2f}"], "threshold": cfg["cam"]["eval_threshold"],
+              "best_miou": per_thr[best], "best_threshold": float(best), "sweep": per_thr,
+              "per_class_iou": [float(x) for x in iou_from_confusion(confs[at])],
+              "classes": ["background", *cfg["dataset"]["classes"]], "images": len(ids)}
+    write_json(out_json, result)
+    return result

@@ -1,0 +1,162 @@
+"""Stages of METHOD.md 3-4 and the IRNet half of 5: mine relations, train IRNet, infer IRNet."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+from ..data import ImageSet, RelationSet
+from ..io import atomic_h5, config_digest, open_stage, provenance, write_group
+from ..models import IRNet, build_backbone
+from ..progress import Progress, log
+from ..relations import irn_losses, relation_labels
+from ..train import Checkpointer, atomic_save, file_digest, make_optimizer, resolve_device, set_poly_lr
+from . import dataset, split_ids, union_ids
+
+
+def mine_relations(cfg: dict, cams_path: str, out_path: str) -> dict:
+    """Confident fg/bg label maps (CRF-refined) of every training image, to HDF5."""
+    r = cfg["relations"]
+    voc = dataset(cfg)
+    ids = split_ids(cfg, "train_list")
+    attrs = provenance("mine_relations", cfg["run_name"], {"relations": r, "cams": cams_path},
+                       cams_digest=file_digest(cams_path))
+    counts = np.zeros(3, np.int64)  # background, foreground, unsure pixels
+    with open_stage(cams_path) as cams, atomic_h5(out_path, attrs) as out:
+        for image_id in Progress(ids, "mine_relations"):
+            g = cams[image_id]
+            lab = relation_labels(voc.load_image(image_id), g["cam_full"][()], g["keys"][()],
+                                  r["fg_threshold"], r["bg_threshold"], r["crf"])
+            counts += [(lab == 0).sum(), ((lab > 0) & (lab < 255)).sum(), (lab == 255).sum()]
+            write_group(out, image_id, {"label": lab}, compression="gzip")
+    frac = counts / counts.sum()
+    log(f"mine_relations: background {frac[0]:.1%}, foreground {frac[1]:.1%}, unsure {frac[2]:.1%} of pixels")
+    return {"fractions": frac.tolist()}
+
+
+def build_irnet(cfg: dict, cam_model: str | None) -> IRNet:
+    """IRNet on the CAM backbone's architecture, initialised per ``irn.init``."""
+    arch = cfg["cam"]["backbone"]
+    if cfg["irn"]["init"] == "imagenet":
+        backbone = build_backbone(arch, cfg["cam"]["pretrained"])
+    else:
+        backbone = build_backbone(arch)
+        if cam_model is not None:
+            state = torch.load(cam_model, map_location="cpu", weights_only=False)["model"]
+            backbone.load_state_dict({k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")})
+    return IRNet(backbone)
+
+
+def train_irn(cfg: dict, relations_path: str, cam_model: str, model_out: str, ckpt_dir: str) -> dict:
+    """Train the boundary and displacement branches on the mined pairs (METHOD.md 4)."""
+    c = cfg["irn"]
+    device = resolve_device(cfg["device"])
+    voc = dataset(cfg)
+    ids = split_ids(cfg, "train_list")
+    if cfg["irn"]["init"] == "imagenet" and not cfg["cam"]["pretrained"]:
+        raise ValueError("config key irn.init: 'imagenet' needs cam.pretrained (a weights file); use 'cam'")
+    with open_stage(relations_path) as f:
+        labels = {i: f[i]["label"][()] for i in ids}
+    torch.manual_seed(c["seed"])
+    net = build_irnet(cfg, cam_model).to(device)
+    data = RelationSet(voc, ids, labels, tuple(c["scale_range"]), c["crop_size"], seed=c["seed"])
+    edge_params, dp_params = net.trainable()
+    opt = make_optimizer(c["optimizer"], [
+        {"params": edge_params, "lr": c["lr"], "initial_lr": c["lr"]},
+        {"params": dp_params, "lr": 10 * c["lr"], "initial_lr": 10 * c["lr"]}], c["weight_decay"])
+    ckpt = Checkpointer(ckpt_dir, tag=config_digest({"irn": c, "dataset": cfg["dataset"]}))
+    start_epoch, _ = ckpt.resume(net, opt)
+    if start_epoch:
+        log(f"train_irn: resumed from epoch {start_epoch}")
+    steps_per_epoch = len(ids) // c["batch_size"]
+    if steps_per_epoch == 0:
+        raise ValueError(f"train_irn: batch_size {c['batch_size']} exceeds the {len(ids)} training images")
+    max_step = steps_per_epoch * c["epochs"]
+    history = []
+    t0 = time.perf_counter()
+    for epoch in range(start_epoch, c["epochs"]):
+        data.epoch = epoch
+        gen = torch.Generator().manual_seed(c["seed"] * 1000 + epoch)
+        loader = DataLoader(data, batch_size=c["batch_size"], shuffle=True, drop_last=True, generator=gen,
+                            num_workers=cfg["num_workers"])
+        net.train()
+        sums: dict[str, float] = {}
+        prog = Progress(loader, f"train_irn epoch {epoch + 1}/{c['epochs']}")
+        for step, (img, lab) in enumerate(prog):
+            set_poly_lr(opt, epoch * steps_per_epoch + step, max_step)
+            edge, disp = net(img.to(device))
+            losses = irn_losses(edge, disp, lab.to(device), c["radius"])
+            opt.zero_grad(set_to_none=True)
+            losses["total"].backward()
+            opt.step()
+            for k, v in losses.items():
+                sums[k] = sums.get(k, 0.0) + v.item()
+            prog.postfix = f" loss {sums['total'] / (step + 1):.4f}"
+        history.append({"epoch": epoch + 1, **{k: v / steps_per_epoch for k, v in sums.items()}})
+        log("train_irn: epoch {epoch} ".format(epoch=epoch + 1)
+            + " ".join(f"{k} {v:.4f}" for k, v in history[-1].items() if k != "epoch"))
+        ckpt.save(epoch + 1, net, opt)
+    net.mean_shift.copy_(mean_displacement(net, voc, ids, device, cfg["num_workers"]))
+    log(f"train_irn: mean displacement (dy, dx) = {net.mean_shift.tolist()}")
+    atomic_save({"model": net.state_dict(), "history": history, "train_seconds": time.perf_counter() - t0},
+                model_out)
+    return {"history": history}
+
+
+def _pad16(img: torch.Tensor) -> torch.Tensor:
+    h, w = img.shape[-2:]
+    return F.pad(img, (0, (-w) % 16, 0, (-h) % 16))
+
+
+@torch.no_grad()
+def irn_forward(net: IRNet, img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Boundary map (h4, w4) in [0, 1] from the image and its flip (logits averaged), and the
+    displacement field (2, h4, w4) of the unflipped image, mean displacement removed."""
+    h4, w4 = (img.shape[-2] + 3) // 4, (img.shape[-1] + 3) // 4
+    x = _pad16(img)[None]
+    edge, disp = net(torch.cat([x, x.flip(-1)]))
+    # flipping the second output back puts its padding on the right again, aligned with the first
+    boundary = torch.sigmoid((edge[0, 0] + edge[1, 0].flip(-1))[:h4, :w4] / 2)
+    return boundary, disp[0, :, :h4, :w4] - net.mean_shift[:, None, None]
+
+
+@torch.no_grad()
+def mean_displacement(net: IRNet, voc, ids, device, num_workers: int = 0) -> torch.Tensor:
+    """Mean of the raw displacement field over the training images: (2,)."""
+    net.eval()
+    total, count = torch.zeros(2, dtype=torch.float64, device=device), 0
+    net.mean_shift.zero_()
+    loader = DataLoader(ImageSet(voc, ids), batch_size=None, num_workers=num_workers)
+    for _, img in Progress(loader, "train_irn mean displacement", total=len(ids)):
+        h4, w4 = (img.shape[-2] + 3) // 4, (img.shape[-1] + 3) // 4
+        _, disp = net(_pad16(img.to(device))[None])
+        d = disp[0, :, :h4, :w4]
+        total += d.double().sum((1, 2))
+        count += h4 * w4
+    return (total / count).float()
+
+
+def load_irnet(cfg: dict, model_path: str, device) -> IRNet:
+    net = build_irnet(cfg, None)
+    state = torch.load(model_path, map_location="cpu", weights_only=False)
+    net.load_state_dict(state["model"])
+    return net.to(device).eval()
+
+
+def infer_irn(cfg: dict, model_path: str, out_path: str) -> None:
+    """Boundary map and displacement field of every train/eval image, to HDF5."""
+    device = resolve_device(cfg["device"])
+    net = load_irnet(cfg, model_path, device)
+    voc = dataset(cfg)
+    ids = union_ids(split_ids(cfg, "train_list"), split_ids(cfg, "eval_list"))
+    attrs = provenance("infer_irn", cfg["run_name"], {"irn": cfg["irn"]}, checkpoint_digest=file_digest(model_path))
+    loader = DataLoader(ImageSet(voc, ids), batch_size=None, num_workers=cfg["num_workers"])
+    with atomic_h5(out_path, attrs) as f:
+        for image_id, img in Progress(loader, "infer_irn", total=len(ids)):
+            boundary, disp = irn_forward(net, img.to(device))
+            write_group(f, image_id, {"boundary": boundary.float().cpu().numpy(), "disp": disp.float().cpu().numpy(),
+                                      "image_size": np.array(img.shape[-2:])})

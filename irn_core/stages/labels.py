@@ -1,0 +1,176 @@
+"""Pseudo labels from CAMs and IRNet outputs (METHOD.md 5c, 5d), the no-IRNet baselines, and
+their evaluation on the images that have ground truth."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+
+from ..cam import cam_to_label
+from ..evaluate import InstanceEvaluator, confusion, iou_from_confusion
+from ..instances import detect_instances, instance_cams, instance_map, label_with_background
+from ..io import (atomic_h5, coco_instances, open_stage, pack_masks, provenance, unpack_masks, write_group,
+                  write_json)
+from ..progress import Progress, log
+from ..propagate import propagate, upsample_normalise
+from ..train import file_digest, resolve_device
+from . import dataset, split_ids, union_ids
+
+
+def _walk(cfg, maps: torch.Tensor, boundary: torch.Tensor, size) -> torch.Tensor:
+    p = cfg["propagate"]
+    rw = propagate(maps, boundary, p["radius"], p["beta"], p["steps"])
+    return upsample_normalise(rw, size)
+
+
+def _write_instances(f, image_id: str, masks, classes, scores) -> None:
+    masks = masks.cpu().numpy()
+    write_group(f, image_id, {"masks": pack_masks(masks), "shape": np.array(masks.shape[1:]),
+                              "classes": classes.cpu().numpy().astype(np.int64),
+                              "scores": scores.cpu().numpy().astype(np.float32)})
+
+
+def read_instances(f, image_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(masks (N, H, W) bool, classes (N,), scores (N,)) of one image of an instance file."""
+    g = f[image_id]
+    shape = tuple(g["shape"][()])
+    return unpack_masks(g["masks"][()], shape), g["classes"][()], g["scores"][()]
+
+
+def _ids(cfg) -> list[str]:
+    return union_ids(split_ids(cfg, "train_list"), split_ids(cfg, "eval_list"))
+
+
+@torch.no_grad()
+def make_sem_pseudo(cfg: dict, cams_path: str, irn_path: str, out_path: str) -> dict:
+    """Semantic pseudo labels: propagate each class CAM, argmax with a constant background."""
+    device = resolve_device(cfg["device"])
+    bg = cfg["labels"]["sem_bg_threshold"]
+    attrs = provenance("propagate", cfg["run_name"], {"propagate": cfg["propagate"], "labels": cfg["labels"]},
+                       cams_digest=file_digest(cams_path), irn_digest=file_digest(irn_path))
+    walk_s = []
+    with open_stage(cams_path) as cams, open_stage(irn_path) as irn, atomic_h5(out_path, attrs) as out:
+        for image_id in Progress(_ids(cfg), "propagate"):
+            c, r = cams[image_id], irn[image_id]
+            keys = c["keys"][()]
+            size = tuple(r["image_size"][()])
+            t = time.perf_counter()
+            up = _walk(cfg, torch.from_numpy(c["cam_s4"][()]).to(device),
+                       torch.from_numpy(r["boundary"][()]).to(device), size)
+            walk_s.append(time.perf_counter() - t)
+            pick = label_with_background(up, bg)
+            lut = torch.as_tensor(np.concatenate([[0], keys + 1]), device=device)
+            label = lut[pick].to(torch.uint8)
+            score = torch.cat([up.new_full((1,) + up.shape[1:], bg), up]).amax(0)
+            write_group(out, image_id, {"label": label.cpu().numpy(), "score": score.cpu().numpy()},
+                        compression="gzip")
+    log(f"propagate: {np.mean(walk_s):.3f} s per image (walk + upsampling), {len(walk_s)} images")
+    return {"seconds_per_image": float(np.mean(walk_s))}
+
+
+@torch.no_grad()
+def make_ins_pseudo(cfg: dict, cams_path: str, irn_path: str, out_path: str, coco_path: str) -> dict:
+    """Instance pseudo labels (METHOD.md 5a + 5d) to HDF5, plus a COCO JSON for Mask R-CNN."""
+    from ..io import write_json as _write_json
+
+    device = resolve_device(cfg["device"])
+    lab = cfg["labels"]
+    classes = list(cfg["dataset"]["classes"])
+    ids = _ids(cfg)
+    attrs = provenance("make_instances", cfg["run_name"], {"propagate": cfg["propagate"], "labels": lab},
+                       cams_digest=file_digest(cams_path), irn_digest=file_digest(irn_path))
+    images, kept, n_inst = [], [], 0
+    with open_stage(cams_path) as cams, open_stage(irn_path) as irn, atomic_h5(out_path, attrs) as out:
+        for num, image_id in enumerate(Progress(ids, "make_instances"), start=1):
+            c, r = cams[image_id], irn[image_id]
+            keys = torch.as_tensor(c["keys"][()], device=device)
+            size = tuple(int(v) for v in r["image_size"][()])
+            disp = torch.from_numpy(r["disp"][()]).to(device)
+            inst = instance_map(disp, lab["centroid_iterations"], lab["centroid_threshold"])
+            icams = instance_cams(torch.from_numpy(c["cam_s4"][()]).to(device), inst)
+            up = _walk(cfg, icams, torch.from_numpy(r["boundary"][()]).to(device), size)
+            label = label_with_background(up, lab["ins_bg_threshold"])
+            masks, cls, scores = detect_instances(up, label, keys.repeat_interleave(inst.shape[0]),
+                                                  lab["min_fraction"])
+            _write_instances(out, image_id, masks, cls, scores)
+            n_inst += len(scores)
+            images.append({"id": num, "file_name": f"{image_id}.jpg", "height": size[0], "width": size[1]})
+            m = masks.cpu().numpy()
+            for k in np.nonzero(scores.cpu().numpy() > lab["min_score"])[0]:
+                kept.append({"image_id": num, "mask": m[k], "class": int(cls[k]), "score": float(scores[k])})
+    _write_json(coco_path, coco_instances(images, kept, classes))
+    log(f"make_instances: {n_inst} instances in {len(ids)} images, {len(kept)} with score > {lab['min_score']} "
+        f"written to {coco_path}")
+    return {"instances": n_inst, "coco_instances": len(kept)}
+
+
+def make_baselines(cfg: dict, cams_path: str, sem_path: str, out_cc: str, out_sem_cc: str) -> None:
+    """(a) CAM + background threshold + connected components; (b) semantic propagation +
+    connected components. Same instance format as the pseudo labels."""
+    thr = cfg["cam"]["eval_threshold"]
+    frac = cfg["labels"]["min_fraction"]
+    ids = split_ids(cfg, "eval_list")
+    attrs = provenance("baselines", cfg["run_name"], {"cam_threshold": thr, "min_fraction": frac})
+    with open_stage(cams_path) as cams, open_stage(sem_path) as sem, \
+            atomic_h5(out_cc, attrs) as fa, atomic_h5(out_sem_cc, attrs) as fb:
+        for image_id in Progress(ids, "baselines"):
+            g = cams[image_id]
+            cam, keys = g["cam_full"][()], g["keys"][()]
+            label = cam_to_label(cam, keys, thr)
+            # label k+1 selects the score map of class k; maps are indexed by class here
+            full = np.zeros((max(len(cfg["dataset"]["classes"]), 1),) + cam.shape[1:], np.float32)
+            full[keys] = cam
+            masks, cls, scores = detect_instances(torch.from_numpy(full), torch.from_numpy(label.astype(np.int64)),
+                                                  torch.arange(len(full)), frac)
+            _write_instances(fa, image_id, masks, cls, scores)
+            s = sem[image_id]
+            slabel, sscore = s["label"][()].astype(np.int64), s["score"][()]
+            score_maps = torch.from_numpy(np.repeat(sscore[None], len(full), 0))
+            masks, cls, scores = detect_instances(score_maps, torch.from_numpy(slabel), torch.arange(len(full)), frac)
+            _write_instances(fb, image_id, masks, cls, scores)
+
+
+def eval_semantic(cfg: dict, sem_path: str, ids: list[str]) -> dict:
+    voc = dataset(cfg)
+    n = len(cfg["dataset"]["classes"]) + 1
+    conf = np.zeros((n, n), np.int64)
+    with open_stage(sem_path) as f:
+        for image_id in ids:
+            conf += confusion(f[image_id]["label"][()], voc.semantic_gt(image_id), n)
+    iou = iou_from_confusion(conf)
+    return {"miou": float(np.nanmean(iou)), "per_class_iou": [float(x) for x in iou], "images": len(ids)}
+
+
+def eval_instances(cfg: dict, path: str, ids: list[str], gt_cache: dict | None = None) -> dict:
+    """mAP^r at 0.25/0.5/0.7/0.75 of an instance file against SegmentationObject."""
+    voc = dataset(cfg)
+    ev = InstanceEvaluator(len(cfg["dataset"]["classes"]), cfg["evaluate"]["iou_thresholds"])
+    with open_stage(path) as f:
+        for image_id in ids:
+            gt = gt_cache[image_id] if gt_cache is not None and image_id in gt_cache else voc.instance_gt(image_id)
+            if gt_cache is not None:
+                gt_cache[image_id] = gt
+            masks, classes, scores = read_instances(f, image_id)
+            ev.add(masks, classes, scores, *gt)
+    res = ev.summary()
+    out = {f"map{round(t * 100):02d}": v for t, v in res.items()}
+    out["per_class_ap"] = {f"{t:.2f}": [None if np.isnan(x) else float(x) for x in row]
+                           for t, row in zip(ev.thresholds, ev.average_precision())}
+    out["images"] = len(ids)
+    return out
+
+
+def eval_pseudo(cfg: dict, sem_path: str, ins_path: str, cc_path: str, sem_cc_path: str, out_json: str) -> dict:
+    ids = split_ids(cfg, "eval_list")
+    cache: dict = {}
+    result = {"sem_pseudo": eval_semantic(cfg, sem_path, ids),
+              "ins_pseudo": eval_instances(cfg, ins_path, ids, cache),
+              "baseline_cc": eval_instances(cfg, cc_path, ids, cache),
+              "baseline_sem_cc": eval_instances(cfg, sem_cc_path, ids, cache)}
+    write_json(out_json, result)
+    log("eval_pseudo: sem mIoU {:.4f}; ins mAP50 {:.4f}; baseline_cc mAP50 {:.4f}; baseline_sem_cc mAP50 {:.4f}".format(
+        result["sem_pseudo"]["miou"], result["ins_pseudo"]["map50"], result["baseline_cc"]["map50"],
+        result["baseline_sem_cc"]["map50"]))
+    return result

@@ -1,0 +1,43 @@
+"""results/<run>/summary.json: the evaluation numbers of every stage that has run."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from ..io import write_json
+
+# which numbers of each stage's evaluation JSON go into the summary
+KEYS = {
+    "cam": ("miou", "best_miou", "best_threshold", "threshold"),
+    "sem_pseudo": ("miou",),
+    "ins_pseudo": ("map25", "map50", "map70", "map75"),
+    "baseline_cc": ("map25", "map50", "map70", "map75"),
+    "baseline_sem_cc": ("map25", "map50", "map70", "map75"),
+}
+
+
+def stage_seconds(bench_dir: str | Path) -> dict[str, float]:
+    """Wall seconds per rule from Snakemake benchmark files."""
+    out = {}
+    for p in sorted(Path(bench_dir).glob("*.tsv")):
+        with open(p) as f:
+            rows = list(csv.DictReader(f, delimiter="\t"))
+        if rows:
+            out[p.stem] = round(float(rows[-1]["s"]), 2)
+    return out
+
+
+def write_summary(evals: dict[str, str], bench_dir: str | Path, out: str | Path, run_name: str) -> dict:
+    summary = {"run_name": run_name}
+    for name, path in evals.items():
+        data = json.loads(Path(path).read_text())
+        # an evaluation file holds one section, or several keyed by section name
+        sections = {name: data} if name in KEYS else {k: v for k, v in data.items() if k in KEYS}
+        for section, values in sections.items():
+            summary[section] = {k: values[k] for k in KEYS[section] if k in values}
+    summary["seconds"] = stage_seconds(bench_dir)
+    summary["seconds"]["total"] = round(sum(summary["seconds"].values()), 2)
+    write_json(out, summary)
+    return summary

@@ -1,0 +1,101 @@
+"""Training helpers shared by every stage that trains: device choice, poly lr, checkpoints."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """'auto' -> cuda when available, else cpu; 'cpu' / 'cuda' / 'cuda:N' as given."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device '{name}' asked for, but CUDA is not available on this machine")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def poly_lr(base_lr: float, step: int, max_step: int, power: float = 0.9) -> float:
+    """lr * (1 - step / max_step) ** power."""
+    return base_lr * (1 - step / max_step) ** power
+
+
+def set_poly_lr(optimizer: torch.optim.Optimizer, step: int, max_step: int, power: float = 0.9) -> None:
+    """Apply poly decay to each group's ``initial_lr``."""
+    for g in optimizer.param_groups:
+        g["lr"] = poly_lr(g["initial_lr"], step, max_step, power)
+
+
+def make_optimizer(name: str, groups: list[dict], weight_decay: float) -> torch.optim.Optimizer:
+    """'sgd' (momentum 0.9, the paper's recipe) or 'adamw' (for from-scratch toy training)."""
+    if name == "sgd":
+        return torch.optim.SGD(groups, momentum=0.9, weight_decay=weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(groups, weight_decay=weight_decay)
+    raise ValueError(f"unknown optimizer '{name}' (sgd or adamw)")
+
+
+def file_digest(path: str | Path, n: int = 16) -> str:
+    """First ``n`` hex digits of the file's sha256."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:n]
+
+
+def atomic_save(obj, path: str | Path) -> None:
+    """torch.save to a temporary name in the same folder, then rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+class Checkpointer:
+    """Per-epoch checkpoints in one folder; ``resume`` restores the newest one.
+
+    ``tag`` (e.g. a digest of the stage's config) is stored with each checkpoint; checkpoints
+    with another tag are stale (written under other settings) and are never resumed from.
+    """
+
+    def __init__(self, folder: str | Path, tag: str = "", keep: int = 2):
+        self.folder = Path(folder)
+        self.tag = tag
+        self.keep = keep
+
+    def save(self, epoch: int, model, optimizer, extra: dict | None = None) -> Path:
+        path = self.folder / f"epoch{epoch:04d}.pt"
+        atomic_save({"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                     "rng": torch.get_rng_state(), "tag": self.tag, "extra": extra or {}}, path)
+        for old in sorted(self.folder.glob("epoch*.pt"))[: -self.keep]:
+            old.unlink()
+        return path
+
+    def resume(self, model, optimizer) -> tuple[int, dict]:
+        """Load the newest checkpoint into model and optimizer; returns (epochs done, extra)."""
+        found = sorted(self.folder.glob("epoch*.pt")) if self.folder.is_dir() else []
+        if not found:
+            return 0, {}
+        state = torch.load(found[-1], map_location="cpu", weights_only=False)
+        if state.get("tag", "") != self.tag:
+            print(f"checkpoint {found[-1]} was written under other settings; starting afresh", flush=True)
+            for old in found:
+                old.unlink()
+            return 0, {}
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["rng"])
+        return state["epoch"], state["extra"]

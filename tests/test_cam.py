@@ -1,0 +1,56 @@
+import numpy as np
+import torch
+
+from irn_core.cam import cam_to_label, multiscale_cam, normalise_max, strided_size, strided_up_size
+from irn_core.models import CAMNet, build_backbone
+
+
+def test_normalise_max_per_map():
+    x = torch.tensor([[[0.0, 2.0], [1.0, 4.0]], [[0.5, 0.25], [0.0, 0.0]]])
+    y = normalise_max(x)
+    assert torch.allclose(y[0], torch.tensor([[0.0, 0.5], [0.25, 1.0]]), atol=1e-5)
+    assert torch.allclose(y[1], torch.tensor([[1.0, 0.5], [0.0, 0.0]]), atol=1e-4)
+
+
+def test_sizes():
+    assert strided_size((375, 500), 4) == (94, 125)
+    assert strided_up_size((375, 500), 16) == (384, 512)
+
+
+def test_cam_to_label_threshold_and_keys():
+    cams = np.array([[[0.1, 0.9], [0.3, 0.0]], [[0.2, 0.1], [0.6, 0.05]]], np.float32)
+    keys = np.array([2, 0])
+    lab = cam_to_label(cams, keys, 0.15)
+    assert lab.tolist() == [[1, 3], [1, 0]]
+    assert cam_to_label(np.zeros((0, 2, 2)), np.zeros(0, int), 0.15).tolist() == [[0, 0], [0, 0]]
+
+
+def test_multiscale_cam_shapes_and_flip_equivariance():
+    torch.manual_seed(0)
+    net = CAMNet(build_backbone("resnet_tiny"), 3, pretrained=False).eval()
+    net.classifier.weight.data.abs_()  # every class map non-zero somewhere
+    keys = torch.tensor([0, 2])
+    with torch.no_grad():
+        _, odd = multiscale_cam(net.cam, torch.randn(3, 45, 61), keys)
+        img = torch.randn(3, 48, 64)  # sides that are multiples of 16 at every scale: no padding
+        s4, full = multiscale_cam(net.cam, img, keys)
+        s4f, fullf = multiscale_cam(net.cam, img.flip(-1), keys)
+    assert odd.shape == (2, 45, 61)
+    assert s4.shape == (2, 12, 16) and full.shape == (2, 48, 64)
+    assert torch.all(s4 <= 1) and torch.all(s4 >= 0)
+    assert torch.allclose(s4.amax((1, 2)), torch.ones(2), atol=1e-3)
+    # image + flip inference: flipping the input flips the maps
+    assert torch.allclose(fullf, full.flip(-1), atol=1e-4)
+
+
+def test_cam_is_classifier_projection():
+    torch.manual_seed(0)
+    net = CAMNet(build_backbone("resnet_tiny"), 4, pretrained=False).eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        logits = net(x)
+        f = net.features(x)
+        lin = torch.einsum("bchw,kc->bkhw", f, net.classifier.weight[:, :, 0, 0]).mean((2, 3))
+    # GAP then 1x1 conv equals the mean of the (pre-ReLU) class maps
+    assert torch.allclose(logits, lin, atol=1e-4)
+    assert (net.cam(x) >= 0).all()

@@ -1,0 +1,65 @@
+import h5py
+import numpy as np
+import pytest
+
+from irn_core.io import (atomic_h5, coco_instances, config_digest, open_stage, pack_masks, provenance,
+                         read_group, unpack_masks, write_group)
+
+
+def test_hdf5_round_trip_with_provenance(tmp_path):
+    path = tmp_path / "cams.h5"
+    cams = np.random.default_rng(0).random((2, 5, 7)).astype(np.float32)
+    attrs = provenance("make_cam", "r1", {"a": 1}, checkpoint_digest="abc")
+    with atomic_h5(path, attrs) as f:
+        write_group(f, "2019_000001", {"cam_s4": cams, "keys": np.array([1, 3])})
+    with open_stage(path) as f:
+        g = read_group(f, "2019_000001")
+        assert np.array_equal(g["cam_s4"], cams) and g["keys"].tolist() == [1, 3]
+        assert f.attrs["stage"] == "make_cam" and f.attrs["run_name"] == "r1"
+        assert f.attrs["config_digest"] == config_digest({"a": 1})
+        assert f.attrs["checkpoint_digest"] == "abc"
+        with pytest.raises(KeyError, match="no entry for image 'x'"):
+            read_group(f, "x")
+
+
+def test_failed_write_keeps_earlier_output(tmp_path):
+    path = tmp_path / "out.h5"
+    with atomic_h5(path, {"stage": "s"}) as f:
+        write_group(f, "a", {"x": np.ones(3)})
+    with pytest.raises(RuntimeError):
+        with atomic_h5(path, {"stage": "s"}) as f:
+            write_group(f, "b", {"x": np.zeros(3)})
+            raise RuntimeError("crash half way")
+    with open_stage(path) as f:
+        assert list(f) == ["a"]
+    assert [p.name for p in tmp_path.iterdir()] == ["out.h5"]
+
+
+def test_incomplete_file_is_refused(tmp_path):
+    path = tmp_path / "partial.h5"
+    with h5py.File(path, "w") as f:
+        f.create_group("a")
+    with pytest.raises(ValueError, match="incomplete"):
+        open_stage(path)
+    with pytest.raises(FileNotFoundError, match="run its rule first"):
+        open_stage(tmp_path / "missing.h5")
+
+
+def test_mask_packing(rng):
+    masks = rng.random((3, 17, 23)) < 0.4
+    packed = pack_masks(masks)
+    assert packed.dtype == np.uint8 and packed.shape == (3, (17 * 23 + 7) // 8)
+    assert np.array_equal(unpack_masks(packed, (17, 23)), masks)
+
+
+def test_coco_json_rle(rng):
+    from pycocotools import mask as mask_utils
+
+    m = np.zeros((10, 12), bool)
+    m[2:5, 3:9] = True
+    coco = coco_instances([{"id": 1, "file_name": "a.jpg", "height": 10, "width": 12}],
+                          [{"image_id": 1, "mask": m, "class": 2, "score": 0.7}], ["a", "b", "c"])
+    ann = coco["annotations"][0]
+    assert ann["category_id"] == 3 and ann["area"] == 18 and ann["bbox"] == [3, 2, 6, 3]
+    rle = dict(ann["segmentation"], counts=ann["segmentation"]["counts"].encode())
+    assert np.array_equal(mask_utils.decode(rle).astype(bool), m)

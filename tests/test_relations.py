@@ -1,0 +1,89 @@
+import numpy as np
+import pytest
+import torch
+
+from irn_core.relations import (boundary_affinity, irn_losses, pair_labels, path_cells, relation_labels,
+                                search_directions, shifted)
+
+
+def test_search_directions_forward_half():
+    d = search_directions(5)
+    assert len(d) == 34 and len(set(d)) == 34
+    assert all(dy > 0 or (dy == 0 and dx > 0) for dy, dx in d)
+    assert all(dy * dy + dx * dx < 25 for dy, dx in d)
+    # with the backward half and the pixel itself: the full disc
+    full = set(d) | {(-a, -b) for a, b in d} | {(0, 0)}
+    assert len(full) == sum(1 for y in range(-4, 5) for x in range(-4, 5) if x * x + y * y < 25)
+
+
+def test_path_cells():
+    assert path_cells((0, 3)) == ((0, 0), (0, 1), (0, 2), (0, 3))
+    # the diagonal plus the cells at distance 1/sqrt(2) from it; (0, 2) is at sqrt(2)
+    assert set(path_cells((2, 2))) == {(0, 0), (1, 1), (2, 2), (0, 1), (1, 0), (1, 2), (2, 1)}
+    assert path_cells((1, -2))[0] == (0, -2) or (0, 0) in path_cells((1, -2))
+
+
+def test_shifted():
+    x = torch.arange(6.0).reshape(2, 3)
+    assert shifted(x, 0, 1, -1).tolist() == [[1, 2, -1], [4, 5, -1]]
+    assert shifted(x, 1, -1, -1).tolist() == [[-1, 3, 4], [-1, -1, -1]]
+
+
+def test_boundary_affinity_is_one_minus_path_max():
+    b = torch.zeros(1, 5, 6)
+    b[0, 2, 3] = 0.8
+    aff = boundary_affinity(b, 3)
+    dirs = search_directions(3)
+    k = dirs.index((0, 2))
+    assert aff[0, k, 2, 1] == pytest.approx(0.2)  # (2,1) -> (2,3) passes the boundary pixel
+    assert aff[0, k, 1, 1] == pytest.approx(1.0)
+    assert aff[0, k, 2, 5] == 0.0  # the other end leaves the map
+    k = dirs.index((2, 0))
+    assert aff[0, k, 0, 3] == pytest.approx(0.2) and aff[0, k, 3, 3] == 0.0
+
+
+def test_pair_labels():
+    lab = torch.tensor([[[0, 0, 1, 255], [2, 2, 1, 1]]])
+    bg, fg, neg = pair_labels(lab, 2)
+    k = search_directions(2).index((0, 1))
+    assert bg[0, k].tolist() == [[True, False, False, False], [False, False, False, False]]
+    assert fg[0, k].tolist() == [[False, False, False, False], [True, False, True, False]]
+    assert neg[0, k].tolist() == [[False, True, False, False], [False, True, False, False]]
+    # pairs with an unsure end or leaving the map are in no set
+    assert not (bg | fg | neg)[0, :, 0, 3].any()
+
+
+def test_relation_labels_combination_without_crf():
+    cams = np.zeros((1, 2, 4), np.float32)
+    cams[0] = [[0.9, 0.2, 0.01, 0.5], [0.35, 0.04, 0.1, 0.0]]
+    lab = relation_labels(np.zeros((2, 4, 3), np.uint8), cams, np.array([2]), 0.30, 0.05, use_crf=False)
+    assert lab.tolist() == [[3, 255, 0, 3], [3, 0, 255, 0]]
+
+
+def test_relation_labels_crf_follows_image_edges():
+    img = np.zeros((40, 40, 3), np.uint8)
+    img[:, 20:] = 255  # object = right half
+    cams = np.zeros((1, 40, 40), np.float32)
+    cams[0, :, 14:] = 1.0  # CAM leaks 6 px into the background
+    lab = relation_labels(img, cams, np.array([0]), 0.30, 0.05, use_crf=True)
+    assert (lab[:, 22:] == 1).mean() > 0.95
+    assert (lab[:, :12] == 0).mean() > 0.95
+    assert (lab[:, 15:19] == 1).mean() < 0.5  # the CRF pulls the leak back to the edge
+
+
+def test_irn_losses_zero_for_perfect_outputs():
+    h, w = 8, 8
+    lab = torch.zeros(1, h, w, dtype=torch.long)
+    lab[0, 2:6, 2:6] = 1
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij")
+    disp = torch.zeros(1, 2, h, w)
+    inside = lab[0] == 1
+    disp[0, 0][inside] = (3.5 - ys)[inside]
+    disp[0, 1][inside] = (3.5 - xs)[inside]
+    edge = torch.full((1, 1, h, w), -20.0)  # no boundary anywhere
+    losses = irn_losses(edge, disp, lab, radius=3)
+    assert losses["dp_fg"] < 1e-5 and losses["dp_bg"] < 1e-5
+    assert losses["edge_pos_fg"] < 1e-3 and losses["edge_pos_bg"] < 1e-3
+    assert losses["edge_neg"] > 5  # no boundary between object and background: penalised
+    edge[0, 0][2:6, 2:6] = 20.0  # boundary in the object's interior too (crossed by every fg-bg pair)
+    assert irn_losses(edge, disp, lab, radius=3)["edge_neg"] < 1e-3

@@ -1,0 +1,17 @@
+if config["dataset"]["kind"] == "toy":
+
+    rule prepare_toy:
+        output:
+            dataset_files(),
+        params:
+            root=DATA,
+            toy=config["toy"],
+        log:
+            f"{OUT}/logs/prepare_toy.log",
+        benchmark:
+            f"{OUT}/benchmarks/prepare_toy.tsv"
+        threads: 1
+        resources:
+            mem_mb=1000,
+        script:
+            "../scripts/prepare_toy.py"

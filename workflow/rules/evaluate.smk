@@ -1,0 +1,17 @@
+rule eval_pseudo:
+    input:
+        sem=rules.propagate.output.sem,
+        ins=rules.make_instances.output.ins,
+        cc=rules.baselines.output.cc,
+        sem_cc=rules.baselines.output.sem_cc,
+    output:
+        json=f"{OUT}/labels/eval.json",
+    log:
+        f"{OUT}/logs/eval_pseudo.log",
+    benchmark:
+        f"{OUT}/benchmarks/eval_pseudo.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    script:
+        "../scripts/eval_pseudo.py"

@@ -1,0 +1,34 @@
+rule make_instances:
+    input:
+        cams=rules.make_cam.output.cams,
+        irn=rules.infer_irn.output.irn,
+    output:
+        ins=f"{OUT}/labels/ins_pseudo.h5",
+        coco=f"{OUT}/labels/ins_pseudo_coco.json",
+    log:
+        f"{OUT}/logs/make_instances.log",
+    benchmark:
+        f"{OUT}/benchmarks/make_instances.tsv"
+    threads: THREADS
+    resources:
+        mem_mb=8000,
+    script:
+        "../scripts/make_instances.py"
+
+
+rule baselines:
+    input:
+        cams=rules.make_cam.output.cams,
+        sem=rules.propagate.output.sem,
+    output:
+        cc=f"{OUT}/labels/baseline_cc.h5",
+        sem_cc=f"{OUT}/labels/baseline_sem_cc.h5",
+    log:
+        f"{OUT}/logs/baselines.log",
+    benchmark:
+        f"{OUT}/benchmarks/baselines.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    script:
+        "../scripts/baselines.py"

@@ -1,0 +1,35 @@
+rule train_irn:
+    input:
+        relations=rules.mine_relations.output.relations,
+        cam_model=rules.train_cam.output.model,
+    output:
+        model=f"{OUT}/irn/model.pt",
+    params:
+        ckpt=f"{OUT}/irn/checkpoints",
+    log:
+        f"{OUT}/logs/train_irn.log",
+    benchmark:
+        f"{OUT}/benchmarks/train_irn.tsv"
+    threads: THREADS
+    resources:
+        mem_mb=12000,
+        gpu=1 if config["device"] != "cpu" else 0,
+    script:
+        "../scripts/train_irn.py"
+
+
+rule infer_irn:
+    input:
+        model=rules.train_irn.output.model,
+    output:
+        irn=f"{OUT}/irn/irn_out.h5",
+    log:
+        f"{OUT}/logs/infer_irn.log",
+    benchmark:
+        f"{OUT}/benchmarks/infer_irn.tsv"
+    threads: THREADS
+    resources:
+        mem_mb=8000,
+        gpu=1 if config["device"] != "cpu" else 0,
+    script:
+        "../scripts/infer_irn.py"

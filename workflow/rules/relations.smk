@@ -1,0 +1,14 @@
+rule mine_relations:
+    input:
+        cams=rules.make_cam.output.cams,
+    output:
+        relations=f"{OUT}/relations/relations.h5",
+    log:
+        f"{OUT}/logs/mine_relations.log",
+    benchmark:
+        f"{OUT}/benchmarks/mine_relations.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+    script:
+        "../scripts/mine_relations.py"

@@ -1,0 +1,12 @@
+rule summary:
+    input:
+        unpack(summary_inputs),
+    output:
+        f"{OUT}/summary.json",
+    params:
+        benchmarks=f"{OUT}/benchmarks",
+    log:
+        f"{OUT}/logs/summary.log",
+    threads: 1
+    script:
+        "../scripts/summary.py"

@@ -1,0 +1,8 @@
+"""Rule make_cam: multi-scale + flip CAMs of every image to one HDF5 file."""
+from irn_core.progress import log_to
+from irn_core.stages import setup_torch
+from irn_core.stages.cam import make_cam
+
+with log_to(snakemake.log[0]):
+    setup_torch(snakemake.threads)
+    make_cam(snakemake.config, snakemake.input.model, snakemake.output.cams)
