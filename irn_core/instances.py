@@ -5,28 +5,27 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 
 def find_centroids(disp: torch.Tensor, iterations: int = 300) -> torch.Tensor:
     """Move every pixel x <- x + D(x) (bilinear D, clamped to the map) ``iterations`` times.
 
     disp: (2, h, w) float, stride-4 pixels (dy, dx). Returns (2, h, w) long, rounded (y, x).
+    Bilinear sampling of in-map points is ``grid_sample`` with ``align_corners=True``.
     """
     _, h, w = disp.shape
-    d = disp.float().reshape(2, -1)
+    d = disp.float()[None]
     cy, cx = torch.meshgrid(torch.arange(h, dtype=torch.float32, device=disp.device),
                             torch.arange(w, dtype=torch.float32, device=disp.device), indexing="ij")
-    cy, cx = cy.reshape(-1).clone(), cx.reshape(-1).clone()
+    pos = torch.stack([cx, cy], -1)[None]  # 1, h, w, 2 as (x, y)
+    scale = torch.tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)], device=disp.device)
+    upper = torch.tensor([w - 1.0, h - 1.0], device=disp.device)
+    zero = torch.zeros(2, device=disp.device)
     for _ in range(iterations):
-        y0, x0 = cy.floor(), cx.floor()
-        fy, fx = cy - y0, cx - x0
-        y0, x0 = y0.long(), x0.long()
-        y1, x1 = cy.ceil().long(), cx.ceil().long()
-        step = (d[:, y0 * w + x0] * ((1 - fy) * (1 - fx)) + d[:, y0 * w + x1] * ((1 - fy) * fx)
-                + d[:, y1 * w + x0] * (fy * (1 - fx)) + d[:, y1 * w + x1] * (fy * fx))
-        cy = (cy + step[0]).clamp(0, h - 1)
-        cx = (cx + step[1]).clamp(0, w - 1)
-    return torch.stack([cy.round().long(), cx.round().long()]).reshape(2, h, w)
+        step = F.grid_sample(d, pos * scale - 1, mode="bilinear", padding_mode="border", align_corners=True)
+        pos = torch.minimum(torch.maximum(pos + step[0].flip(0).permute(1, 2, 0)[None], zero), upper)
+    return pos[0].round().long().permute(2, 0, 1).flip(0)
 
 
 def connected_components(mask: torch.Tensor) -> torch.Tensor:

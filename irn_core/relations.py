@@ -97,20 +97,59 @@ def boundary_affinity(boundary: torch.Tensor, radius: int) -> torch.Tensor:
     """a_ij = 1 - max of the boundary map on the path from i to j, for every pixel i and every
     forward direction: (B, D, h, w). Pairs whose end leaves the map get 0.
 
-    boundary: (B, h, w) in [0, 1].
+    boundary: (B, h, w) in [0, 1]. The maximising cell of each path is found without autograd,
+    then one gather of those cells carries the gradient (to the maximum, as ``amax`` does):
+    backpropagating through a stack of every path cell would cost far more.
     """
-    dirs = search_directions(radius)
+    bsz, h, w = boundary.shape
     pad = radius
     b = F.pad(boundary, (pad, pad, 0, pad), value=1.0)  # outside the image: full boundary
-    h, w = boundary.shape[-2:]
-    cells = sorted({c for d in dirs for c in path_cells(d)})
-    index = {c: i for i, c in enumerate(cells)}
-    stack = torch.stack([b[..., oy: oy + h, pad + ox: pad + ox + w] for oy, ox in cells], 1)
-    out = []
-    for d in dirs:
-        idx = torch.tensor([index[c] for c in path_cells(d)], device=boundary.device)
-        out.append(1 - stack.index_select(1, idx).amax(1))
-    return torch.stack(out, 1)
+    cells, index = _path_cells_index(radius)
+    dev = boundary.device
+    cell_y = torch.tensor([c[0] for c in cells], device=dev)
+    cell_x = torch.tensor([c[1] for c in cells], device=dev)
+    best = []
+    with torch.no_grad():
+        views = [b[:, oy: oy + h, pad + ox: pad + ox + w] for oy, ox in cells]
+        for d in search_directions(radius):
+            # running arg-max along the path (torch's argmax over a stacked dim is slow on CPU)
+            ids = [index[c] for c in path_cells(d)]
+            top, arg = views[ids[0]], torch.full((bsz, h, w), ids[0], device=dev)
+            for i in ids[1:]:
+                higher = views[i] > top
+                top = torch.where(higher, views[i], top)
+                arg = arg.masked_fill(higher, i)
+            best.append(arg)
+    best = torch.stack(best, 1)  # B, D, h, w: cell id of each path's maximum
+    lin = (torch.arange(h, device=dev)[:, None] + cell_y[best]) * (w + 2 * pad) \
+        + (torch.arange(w, device=dev)[None, :] + pad + cell_x[best])
+    return 1 - b.reshape(bsz, -1).gather(1, lin.reshape(bsz, -1)).reshape(best.shape)
+
+
+@lru_cache(maxsize=None)
+def _path_cells_index(radius: int):
+    cells = sorted({c for d in search_directions(radius) for c in path_cells(d)})
+    return tuple(cells), {c: i for i, c in enumerate(cells)}
+
+
+@lru_cache(maxsize=32)
+def _dst_index(h: int, w: int, radius: int, device: str) -> torch.Tensor:
+    """Flat index of each pair's far end in the map padded by ``radius`` (bottom, left, right)."""
+    wp = w + 2 * radius
+    ys = torch.arange(h)[:, None]
+    xs = torch.arange(w)[None, :]
+    idx = [((ys + dy) * wp + xs + radius + dx).reshape(-1) for dy, dx in search_directions(radius)]
+    return torch.stack(idx).to(device)  # D, h*w
+
+
+def gather_pairs(x: torch.Tensor, radius: int, fill: float) -> torch.Tensor:
+    """The value at the far end of every forward pair: (B, C, h, w) -> (B, C, D, h, w); ``fill``
+    where the far end leaves the map."""
+    bsz, c, h, w = x.shape
+    xp = F.pad(x, (radius, radius, 0, radius), value=fill)
+    idx = _dst_index(h, w, radius, str(x.device))
+    out = xp.reshape(bsz, c, -1)[:, :, idx.reshape(-1)]
+    return out.reshape(bsz, c, idx.shape[0], h, w)
 
 
 def pair_labels(label: torch.Tensor, radius: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -119,16 +158,11 @@ def pair_labels(label: torch.Tensor, radius: int) -> tuple[torch.Tensor, torch.T
     Returns boolean (B, D, h, w) masks P+bg, P+fg, P- over (pixel, forward direction); pairs
     with an unsure end or an end outside the map belong to none.
     """
-    out_bg, out_fg, out_neg = [], [], []
-    valid_src = label != IGNORE
-    for dy, dx in search_directions(radius):
-        dst = shifted(label, dy, dx, IGNORE)
-        valid = valid_src & (dst != IGNORE)
-        same = label == dst
-        out_bg.append(valid & same & (label == 0))
-        out_fg.append(valid & same & (label > 0))
-        out_neg.append(valid & ~same)
-    return torch.stack(out_bg, 1), torch.stack(out_fg, 1), torch.stack(out_neg, 1)
+    dst = gather_pairs(label[:, None], radius, IGNORE)[:, 0]
+    src = label[:, None]
+    valid = (src != IGNORE) & (dst != IGNORE)
+    same = src == dst
+    return valid & same & (src == 0), valid & same & (src > 0), valid & ~same
 
 
 def direction_offsets(radius: int, device=None) -> torch.Tensor:
@@ -153,7 +187,7 @@ def irn_losses(edge_logits: torch.Tensor, disp: torch.Tensor, label: torch.Tenso
     neg = mean_over(-torch.log(1 + eps - aff), p_neg)
     # displacement: D(i) - D(j) should equal (x_j - x_i) for fg pairs, and 0 for bg pairs
     offsets = direction_offsets(radius, disp.device)
-    d_dst = torch.stack([shifted(disp, dy, dx, 0.0) for dy, dx in search_directions(radius)], 1)  # B,D,2,h,w
+    d_dst = gather_pairs(disp, radius, 0.0).transpose(1, 2)  # B, D, 2, h, w
     diff = disp[:, None] - d_dst
     # L1 averaged over (dy, dx), as in the public implementation
     fg_err = (diff - offsets[None, :, :, None, None]).abs().mean(2)
@@ -166,4 +200,4 @@ def irn_losses(edge_logits: torch.Tensor, disp: torch.Tensor, label: torch.Tenso
 
 
 __all__ = ["boundary_affinity", "crf_refine", "direction_offsets", "irn_losses", "pair_labels",
-           "path_cells", "relation_labels", "search_directions", "shifted", "cam_to_label"]
+           "path_cells", "relation_labels", "search_directions", "shifted", "cam_to_label", "gather_pairs"]

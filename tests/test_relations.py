@@ -20,7 +20,10 @@ def test_path_cells():
     assert path_cells((0, 3)) == ((0, 0), (0, 1), (0, 2), (0, 3))
     # the diagonal plus the cells at distance 1/sqrt(2) from it; (0, 2) is at sqrt(2)
     assert set(path_cells((2, 2))) == {(0, 0), (1, 1), (2, 2), (0, 1), (1, 0), (1, 2), (2, 1)}
-    assert path_cells((1, -2))[0] == (0, -2) or (0, 0) in path_cells((1, -2))
+    # (1, -2): |x + 2y| / sqrt(5) < 1 holds for all six cells of the bounding box
+    assert set(path_cells((1, -2))) == {(0, 0), (0, -1), (0, -2), (1, 0), (1, -1), (1, -2)}
+    # (2, -3): |2x + 3y| / sqrt(13) < 1 leaves out (0, -3), (0, -2), (2, 0) and (2, -1)
+    assert set(path_cells((2, -3))) == {(0, 0), (0, -1), (1, -1), (1, -2), (2, -2), (2, -3), (1, 0), (1, -3)}
 
 
 def test_shifted():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
 import time
 
 import numpy as np
@@ -18,7 +20,12 @@ from ..train import Checkpointer, atomic_save, file_digest, make_optimizer, reso
 from . import dataset, split_ids, union_ids
 
 
-def mine_relations(cfg: dict, cams_path: str, out_path: str) -> dict:
+def _relations_job(args):
+    voc, image_id, cams, keys, (fg, bg, crf) = args
+    return image_id, relation_labels(voc.load_image(image_id), cams, keys, fg, bg, crf)
+
+
+def mine_relations(cfg: dict, cams_path: str, out_path: str, workers: int = 1) -> dict:
     """Confident fg/bg label maps (CRF-refined) of every training image, to HDF5."""
     r = cfg["relations"]
     voc = dataset(cfg)
@@ -26,11 +33,16 @@ def mine_relations(cfg: dict, cams_path: str, out_path: str) -> dict:
     attrs = provenance("mine_relations", cfg["run_name"], {"relations": r, "cams": cams_path},
                        cams_digest=file_digest(cams_path))
     counts = np.zeros(3, np.int64)  # background, foreground, unsure pixels
-    with open_stage(cams_path) as cams, atomic_h5(out_path, attrs) as out:
-        for image_id in Progress(ids, "mine_relations"):
-            g = cams[image_id]
-            lab = relation_labels(voc.load_image(image_id), g["cam_full"][()], g["keys"][()],
-                                  r["fg_threshold"], r["bg_threshold"], r["crf"])
+    settings = (r["fg_threshold"], r["bg_threshold"], r["crf"])
+    # the dense CRF is single-threaded C++: one image per worker process (fork: the children
+    # must not re-run the calling script), results in order
+    parallel = workers > 1 and "fork" in multiprocessing.get_all_start_methods()
+    with open_stage(cams_path) as cams, atomic_h5(out_path, attrs) as out, \
+            (multiprocessing.get_context("fork").Pool(workers) if parallel else contextlib.nullcontext()) as pool:
+        jobs = ((voc, image_id, cams[image_id]["cam_full"][()], cams[image_id]["keys"][()], settings)
+                for image_id in ids)
+        results = pool.imap(_relations_job, jobs, chunksize=4) if parallel else map(_relations_job, jobs)
+        for image_id, lab in Progress(results, "mine_relations", total=len(ids)):
             counts += [(lab == 0).sum(), ((lab > 0) & (lab < 255)).sum(), (lab == 255).sum()]
             write_group(out, image_id, {"label": lab}, compression="gzip")
     frac = counts / counts.sum()

@@ -13,6 +13,8 @@ rule train_cam:
     resources:
         mem_mb=8000,
         gpu=1 if config["device"] != "cpu" else 0,
+    conda:
+        "../../envs/irn.yaml"
     script:
         "../scripts/train_cam.py"
 
@@ -30,6 +32,8 @@ rule make_cam:
     resources:
         mem_mb=8000,
         gpu=1 if config["device"] != "cpu" else 0,
+    conda:
+        "../../envs/irn.yaml"
     script:
         "../scripts/make_cam.py"
 
@@ -46,5 +50,7 @@ rule eval_cam:
     threads: 1
     resources:
         mem_mb=4000,
+    conda:
+        "../../envs/irn.yaml"
     script:
         "../scripts/eval_cam.py"

@@ -3,8 +3,8 @@ if config["dataset"]["kind"] == "toy":
     rule prepare_toy:
         output:
             dataset_files(),
+            stats=f"{DATA}/toy.json",
         params:
-            root=DATA,
             toy=config["toy"],
         log:
             f"{OUT}/logs/prepare_toy.log",
@@ -13,5 +13,7 @@ if config["dataset"]["kind"] == "toy":
         threads: 1
         resources:
             mem_mb=1000,
+        conda:
+            "../../envs/irn.yaml"
         script:
             "../scripts/prepare_toy.py"

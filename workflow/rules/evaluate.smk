@@ -13,5 +13,7 @@ rule eval_pseudo:
     threads: 1
     resources:
         mem_mb=4000,
+    conda:
+        "../../envs/irn.yaml"
     script:
         "../scripts/eval_pseudo.py"

@@ -12,6 +12,8 @@ rule make_instances:
     threads: THREADS
     resources:
         mem_mb=8000,
+    conda:
+        "../../envs/irn.yaml"
     script:
         "../scripts/make_instances.py"
 
@@ -30,5 +32,7 @@ rule baselines:
     threads: 1
     resources:
         mem_mb=4000,
+    conda:
+        "../../envs/irn.yaml"
     script:
         "../scripts/baselines.py"

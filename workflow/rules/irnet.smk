@@ -14,6 +14,8 @@ rule train_irn:
     resources:
         mem_mb=12000,
         gpu=1 if config["device"] != "cpu" else 0,
+    conda:
+        "../../envs/irn.yaml"
     script:
         "../scripts/train_irn.py"
 
@@ -31,5 +33,7 @@ rule infer_irn:
     resources:
         mem_mb=8000,
         gpu=1 if config["device"] != "cpu" else 0,
+    conda:
+        "../../envs/irn.yaml"
     script:
         "../scripts/infer_irn.py"

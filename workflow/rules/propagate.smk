@@ -11,5 +11,7 @@ rule propagate:
     threads: THREADS
     resources:
         mem_mb=8000,
+    conda:
+        "../../envs/irn.yaml"
     script:
         "../scripts/propagate.py"

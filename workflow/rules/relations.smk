@@ -7,8 +7,10 @@ rule mine_relations:
         f"{OUT}/logs/mine_relations.log",
     benchmark:
         f"{OUT}/benchmarks/mine_relations.tsv"
-    threads: 1
+    threads: THREADS
     resources:
         mem_mb=4000,
+    conda:
+        "../../envs/irn.yaml"
     script:
         "../scripts/mine_relations.py"

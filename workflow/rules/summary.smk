@@ -8,5 +8,7 @@ rule summary:
     log:
         f"{OUT}/logs/summary.log",
     threads: 1
+    conda:
+        "../../envs/irn.yaml"
     script:
         "../scripts/summary.py"

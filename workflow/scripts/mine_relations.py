@@ -3,4 +3,4 @@ from irn_core.progress import log_to
 from irn_core.stages.irn import mine_relations
 
 with log_to(snakemake.log[0]):
-    mine_relations(snakemake.config, snakemake.input.cams, snakemake.output.relations)
+    mine_relations(snakemake.config, snakemake.input.cams, snakemake.output.relations, snakemake.threads)
