@@ -12,6 +12,8 @@ include: "workflow/rules/irnet.smk"
 include: "workflow/rules/propagate.smk"
 include: "workflow/rules/instances.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/maskrcnn.smk"
+include: "workflow/rules/deeplab.smk"
 include: "workflow/rules/summary.smk"
 
 

@@ -64,15 +64,15 @@ class ClassificationSet(Dataset):
 
 
 class RelationSet(Dataset):
-    """Images with mined relation label maps for IRNet training: rescale, flip, crop, then the
-    label map is reduced to stride 4 (nearest)."""
+    """Images with label maps: random rescale, flip, crop. For IRNet training (``stride=4``) the
+    label map is then reduced to stride 4 (nearest); for segmentation training ``stride=1``."""
 
     def __init__(self, voc: VOCDataset, ids: list[str], labels: dict[str, np.ndarray],
-                 scale_range: tuple[float, float], crop: int, seed: int = 0):
-        if crop % 4:
-            raise ValueError(f"crop size {crop} must be a multiple of 4")
+                 scale_range: tuple[float, float], crop: int, seed: int = 0, stride: int = 4):
+        if crop % stride:
+            raise ValueError(f"crop size {crop} must be a multiple of {stride}")
         self.voc, self.ids, self.labels = voc, ids, labels
-        self.scale_range, self.crop, self.seed = scale_range, crop, seed
+        self.scale_range, self.crop, self.seed, self.stride = scale_range, crop, seed, stride
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -89,7 +89,8 @@ class RelationSet(Dataset):
         if rng.random() < 0.5:
             img, lab = img.flip(-1), lab.flip(-1)
         img, lab = random_crop([img, lab], [0.0, IGNORE], self.crop, rng)
-        lab = lab[2::4, 2::4]  # nearest sample at the centre of each stride-4 cell
+        if self.stride > 1:  # nearest sample at the centre of each cell
+            lab = lab[self.stride // 2:: self.stride, self.stride // 2:: self.stride]
         return img, lab
 
 

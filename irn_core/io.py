@@ -83,8 +83,8 @@ def read_group(f: h5py.File, name: str) -> dict:
 
 def pack_masks(masks: np.ndarray) -> np.ndarray:
     """(N, H, W) bool -> bit-packed uint8 (N, ceil(H*W/8))."""
-    n = masks.shape[0]
-    return np.packbits(masks.reshape(n, -1), axis=1)
+    n, h, w = masks.shape
+    return np.packbits(masks.reshape(n, h * w), axis=1)
 
 
 def unpack_masks(packed: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -109,7 +109,7 @@ class VOCDataset:
             raise DatasetError(f"{path}: image not found")
         try:
             with Image.open(path) as img:
-                return np.asarray(img.convert("RGB"))
+                return np.array(img.convert("RGB"))  # writable: torch.from_numpy shares it
         except OSError as err:
             raise DatasetError(f"{path}: cannot decode image ({err})") from err
 

@@ -50,6 +50,8 @@ def test_mask_packing(rng):
     packed = pack_masks(masks)
     assert packed.dtype == np.uint8 and packed.shape == (3, (17 * 23 + 7) // 8)
     assert np.array_equal(unpack_masks(packed, (17, 23)), masks)
+    empty = pack_masks(np.zeros((0, 17, 23), bool))
+    assert unpack_masks(empty, (17, 23)).shape == (0, 17, 23)
 
 
 def test_coco_json_rle(rng):

@@ -15,6 +15,9 @@ KEYS = {
     "ins_pseudo": ("map25", "map50", "map70", "map75"),
     "baseline_cc": ("map25", "map50", "map70", "map75"),
     "baseline_sem_cc": ("map25", "map50", "map70", "map75"),
+    "maskrcnn": ("map25", "map50", "map70", "map75", "coco_segm_ap"),
+    "maskrcnn_gt": ("map25", "map50", "map70", "map75", "coco_segm_ap"),
+    "deeplab": ("miou",),
 }
 
 

@@ -47,4 +47,13 @@ def dataset_files():
 
 def summary_inputs(wildcards=None):
     """Evaluation JSON of every stage that the run includes, by summary section."""
-    return {"cam": f"{OUT}/cam/eval.json", "labels": f"{OUT}/labels/eval.json"}
+    evals = {"cam": f"{OUT}/cam/eval.json", "labels": f"{OUT}/labels/eval.json",
+             "maskrcnn": f"{OUT}/maskrcnn/pseudo/eval.json", "deeplab": f"{OUT}/deeplab/eval.json"}
+    if config["maskrcnn"]["gt_upper_bound"]:
+        evals["maskrcnn_gt"] = f"{OUT}/maskrcnn/gt/eval.json"
+    return evals
+
+
+def maskrcnn_train_json(source):
+    """Training annotations of a Mask R-CNN variant: pseudo labels, or ground truth (upper bound)."""
+    return f"{OUT}/labels/ins_pseudo_coco.json" if source == "pseudo" else f"{OUT}/maskrcnn/gt_train_coco.json"

@@ -1,0 +1,211 @@
+"""Stages of METHOD.md 6: Mask R-CNN on the instance pseudo labels (and, for context, on the
+ground truth), DeepLabV3 on the semantic pseudo labels; both judged on held-out images."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from ..data import ImageSet, RelationSet
+from ..evaluate import InstanceEvaluator, confusion, iou_from_confusion
+from ..io import coco_instances, config_digest, open_stage, rle_encode, write_json
+from ..models import build_backbone
+from ..progress import Progress, log
+from ..supervised import CocoInstances, build_deeplab, build_maskrcnn, collate, keep_valid_targets, predict_segmentation
+from ..train import Checkpointer, atomic_save, make_optimizer, resolve_device, set_poly_lr
+from . import dataset, split_ids
+
+
+def write_gt_coco(cfg: dict, split_key: str, out_json: str) -> None:
+    """Ground-truth instances of a split (SegmentationObject) as a COCO instances JSON."""
+    voc = dataset(cfg)
+    images, instances = [], []
+    for num, image_id in enumerate(Progress(split_ids(cfg, split_key), f"gt_coco {split_key}"), start=1):
+        masks, classes, _ = voc.instance_gt(image_id)
+        h, w = masks.shape[1:] if len(masks) else voc.image_size(image_id)
+        images.append({"id": num, "file_name": f"{image_id}.jpg", "height": int(h), "width": int(w)})
+        instances += [{"image_id": num, "mask": m, "class": int(c), "score": 1.0} for m, c in zip(masks, classes)]
+    write_json(out_json, coco_instances(images, instances, list(cfg["dataset"]["classes"])))
+
+
+def _backbone(cfg: dict, section: dict, cam_model: str | None, last_stride: int):
+    """Backbone per ``init``: scratch, imagenet (cam.pretrained file) or the CAM network's weights."""
+    arch = cfg["cam"]["backbone"]
+    if section["init"] == "imagenet":
+        if not cfg["cam"]["pretrained"]:
+            raise ValueError("init 'imagenet' needs cam.pretrained (a local weights file)")
+        return build_backbone(arch, cfg["cam"]["pretrained"], last_stride), True
+    net = build_backbone(arch, last_stride=last_stride)
+    if section["init"] == "cam":
+        state = torch.load(cam_model, map_location="cpu", weights_only=False)["model"]
+        net.load_state_dict({k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")})
+        log("backbone initialised from the CAM network (trained with image-level labels only)")
+    else:
+        log("no pretrained weights: the backbone is trained from scratch")
+    return net, False
+
+
+def _fit(model, params, loader_fn, step_fn, c: dict, ckpt: Checkpointer, name: str, device) -> list[dict]:
+    """Shared epoch loop: poly-decayed SGD/AdamW, per-epoch checkpoints, resume."""
+    opt = make_optimizer(c["optimizer"], [{"params": params, "lr": c["lr"], "initial_lr": c["lr"]}],
+                         c["weight_decay"])
+    start, _ = ckpt.resume(model, opt)
+    if start:
+        log(f"{name}: resumed from epoch {start}")
+    history = []
+    for epoch in range(start, c["epochs"]):
+        loader = loader_fn(epoch)
+        steps = len(loader)
+        model.train()
+        total, prog = 0.0, Progress(loader, f"{name} epoch {epoch + 1}/{c['epochs']}")
+        for step, batch in enumerate(prog):
+            set_poly_lr(opt, epoch * steps + step, c["epochs"] * steps)
+            loss = step_fn(batch)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item()
+            prog.postfix = f" loss {total / (step + 1):.4f}"
+        history.append({"epoch": epoch + 1, "loss": total / max(steps, 1)})
+        log(f"{name}: epoch {epoch + 1} loss {history[-1]['loss']:.4f}")
+        ckpt.save(epoch + 1, model, opt)
+    return history
+
+
+def train_maskrcnn(cfg: dict, coco_json: str, cam_model: str, model_out: str, ckpt_dir: str) -> dict:
+    c = cfg["maskrcnn"]
+    device = resolve_device(cfg["device"])
+    torch.manual_seed(c["seed"])
+    backbone, frozen = _backbone(cfg, c, cam_model, last_stride=2)
+    model = build_maskrcnn(backbone, len(cfg["dataset"]["classes"]), c, frozen).to(device)
+    data = CocoInstances(dataset(cfg), coco_json, train=True, seed=c["seed"])
+    n_ann = sum(len(a) for a in data.anns.values())
+    log(f"train_maskrcnn: {len(data)} images, {n_ann} instances from {coco_json}")
+
+    def loader_fn(epoch):
+        data.epoch = epoch
+        gen = torch.Generator().manual_seed(c["seed"] * 1000 + epoch)
+        return DataLoader(data, batch_size=c["batch_size"], shuffle=True, drop_last=True, collate_fn=collate,
+                          generator=gen, num_workers=cfg["num_workers"])
+
+    def step_fn(batch):
+        imgs, targets = batch
+        targets = keep_valid_targets(list(targets))
+        losses = model([i.to(device) for i in imgs], [{k: v.to(device) for k, v in t.items()} for t in targets])
+        return sum(losses.values())
+
+    ckpt = Checkpointer(ckpt_dir, tag=config_digest({"maskrcnn": c, "data": coco_json}))
+    t0 = time.perf_counter()
+    history = _fit(model, [p for p in model.parameters() if p.requires_grad], loader_fn, step_fn, c, ckpt,
+                   "train_maskrcnn", device)
+    atomic_save({"model": model.state_dict(), "history": history, "train_seconds": time.perf_counter() - t0},
+                model_out)
+    return {"history": history}
+
+
+@torch.no_grad()
+def eval_maskrcnn(cfg: dict, model_path: str, val_coco: str, out_json: str, predictions_json: str) -> dict:
+    """VOC mAP^r and COCO segm AP of the detector on the held-out split; predictions saved as
+    COCO results JSON."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    c = cfg["maskrcnn"]
+    device = resolve_device(cfg["device"])
+    model = build_maskrcnn(build_backbone(cfg["cam"]["backbone"], last_stride=2), len(cfg["dataset"]["classes"]), c,
+                           frozen_bn=False)
+    model.load_state_dict(torch.load(model_path, map_location="cpu", weights_only=False)["model"])
+    model.to(device).eval()
+    voc = dataset(cfg)
+    gt = json.loads(open(val_coco).read())
+    ev = InstanceEvaluator(len(cfg["dataset"]["classes"]), cfg["evaluate"]["iou_thresholds"])
+    results = []
+    for info in Progress(gt["images"], "eval_maskrcnn"):
+        image_id = info["file_name"].rsplit(".", 1)[0]
+        img = torch.from_numpy(voc.load_image(image_id)).permute(2, 0, 1).float().div(255).to(device)
+        out = model([img])[0]
+        masks = (out["masks"][:, 0] > 0.5).cpu().numpy()
+        classes = (out["labels"] - 1).cpu().numpy()
+        scores = out["scores"].cpu().numpy()
+        ev.add(masks, classes, scores, *voc.instance_gt(image_id))
+        results += [{"image_id": info["id"], "category_id": int(k) + 1, "segmentation": rle_encode(m), "score": float(s)}
+                    for m, k, s in zip(masks, classes, scores)]
+    write_json(predictions_json, results)
+    out = {f"map{round(t * 100):02d}": v for t, v in ev.summary().items()}
+    out["coco_segm_ap"] = _coco_segm_ap(val_coco, results, COCO, COCOeval)
+    out["images"] = len(gt["images"])
+    write_json(out_json, out)
+    log("eval_maskrcnn: " + " ".join(f"{k} {v:.4f}" for k, v in out.items() if k != "images"))
+    return out
+
+
+def _coco_segm_ap(gt_json: str, results: list[dict], COCO, COCOeval) -> float:
+    import contextlib
+    import io
+
+    if not results:
+        return 0.0
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(gt_json)
+        dt = gt.loadRes([dict(r, segmentation=dict(r["segmentation"], counts=r["segmentation"]["counts"].encode()))
+                         for r in results])
+        e = COCOeval(gt, dt, "segm")
+        e.evaluate()
+        e.accumulate()
+        e.summarize()
+    return float(max(e.stats[0], 0.0))
+
+
+def train_deeplab(cfg: dict, sem_path: str, cam_model: str, model_out: str, ckpt_dir: str) -> dict:
+    c = cfg["deeplab"]
+    device = resolve_device(cfg["device"])
+    torch.manual_seed(c["seed"])
+    ids = split_ids(cfg, "train_list")
+    with open_stage(sem_path) as f:
+        labels = {i: f[i]["label"][()] for i in ids}
+    backbone, frozen = _backbone(cfg, c, cam_model, last_stride=1)
+    model = build_deeplab(backbone, len(cfg["dataset"]["classes"]) + 1).to(device)
+    data = RelationSet(dataset(cfg), ids, labels, tuple(c["scale_range"]), c["crop_size"], seed=c["seed"], stride=1)
+
+    def loader_fn(epoch):
+        data.epoch = epoch
+        gen = torch.Generator().manual_seed(c["seed"] * 1000 + epoch)
+        return DataLoader(data, batch_size=c["batch_size"], shuffle=True, drop_last=True, generator=gen,
+                          num_workers=cfg["num_workers"])
+
+    def step_fn(batch):
+        img, lab = batch
+        out = model(img.to(device))["out"]
+        return torch.nn.functional.cross_entropy(out, lab.to(device), ignore_index=255)
+
+    ckpt = Checkpointer(ckpt_dir, tag=config_digest({"deeplab": c, "dataset": cfg["dataset"]}))
+    t0 = time.perf_counter()
+    history = _fit(model, [p for p in model.parameters() if p.requires_grad], loader_fn, step_fn, c, ckpt,
+                   "train_deeplab", device)
+    atomic_save({"model": model.state_dict(), "history": history, "train_seconds": time.perf_counter() - t0},
+                model_out)
+    return {"history": history}
+
+
+@torch.no_grad()
+def eval_deeplab(cfg: dict, model_path: str, out_json: str) -> dict:
+    device = resolve_device(cfg["device"])
+    n = len(cfg["dataset"]["classes"]) + 1
+    model = build_deeplab(build_backbone(cfg["cam"]["backbone"]), n)
+    model.load_state_dict(torch.load(model_path, map_location="cpu", weights_only=False)["model"])
+    model.to(device).eval()
+    voc = dataset(cfg)
+    ids = split_ids(cfg, "val_list")
+    conf = np.zeros((n, n), np.int64)
+    for image_id, img in Progress(ImageSet(voc, ids), "eval_deeplab"):
+        pred = predict_segmentation(model, img.to(device)).argmax(0).cpu().numpy()
+        conf += confusion(pred, voc.semantic_gt(image_id), n)
+    iou = iou_from_confusion(conf)
+    out = {"miou": float(np.nanmean(iou)), "per_class_iou": [float(x) for x in iou], "images": len(ids)}
+    write_json(out_json, out)
+    log(f"eval_deeplab: mIoU {out['miou']:.4f} on {len(ids)} held-out images")
+    return out

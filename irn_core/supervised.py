@@ -1,0 +1,123 @@
+"""Fully supervised models trained on the pseudo labels (METHOD.md 6): torchvision Mask R-CNN
+(instances) and DeepLabV3 (semantic), on the project's backbones."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+from torchvision.models._utils import IntermediateLayerGetter
+from torchvision.models.detection import MaskRCNN
+from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
+from torchvision.models.detection.anchor_utils import AnchorGenerator
+from torchvision.models.detection.backbone_utils import BackboneWithFPN
+from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
+from torchvision.models.segmentation.deeplabv3 import DeepLabHead, DeepLabV3
+
+from .models import ResNetBackbone, freeze_batchnorm
+from .voc import VOCDataset
+
+
+def build_maskrcnn(backbone: ResNetBackbone, num_classes: int, cfg: dict, frozen_bn: bool) -> MaskRCNN:
+    """Mask R-CNN with an FPN on a stride-32 ResNet; ``num_classes`` foreground classes."""
+    if frozen_bn:
+        freeze_batchnorm(backbone)
+    chans = backbone.channels[1:]
+    fpn = BackboneWithFPN(backbone, {f"layer{i}": str(i - 1) for i in range(1, 5)}, chans, cfg["fpn_channels"])
+    anchors = AnchorGenerator(tuple((s,) for s in cfg["anchor_sizes"]), ((0.5, 1.0, 2.0),) * len(cfg["anchor_sizes"]))
+    mc = cfg["mask_head_channels"]
+    mask_head = MaskRCNNHeads(cfg["fpn_channels"], [mc] * 4, 1)
+    rep = cfg["box_head_dim"]
+    return MaskRCNN(fpn, num_classes=None, min_size=cfg["min_size"], max_size=cfg["max_size"],
+                    rpn_anchor_generator=anchors, mask_head=mask_head,
+                    box_head=TwoMLPHead(cfg["fpn_channels"] * 7 * 7, rep),
+                    box_predictor=FastRCNNPredictor(rep, num_classes + 1),
+                    rpn_pre_nms_top_n_train=2 * cfg["rpn_proposals"], rpn_post_nms_top_n_train=cfg["rpn_proposals"],
+                    rpn_pre_nms_top_n_test=cfg["rpn_proposals"], rpn_post_nms_top_n_test=cfg["rpn_proposals"] // 2,
+                    mask_predictor=MaskRCNNPredictor(mc, mc, num_classes + 1),
+                    box_batch_size_per_image=cfg["rois_per_image"], box_detections_per_img=cfg["detections_per_image"])
+
+
+class CocoInstances(Dataset):
+    """Images and Mask R-CNN targets from a COCO instances JSON whose file names are in the
+    dataset's JPEGImages. Random horizontal flip when ``train``."""
+
+    def __init__(self, voc: VOCDataset, coco_json: str | Path, train: bool, seed: int = 0):
+        from pycocotools import mask as mask_utils
+
+        self._decode = mask_utils.decode
+        data = json.loads(Path(coco_json).read_text())
+        self.voc, self.train, self.seed, self.epoch = voc, train, seed, 0
+        self.images = data["images"]
+        self.anns: dict[int, list] = {im["id"]: [] for im in self.images}
+        for a in data["annotations"]:
+            self.anns[a["image_id"]].append(a)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int):
+        info = self.images[i]
+        image_id = Path(info["file_name"]).stem
+        img = torch.from_numpy(self.voc.load_image(image_id)).permute(2, 0, 1).float() / 255
+        h, w = img.shape[-2:]
+        anns = self.anns[info["id"]]
+        if anns:
+            masks = np.stack([self._decode(dict(a["segmentation"], counts=a["segmentation"]["counts"].encode()))
+                              for a in anns]).astype(bool)
+        else:
+            masks = np.zeros((0, h, w), bool)
+        masks = torch.from_numpy(masks)
+        labels = torch.tensor([a["category_id"] for a in anns], dtype=torch.int64)
+        if self.train and np.random.default_rng([self.seed, self.epoch, i]).random() < 0.5:
+            img, masks = img.flip(-1), masks.flip(-1)
+        return img, {"boxes": masks_to_boxes(masks), "labels": labels, "masks": masks.to(torch.uint8)}
+
+
+def masks_to_boxes(masks: torch.Tensor) -> torch.Tensor:
+    """(N, H, W) bool -> (N, 4) float (x0, y0, x1, y1), pixel edges (x1 = last column + 1)."""
+    if masks.shape[0] == 0:
+        return torch.zeros((0, 4))
+    rows, cols = masks.any(2), masks.any(1)
+    idx_h = torch.arange(masks.shape[1])
+    idx_w = torch.arange(masks.shape[2])
+    y0 = torch.where(rows, idx_h, masks.shape[1]).amin(1)
+    y1 = torch.where(rows, idx_h, -1).amax(1) + 1
+    x0 = torch.where(cols, idx_w, masks.shape[2]).amin(1)
+    x1 = torch.where(cols, idx_w, -1).amax(1) + 1
+    return torch.stack([x0, y0, x1, y1], 1).float()
+
+
+def collate(batch):
+    return tuple(zip(*batch))
+
+
+def keep_valid_targets(targets: list[dict]) -> list[dict]:
+    """Drop instances whose box is empty (e.g. a one-pixel sliver): Mask R-CNN rejects them."""
+    out = []
+    for t in targets:
+        b = t["boxes"]
+        ok = (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])
+        out.append({k: v[ok] for k, v in t.items()})
+    return out
+
+
+def build_deeplab(backbone: ResNetBackbone, num_classes: int) -> DeepLabV3:
+    """DeepLabV3 (ASPP head) on a stride-16 ResNet; ``num_classes`` includes background."""
+    body = IntermediateLayerGetter(backbone, {"layer4": "out"})
+    return DeepLabV3(body, DeepLabHead(backbone.channels[-1], num_classes))
+
+
+@torch.no_grad()
+def predict_segmentation(model: DeepLabV3, img: torch.Tensor, flip: bool = True) -> torch.Tensor:
+    """Class scores (K, H, W) for one normalised (3, H, W) image, averaged with its flip."""
+    x = img[None]
+    if flip:
+        x = torch.cat([x, x.flip(-1)])
+    out = model(x)["out"]
+    out = F.interpolate(out, img.shape[-2:], mode="bilinear", align_corners=False).softmax(1)
+    return (out[0] + out[1].flip(-1)) / 2 if flip else out[0]

@@ -1,0 +1,65 @@
+rule gt_coco:
+    input:
+        dataset_files(),
+    output:
+        coco=f"{OUT}/maskrcnn/gt_{{split}}_coco.json",
+    params:
+        split_key=lambda wc: {"train": "train_list", "val": "val_list"}[wc.split],
+    wildcard_constraints:
+        split="train|val",
+    log:
+        f"{OUT}/logs/gt_coco_{{split}}.log",
+    threads: 1
+    resources:
+        mem_mb=2000,
+    conda:
+        "../../envs/irn.yaml"
+    script:
+        "../scripts/gt_coco.py"
+
+
+rule train_maskrcnn:
+    input:
+        coco=lambda wc: maskrcnn_train_json(wc.source),
+        cam_model=rules.train_cam.output.model,
+    output:
+        model=f"{OUT}/maskrcnn/{{source}}/model.pt",
+    params:
+        ckpt=lambda wc: f"{OUT}/maskrcnn/{wc.source}/checkpoints",
+    wildcard_constraints:
+        source="pseudo|gt",
+    log:
+        f"{OUT}/logs/train_maskrcnn_{{source}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/train_maskrcnn_{{source}}.tsv"
+    threads: THREADS
+    resources:
+        mem_mb=12000,
+        gpu=1 if config["device"] != "cpu" else 0,
+    conda:
+        "../../envs/irn.yaml"
+    script:
+        "../scripts/train_maskrcnn.py"
+
+
+rule eval_maskrcnn:
+    input:
+        model=f"{OUT}/maskrcnn/{{source}}/model.pt",
+        val_coco=f"{OUT}/maskrcnn/gt_val_coco.json",
+    output:
+        json=f"{OUT}/maskrcnn/{{source}}/eval.json",
+        predictions=f"{OUT}/maskrcnn/{{source}}/predictions_val.json",
+    wildcard_constraints:
+        source="pseudo|gt",
+    log:
+        f"{OUT}/logs/eval_maskrcnn_{{source}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/eval_maskrcnn_{{source}}.tsv"
+    threads: THREADS
+    resources:
+        mem_mb=8000,
+        gpu=1 if config["device"] != "cpu" else 0,
+    conda:
+        "../../envs/irn.yaml"
+    script:
+        "../scripts/eval_maskrcnn.py"

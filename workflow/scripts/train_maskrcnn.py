@@ -1,0 +1,9 @@
+"""Rule train_maskrcnn: Mask R-CNN on pseudo (or ground-truth) instance labels."""
+from irn_core.progress import log_to
+from irn_core.stages import setup_torch
+from irn_core.stages.supervised import train_maskrcnn
+
+with log_to(snakemake.log[0]):
+    setup_torch(snakemake.threads)
+    train_maskrcnn(snakemake.config, snakemake.input.coco, snakemake.input.cam_model, snakemake.output.model,
+                   snakemake.params.ckpt)
