@@ -1,0 +1,90 @@
+import json
+
+import numpy as np
+import torch
+
+from irn_core.io import coco_instances, write_json
+from irn_core.models import build_backbone
+from irn_core.stages.summary import write_summary
+from irn_core.supervised import (CocoInstances, build_deeplab, build_maskrcnn, keep_valid_targets, masks_to_boxes,
+                                 predict_segmentation)
+from irn_core.toy import TOY_CLASSES
+from irn_core.voc import VOCDataset, read_split
+
+TINY = dict(fpn_channels=16, anchor_sizes=[16, 32, 64, 128, 256], mask_head_channels=16, min_size=96, max_size=128,
+            rois_per_image=32, detections_per_image=10, box_head_dim=32, rpn_proposals=50)
+
+
+def test_masks_to_boxes_pixel_edges():
+    m = torch.zeros(2, 6, 8, dtype=torch.bool)
+    m[0, 1:3, 2:5] = True
+    m[1, 5, 7] = True
+    assert masks_to_boxes(m).tolist() == [[2, 1, 5, 3], [7, 5, 8, 6]]
+    assert masks_to_boxes(torch.zeros(0, 4, 4, dtype=torch.bool)).shape == (0, 4)
+
+
+def test_keep_valid_targets_drops_empty_boxes():
+    t = {"boxes": torch.tensor([[0.0, 0, 2, 2], [1, 1, 1, 3]]), "labels": torch.tensor([1, 2]),
+         "masks": torch.zeros(2, 4, 4, dtype=torch.uint8)}
+    out = keep_valid_targets([t])[0]
+    assert out["labels"].tolist() == [1] and out["masks"].shape[0] == 1
+
+
+def test_coco_dataset_reads_ground_truth(toy_root, tmp_path):
+    voc = VOCDataset(toy_root, TOY_CLASSES)
+    ids = read_split(toy_root / "ImageSets/Segmentation/train.txt")[:3]
+    images, inst = [], []
+    for n, i in enumerate(ids, start=1):
+        masks, classes, _ = voc.instance_gt(i)
+        images.append({"id": n, "file_name": f"{i}.jpg", "height": masks.shape[1], "width": masks.shape[2]})
+        inst += [{"image_id": n, "mask": m, "class": int(c), "score": 1.0} for m, c in zip(masks, classes)]
+    path = tmp_path / "gt.json"
+    write_json(path, coco_instances(images, inst, list(TOY_CLASSES)))
+    data = CocoInstances(voc, path, train=False)
+    img, target = data[0]
+    masks, classes, _ = voc.instance_gt(ids[0])
+    assert img.shape[1:] == masks.shape[1:] and 0 <= img.min() and img.max() <= 1
+    assert np.array_equal(target["masks"].numpy().astype(bool), masks)
+    assert target["labels"].tolist() == (classes + 1).tolist()
+    assert (target["boxes"][:, 2:] > target["boxes"][:, :2]).all()
+
+
+def test_maskrcnn_trains_and_predicts_on_cpu():
+    torch.manual_seed(0)
+    model = build_maskrcnn(build_backbone("resnet_tiny", last_stride=2), 3, TINY, frozen_bn=False)
+    m = torch.zeros(1, 96, 96, dtype=torch.bool)
+    m[0, 20:60, 30:70] = True
+    target = {"boxes": masks_to_boxes(m), "labels": torch.tensor([2]), "masks": m.to(torch.uint8)}
+    losses = model([torch.rand(3, 96, 96)], [target])
+    assert {"loss_classifier", "loss_mask", "loss_objectness"} <= set(losses)
+    sum(losses.values()).backward()
+    model.eval()
+    with torch.no_grad():
+        out = model([torch.rand(3, 96, 96)])[0]
+    assert out["masks"].shape[1:] == (1, 96, 96) and len(out["scores"]) <= 10
+
+
+def test_deeplab_output_and_flip_average():
+    torch.manual_seed(0)
+    model = build_deeplab(build_backbone("resnet_tiny"), 5).eval()
+    img = torch.randn(3, 50, 70)
+    p = predict_segmentation(model, img)
+    assert p.shape == (5, 50, 70)
+    assert torch.allclose(p.sum(0), torch.ones(50, 70), atol=1e-5)
+    assert torch.allclose(predict_segmentation(model, img.flip(-1)), p.flip(-1), atol=1e-5)
+
+
+def test_summary_gathers_sections_and_seconds(tmp_path):
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "train_cam.tsv").write_text("s\th:m:s\n12.5\t0:00:12\n")
+    (tmp_path / "b" / "make_cam.tsv").write_text("s\th:m:s\n2.5\t0:00:02\n")
+    write_json(tmp_path / "cam.json", {"miou": 0.4, "best_miou": 0.5, "best_threshold": 0.3, "threshold": 0.15,
+                                       "sweep": {}})
+    write_json(tmp_path / "labels.json", {"sem_pseudo": {"miou": 0.6, "per_class_iou": []},
+                                          "ins_pseudo": {"map50": 0.3, "map25": 0.5, "map70": 0.1, "map75": 0.05}})
+    s = write_summary({"cam": tmp_path / "cam.json", "labels": tmp_path / "labels.json"}, tmp_path / "b",
+                      tmp_path / "summary.json", "r")
+    assert s["cam"] == {"miou": 0.4, "best_miou": 0.5, "best_threshold": 0.3, "threshold": 0.15}
+    assert s["sem_pseudo"] == {"miou": 0.6} and s["ins_pseudo"]["map50"] == 0.3
+    assert s["seconds"] == {"train_cam": 12.5, "make_cam": 2.5, "total": 15.0}
+    assert json.loads((tmp_path / "summary.json").read_text()) == s
