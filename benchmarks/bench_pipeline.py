@@ -1,0 +1,46 @@
+"""The whole default toy pipeline (README's main command): wall time per stage, from Snakemake's
+benchmark files of a finished run. Run it after `snakemake --cores 2` (optionally from scratch:
+--fresh deletes results/<run>/ and the toy data first and runs the pipeline).
+
+Usage: python benchmarks/bench_pipeline.py [--fresh] [--run toy_default]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import update_results  # noqa: E402
+
+from irn_core.stages.summary import stage_seconds  # noqa: E402
+
+THROUGH_PSEUDO = ("prepare_toy", "train_cam", "make_cam", "eval_cam", "mine_relations", "train_irn", "infer_irn",
+                  "propagate", "make_instances", "baselines", "eval_pseudo")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--run", default="toy_default")
+    ap.add_argument("--fresh", action="store_true")
+    args = ap.parse_args()
+    root = Path(__file__).resolve().parents[1]
+    results = root / "results" / args.run
+    if args.fresh:
+        shutil.rmtree(results, ignore_errors=True)
+        shutil.rmtree(root / "data" / "toy", ignore_errors=True)
+        subprocess.run(["snakemake", "--cores", "2"], cwd=root, check=True)
+    stages = stage_seconds(results / "benchmarks")
+    row = {"total_s": round(sum(stages.values()), 1),
+           "through_pseudo_labels_s": round(sum(v for k, v in stages.items() if k in THROUGH_PSEUDO), 1),
+           "stages": stages,
+           "note": "sum of per-rule wall times with --cores 2; rules that Snakemake runs side by side overlap"}
+    print(row)
+    update_results("toy_pipeline", row)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""Shared helpers for the benchmark scripts: machine description, timing, results file."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import time
+from pathlib import Path
+
+import torch
+
+RESULTS = Path(__file__).with_name("results.json")
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), {gpu}"
+
+
+def timed(fn, repeat: int = 1):
+    """(best seconds over ``repeat`` runs, last result)."""
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        out = fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - t)
+    return best, out
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def update_results(key: str, value) -> dict:
+    """Merge one section into benchmarks/results.json."""
+    data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    data["machine"] = machine()
+    data[key] = value
+    RESULTS.write_text(json.dumps(data, indent=2) + "\n")
+    return data
