@@ -99,3 +99,39 @@ class Checkpointer:
         optimizer.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["rng"])
         return state["epoch"], state["extra"]
+
+
+def fit(model, groups: list[dict], loader_fn, step_fn, c: dict, ckpt: Checkpointer, name: str) -> list[dict]:
+    """The shared epoch loop of every training stage.
+
+    groups: optimizer parameter groups, each with its ``lr`` (poly-decayed from it);
+    loader_fn(epoch) -> an iterable of batches; step_fn(batch) -> dict of scalar tensors whose
+    ``total`` is minimised (the others are only averaged and logged). ``c`` holds ``optimizer``,
+    ``weight_decay`` and ``epochs``. Checkpoints every epoch; resumes from the newest one.
+    """
+    from .progress import Progress, log
+
+    opt = make_optimizer(c["optimizer"], [dict(g, initial_lr=g["lr"]) for g in groups], c["weight_decay"])
+    start, _ = ckpt.resume(model, opt)
+    if start:
+        log(f"{name}: resumed from epoch {start}")
+    history = []
+    for epoch in range(start, c["epochs"]):
+        loader = loader_fn(epoch)
+        steps = len(loader)
+        model.train()
+        sums: dict[str, float] = {}
+        prog = Progress(loader, f"{name} epoch {epoch + 1}/{c['epochs']}")
+        for step, batch in enumerate(prog):
+            set_poly_lr(opt, epoch * steps + step, c["epochs"] * steps)
+            losses = step_fn(batch)
+            opt.zero_grad(set_to_none=True)
+            losses["total"].backward()
+            opt.step()
+            for k, v in losses.items():
+                sums[k] = sums.get(k, 0.0) + float(v)
+            prog.postfix = f" loss {sums['total'] / (step + 1):.4f}"
+        history.append({"epoch": epoch + 1, **{k: v / max(steps, 1) for k, v in sums.items()}})
+        log(f"{name}: epoch {epoch + 1} " + " ".join(f"{k} {v:.4f}" for k, v in history[-1].items() if k != "epoch"))
+        ckpt.save(epoch + 1, model, opt)
+    return history

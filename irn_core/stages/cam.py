@@ -14,7 +14,7 @@ from ..evaluate import confusion, iou_from_confusion
 from ..io import atomic_h5, config_digest, open_stage, provenance, write_group, write_json
 from ..models import CAMNet, build_backbone
 from ..progress import Progress, log
-from ..train import Checkpointer, atomic_save, file_digest, make_optimizer, resolve_device, set_poly_lr
+from ..train import Checkpointer, atomic_save, file_digest, fit, resolve_device
 from . import dataset, split_ids, union_ids
 
 
@@ -40,44 +40,26 @@ def train_cam(cfg: dict, model_out: str, ckpt_dir: str) -> dict:
     torch.manual_seed(c["seed"])
     net = build_cam_net(cfg).to(device)
     data = ClassificationSet(voc, ids, tuple(c["resize_long"]), c["crop_size"], seed=c["seed"])
-    backbone_params, head_params = net.param_groups()
-    opt = make_optimizer(c.get("optimizer", "sgd"),
-                         [{"params": backbone_params, "lr": c["lr"], "initial_lr": c["lr"]},
-                          {"params": head_params, "lr": 10 * c["lr"], "initial_lr": 10 * c["lr"]}],
-                         c["weight_decay"])
-    ckpt = Checkpointer(ckpt_dir, tag=config_digest({"cam": c, "dataset": cfg["dataset"]}))
-    start_epoch, _ = ckpt.resume(net, opt)
-    if start_epoch:
-        log(f"train_cam: resumed from epoch {start_epoch}")
-    steps_per_epoch = len(ids) // c["batch_size"]
-    if steps_per_epoch == 0:
+    if len(ids) < c["batch_size"]:
         raise ValueError(f"train_cam: batch_size {c['batch_size']} exceeds the {len(ids)} training images")
-    max_step = steps_per_epoch * c["epochs"]
-    history = []
-    t0 = time.perf_counter()
-    for epoch in range(start_epoch, c["epochs"]):
+    backbone_params, head_params = net.param_groups()
+
+    def loader_fn(epoch):
         data.epoch = epoch
         gen = torch.Generator().manual_seed(c["seed"] * 1000 + epoch)
-        loader = DataLoader(data, batch_size=c["batch_size"], shuffle=True, drop_last=True,
-                            generator=gen, num_workers=cfg["num_workers"])
-        net.train()
-        losses, correct, seen = [], 0, 0
-        prog = Progress(loader, f"train_cam epoch {epoch + 1}/{c['epochs']}")
-        for step, (img, label) in enumerate(prog):
-            set_poly_lr(opt, epoch * steps_per_epoch + step, max_step)
-            img, label = img.to(device), label.to(device)
-            logits = net(img)
-            loss = torch.nn.functional.multilabel_soft_margin_loss(logits, label)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-            correct += ((logits > 0) == (label > 0.5)).all(1).sum().item()
-            seen += len(label)
-            prog.postfix = f" loss {np.mean(losses[-20:]):.4f}"
-        history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "exact_match": correct / seen})
-        log(f"train_cam: epoch {epoch + 1} loss {history[-1]['loss']:.4f} exact-match {history[-1]['exact_match']:.3f}")
-        ckpt.save(epoch + 1, net, opt)
+        return DataLoader(data, batch_size=c["batch_size"], shuffle=True, drop_last=True, generator=gen,
+                          num_workers=cfg["num_workers"])
+
+    def step_fn(batch):
+        img, label = (t.to(device) for t in batch)
+        logits = net(img)
+        exact = ((logits > 0) == (label > 0.5)).all(1).float().mean()
+        return {"total": torch.nn.functional.multilabel_soft_margin_loss(logits, label), "exact_match": exact}
+
+    ckpt = Checkpointer(ckpt_dir, tag=config_digest({"cam": c, "dataset": cfg["dataset"]}))
+    t0 = time.perf_counter()
+    history = fit(net, [{"params": backbone_params, "lr": c["lr"]}, {"params": head_params, "lr": 10 * c["lr"]}],
+                  loader_fn, step_fn, c, ckpt, "train_cam")
     atomic_save({"model": net.state_dict(), "arch": c["backbone"], "classes": list(cfg["dataset"]["classes"]),
                  "history": history, "train_seconds": time.perf_counter() - t0}, model_out)
     return {"history": history}

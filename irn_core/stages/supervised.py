@@ -16,7 +16,7 @@ from ..io import coco_instances, config_digest, open_stage, rle_encode, write_js
 from ..models import build_backbone
 from ..progress import Progress, log
 from ..supervised import CocoInstances, build_deeplab, build_maskrcnn, collate, keep_valid_targets, predict_segmentation
-from ..train import Checkpointer, atomic_save, make_optimizer, resolve_device, set_poly_lr
+from ..train import Checkpointer, atomic_save, fit, resolve_device
 from . import dataset, split_ids
 
 
@@ -49,33 +49,6 @@ def _backbone(cfg: dict, section: dict, cam_model: str | None, last_stride: int)
     return net, False
 
 
-def _fit(model, params, loader_fn, step_fn, c: dict, ckpt: Checkpointer, name: str, device) -> list[dict]:
-    """Shared epoch loop: poly-decayed SGD/AdamW, per-epoch checkpoints, resume."""
-    opt = make_optimizer(c["optimizer"], [{"params": params, "lr": c["lr"], "initial_lr": c["lr"]}],
-                         c["weight_decay"])
-    start, _ = ckpt.resume(model, opt)
-    if start:
-        log(f"{name}: resumed from epoch {start}")
-    history = []
-    for epoch in range(start, c["epochs"]):
-        loader = loader_fn(epoch)
-        steps = len(loader)
-        model.train()
-        total, prog = 0.0, Progress(loader, f"{name} epoch {epoch + 1}/{c['epochs']}")
-        for step, batch in enumerate(prog):
-            set_poly_lr(opt, epoch * steps + step, c["epochs"] * steps)
-            loss = step_fn(batch)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.item()
-            prog.postfix = f" loss {total / (step + 1):.4f}"
-        history.append({"epoch": epoch + 1, "loss": total / max(steps, 1)})
-        log(f"{name}: epoch {epoch + 1} loss {history[-1]['loss']:.4f}")
-        ckpt.save(epoch + 1, model, opt)
-    return history
-
-
 def train_maskrcnn(cfg: dict, coco_json: str, cam_model: str, model_out: str, ckpt_dir: str) -> dict:
     c = cfg["maskrcnn"]
     device = resolve_device(cfg["device"])
@@ -96,12 +69,12 @@ def train_maskrcnn(cfg: dict, coco_json: str, cam_model: str, model_out: str, ck
         imgs, targets = batch
         targets = keep_valid_targets(list(targets))
         losses = model([i.to(device) for i in imgs], [{k: v.to(device) for k, v in t.items()} for t in targets])
-        return sum(losses.values())
+        return {"total": sum(losses.values()), **losses}
 
     ckpt = Checkpointer(ckpt_dir, tag=config_digest({"maskrcnn": c, "data": coco_json}))
     t0 = time.perf_counter()
-    history = _fit(model, [p for p in model.parameters() if p.requires_grad], loader_fn, step_fn, c, ckpt,
-                   "train_maskrcnn", device)
+    history = fit(model, [{"params": [p for p in model.parameters() if p.requires_grad], "lr": c["lr"]}],
+                  loader_fn, step_fn, c, ckpt, "train_maskrcnn")
     atomic_save({"model": model.state_dict(), "history": history, "train_seconds": time.perf_counter() - t0},
                 model_out)
     return {"history": history}
@@ -180,12 +153,12 @@ def train_deeplab(cfg: dict, sem_path: str, cam_model: str, model_out: str, ckpt
     def step_fn(batch):
         img, lab = batch
         out = model(img.to(device))["out"]
-        return torch.nn.functional.cross_entropy(out, lab.to(device), ignore_index=255)
+        return {"total": torch.nn.functional.cross_entropy(out, lab.to(device), ignore_index=255)}
 
     ckpt = Checkpointer(ckpt_dir, tag=config_digest({"deeplab": c, "dataset": cfg["dataset"]}))
     t0 = time.perf_counter()
-    history = _fit(model, [p for p in model.parameters() if p.requires_grad], loader_fn, step_fn, c, ckpt,
-                   "train_deeplab", device)
+    history = fit(model, [{"params": [p for p in model.parameters() if p.requires_grad], "lr": c["lr"]}],
+                  loader_fn, step_fn, c, ckpt, "train_deeplab")
     atomic_save({"model": model.state_dict(), "history": history, "train_seconds": time.perf_counter() - t0},
                 model_out)
     return {"history": history}

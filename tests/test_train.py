@@ -1,0 +1,74 @@
+import pytest
+import torch
+
+from irn_core.train import Checkpointer, fit, poly_lr, resolve_device
+
+
+def test_poly_lr():
+    assert poly_lr(0.1, 0, 100) == 0.1
+    assert poly_lr(0.1, 50, 100) == pytest.approx(0.1 * 0.5 ** 0.9)
+    assert poly_lr(0.1, 100, 100) == 0.0
+
+
+def test_resolve_device():
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA is not available"):
+            resolve_device("cuda")
+
+
+def _problem():
+    torch.manual_seed(0)
+    x = torch.randn(32, 3)
+    y = x @ torch.tensor([1.0, -2.0, 0.5]) + 0.3
+    return x, y
+
+
+def _run(tmp_path, epochs, tag="a"):
+    x, y = _problem()
+    torch.manual_seed(1)
+    model = torch.nn.Linear(3, 1)
+    c = {"optimizer": "sgd", "weight_decay": 0.0, "epochs": epochs}
+    batches = [(x[i:i + 8], y[i:i + 8]) for i in range(0, 32, 8)]
+    step = lambda b: {"total": ((model(b[0])[:, 0] - b[1]) ** 2).mean()}
+    hist = fit(model, [{"params": model.parameters(), "lr": 0.05}], lambda e: batches, step, c,
+               Checkpointer(tmp_path, tag=tag), "t")
+    return model, hist
+
+
+def test_fit_learns_and_checkpoints(tmp_path):
+    model, hist = _run(tmp_path, 4)
+    assert [h["epoch"] for h in hist] == [1, 2, 3, 4]
+    assert hist[-1]["total"] < 0.2 * hist[0]["total"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch0003.pt", "epoch0004.pt"]
+
+
+def test_interrupted_training_resumes(tmp_path):
+    full, _ = _run(tmp_path / "full", 4)
+    # first two epochs of a 4-epoch run, then "crash": the checkpoint has the poly schedule state
+    x, y = _problem()
+    torch.manual_seed(1)
+    model = torch.nn.Linear(3, 1)
+    c = {"optimizer": "sgd", "weight_decay": 0.0, "epochs": 4}
+    batches = [(x[i:i + 8], y[i:i + 8]) for i in range(0, 32, 8)]
+    calls = {"n": 0}
+
+    def step(b):
+        calls["n"] += 1
+        if calls["n"] > 8:
+            raise KeyboardInterrupt
+        return {"total": ((model(b[0])[:, 0] - b[1]) ** 2).mean()}
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(model, [{"params": model.parameters(), "lr": 0.05}], lambda e: batches, step, c,
+            Checkpointer(tmp_path / "part", tag="a"), "t")
+    resumed, hist = _run(tmp_path / "part", 4)
+    assert [h["epoch"] for h in hist] == [3, 4]
+    assert torch.allclose(resumed.weight, full.weight) and torch.allclose(resumed.bias, full.bias)
+
+
+def test_checkpoint_from_other_settings_is_not_resumed(tmp_path):
+    _run(tmp_path, 2, tag="a")
+    _, hist = _run(tmp_path, 2, tag="b")
+    assert [h["epoch"] for h in hist] == [1, 2]
