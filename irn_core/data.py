@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
 
 from .voc import IGNORE, VOCDataset
 
@@ -105,3 +105,13 @@ class ImageSet(Dataset):
 
     def __getitem__(self, i: int):
         return self.ids[i], torch.from_numpy(normalise(self.voc.load_image(self.ids[i])))
+
+
+def epoch_loader(data: Dataset, epoch: int, batch_size: int, seed: int, num_workers: int = 0,
+                 collate_fn=None) -> DataLoader:
+    """Shuffled batches of one epoch; order and augmentation depend only on (seed, epoch), so a
+    resumed run sees the same data as an uninterrupted one."""
+    data.epoch = epoch
+    gen = torch.Generator().manual_seed(seed * 1000 + epoch)
+    return DataLoader(data, batch_size=batch_size, shuffle=True, drop_last=True, generator=gen,
+                      num_workers=num_workers, collate_fn=collate_fn)

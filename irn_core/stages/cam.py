@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from .. import cam as camlib
-from ..data import ClassificationSet, ImageSet
+from ..data import ClassificationSet, ImageSet, epoch_loader
 from ..evaluate import confusion, iou_from_confusion
 from ..io import atomic_h5, config_digest, open_stage, provenance, write_group, write_json
 from ..models import CAMNet, build_backbone
@@ -45,10 +45,7 @@ def train_cam(cfg: dict, model_out: str, ckpt_dir: str) -> dict:
     backbone_params, head_params = net.param_groups()
 
     def loader_fn(epoch):
-        data.epoch = epoch
-        gen = torch.Generator().manual_seed(c["seed"] * 1000 + epoch)
-        return DataLoader(data, batch_size=c["batch_size"], shuffle=True, drop_last=True, generator=gen,
-                          num_workers=cfg["num_workers"])
+        return epoch_loader(data, epoch, c["batch_size"], c["seed"], cfg["num_workers"])
 
     def step_fn(batch):
         img, label = (t.to(device) for t in batch)

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from ..data import ImageSet, RelationSet
+from ..data import ImageSet, RelationSet, epoch_loader
 from ..io import atomic_h5, config_digest, open_stage, provenance, write_group
 from ..models import IRNet, build_backbone
 from ..progress import Progress, log
@@ -81,10 +81,7 @@ def train_irn(cfg: dict, relations_path: str, cam_model: str, model_out: str, ck
     edge_params, dp_params = net.trainable()
 
     def loader_fn(epoch):
-        data.epoch = epoch
-        gen = torch.Generator().manual_seed(c["seed"] * 1000 + epoch)
-        return DataLoader(data, batch_size=c["batch_size"], shuffle=True, drop_last=True, generator=gen,
-                          num_workers=cfg["num_workers"])
+        return epoch_loader(data, epoch, c["batch_size"], c["seed"], cfg["num_workers"])
 
     def step_fn(batch):
         img, lab = batch

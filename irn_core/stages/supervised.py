@@ -8,9 +8,8 @@ import time
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
-from ..data import ImageSet, RelationSet
+from ..data import ImageSet, RelationSet, epoch_loader
 from ..evaluate import InstanceEvaluator, confusion, iou_from_confusion
 from ..io import coco_instances, config_digest, open_stage, rle_encode, write_json
 from ..models import build_backbone
@@ -60,10 +59,7 @@ def train_maskrcnn(cfg: dict, coco_json: str, cam_model: str, model_out: str, ck
     log(f"train_maskrcnn: {len(data)} images, {n_ann} instances from {coco_json}")
 
     def loader_fn(epoch):
-        data.epoch = epoch
-        gen = torch.Generator().manual_seed(c["seed"] * 1000 + epoch)
-        return DataLoader(data, batch_size=c["batch_size"], shuffle=True, drop_last=True, collate_fn=collate,
-                          generator=gen, num_workers=cfg["num_workers"])
+        return epoch_loader(data, epoch, c["batch_size"], c["seed"], cfg["num_workers"], collate_fn=collate)
 
     def step_fn(batch):
         imgs, targets = batch
@@ -145,10 +141,7 @@ def train_deeplab(cfg: dict, sem_path: str, cam_model: str, model_out: str, ckpt
     data = RelationSet(dataset(cfg), ids, labels, tuple(c["scale_range"]), c["crop_size"], seed=c["seed"], stride=1)
 
     def loader_fn(epoch):
-        data.epoch = epoch
-        gen = torch.Generator().manual_seed(c["seed"] * 1000 + epoch)
-        return DataLoader(data, batch_size=c["batch_size"], shuffle=True, drop_last=True, generator=gen,
-                          num_workers=cfg["num_workers"])
+        return epoch_loader(data, epoch, c["batch_size"], c["seed"], cfg["num_workers"])
 
     def step_fn(batch):
         img, lab = batch
