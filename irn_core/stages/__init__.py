@@ -10,7 +10,6 @@ from pathlib import Path
 
 import torch
 
-from ..toy import TOY_CLASSES
 from ..voc import VOCDataset, read_split
 
 
@@ -40,4 +39,4 @@ def setup_torch(threads: int, seed: int | None = None) -> None:
         torch.manual_seed(seed)
 
 
-__all__ = ["TOY_CLASSES", "dataset", "split_ids", "union_ids", "setup_torch"]
+__all__ = ["dataset", "split_ids", "union_ids", "setup_torch"]

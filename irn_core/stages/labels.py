@@ -73,8 +73,6 @@ def make_sem_pseudo(cfg: dict, cams_path: str, irn_path: str, out_path: str) -> 
 @torch.no_grad()
 def make_ins_pseudo(cfg: dict, cams_path: str, irn_path: str, out_path: str, coco_path: str) -> dict:
     """Instance pseudo labels (METHOD.md 5a + 5d) to HDF5, plus a COCO JSON for Mask R-CNN."""
-    from ..io import write_json as _write_json
-
     device = resolve_device(cfg["device"])
     lab = cfg["labels"]
     classes = list(cfg["dataset"]["classes"])
@@ -100,7 +98,7 @@ def make_ins_pseudo(cfg: dict, cams_path: str, irn_path: str, out_path: str, coc
             m = masks.cpu().numpy()
             for k in np.nonzero(scores.cpu().numpy() > lab["min_score"])[0]:
                 kept.append({"image_id": num, "mask": m[k], "class": int(cls[k]), "score": float(scores[k])})
-    _write_json(coco_path, coco_instances(images, kept, classes))
+    write_json(coco_path, coco_instances(images, kept, classes))
     log(f"make_instances: {n_inst} instances in {len(ids)} images, {len(kept)} with score > {lab['min_score']} "
         f"written to {coco_path}")
     return {"instances": n_inst, "coco_instances": len(kept)}

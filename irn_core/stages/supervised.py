@@ -48,6 +48,16 @@ def _backbone(cfg: dict, section: dict, cam_model: str | None, last_stride: int)
     return net, False
 
 
+def _train_and_save(model, loader_fn, step_fn, c: dict, ckpt: Checkpointer, name: str, model_out: str) -> dict:
+    """Train every parameter that requires grad at one lr, then write the final model atomically."""
+    t0 = time.perf_counter()
+    history = fit(model, [{"params": [p for p in model.parameters() if p.requires_grad], "lr": c["lr"]}],
+                  loader_fn, step_fn, c, ckpt, name)
+    atomic_save({"model": model.state_dict(), "history": history, "train_seconds": time.perf_counter() - t0},
+                model_out)
+    return {"history": history}
+
+
 def train_maskrcnn(cfg: dict, coco_json: str, cam_model: str, model_out: str, ckpt_dir: str) -> dict:
     c = cfg["maskrcnn"]
     device = resolve_device(cfg["device"])
@@ -68,12 +78,7 @@ def train_maskrcnn(cfg: dict, coco_json: str, cam_model: str, model_out: str, ck
         return {"total": sum(losses.values()), **losses}
 
     ckpt = Checkpointer(ckpt_dir, tag=config_digest({"maskrcnn": c, "data": coco_json}))
-    t0 = time.perf_counter()
-    history = fit(model, [{"params": [p for p in model.parameters() if p.requires_grad], "lr": c["lr"]}],
-                  loader_fn, step_fn, c, ckpt, "train_maskrcnn")
-    atomic_save({"model": model.state_dict(), "history": history, "train_seconds": time.perf_counter() - t0},
-                model_out)
-    return {"history": history}
+    return _train_and_save(model, loader_fn, step_fn, c, ckpt, "train_maskrcnn", model_out)
 
 
 @torch.no_grad()
@@ -149,12 +154,7 @@ def train_deeplab(cfg: dict, sem_path: str, cam_model: str, model_out: str, ckpt
         return {"total": torch.nn.functional.cross_entropy(out, lab.to(device), ignore_index=255)}
 
     ckpt = Checkpointer(ckpt_dir, tag=config_digest({"deeplab": c, "dataset": cfg["dataset"]}))
-    t0 = time.perf_counter()
-    history = fit(model, [{"params": [p for p in model.parameters() if p.requires_grad], "lr": c["lr"]}],
-                  loader_fn, step_fn, c, ckpt, "train_deeplab")
-    atomic_save({"model": model.state_dict(), "history": history, "train_seconds": time.perf_counter() - t0},
-                model_out)
-    return {"history": history}
+    return _train_and_save(model, loader_fn, step_fn, c, ckpt, "train_deeplab", model_out)
 
 
 @torch.no_grad()
