@@ -106,24 +106,27 @@ def boundary_affinity(boundary: torch.Tensor, radius: int) -> torch.Tensor:
     b = F.pad(boundary, (pad, pad, 0, pad), value=1.0)  # outside the image: full boundary
     cells, index = _path_cells_index(radius)
     dev = boundary.device
-    cell_y = torch.tensor([c[0] for c in cells], device=dev)
-    cell_x = torch.tensor([c[1] for c in cells], device=dev)
-    best = []
+    wp = w + 2 * pad
+    directions = search_directions(radius)
+    # flat offset (in the padded map) of each path's maximising cell: (B, D, h, w), from a
+    # running arg-max along each path with in-place ops (a stacked argmax, or fresh tensors
+    # per step, is several times slower on CPU)
+    best = torch.empty((bsz, len(directions), h, w), dtype=torch.int64, device=dev)
     with torch.no_grad():
         views = [b[:, oy: oy + h, pad + ox: pad + ox + w] for oy, ox in cells]
-        for d in search_directions(radius):
-            # running arg-max along the path (torch's argmax over a stacked dim is slow on CPU)
-            ids = [index[c] for c in path_cells(d)]
-            top, arg = views[ids[0]], torch.full((bsz, h, w), ids[0], device=dev)
-            for i in ids[1:]:
-                higher = views[i] > top
-                top = torch.where(higher, views[i], top)
-                arg = arg.masked_fill(higher, i)
-            best.append(arg)
-    best = torch.stack(best, 1)  # B, D, h, w: cell id of each path's maximum
-    lin = (torch.arange(h, device=dev)[:, None] + cell_y[best]) * (w + 2 * pad) \
-        + (torch.arange(w, device=dev)[None, :] + pad + cell_x[best])
-    return 1 - b.reshape(bsz, -1).gather(1, lin.reshape(bsz, -1)).reshape(best.shape)
+        top = torch.empty((bsz, h, w), dtype=b.dtype, device=dev)
+        higher = torch.empty((bsz, h, w), dtype=torch.bool, device=dev)
+        for k, d in enumerate(directions):
+            path = [(index[c], c[0] * wp + c[1]) for c in path_cells(d)]
+            arg = best[:, k]
+            top.copy_(views[path[0][0]])
+            arg.fill_(path[0][1])
+            for i, offset in path[1:]:
+                torch.gt(views[i], top, out=higher)
+                torch.maximum(top, views[i], out=top)
+                arg.masked_fill_(higher, offset)
+        best += (torch.arange(h, device=dev)[:, None] * wp + torch.arange(w, device=dev)[None, :] + pad)
+    return 1 - b.reshape(bsz, -1).gather(1, best.reshape(bsz, -1)).reshape(best.shape)
 
 
 @lru_cache(maxsize=None)

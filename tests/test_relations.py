@@ -45,6 +45,29 @@ def test_boundary_affinity_is_one_minus_path_max():
     assert aff[0, k, 0, 3] == pytest.approx(0.2) and aff[0, k, 3, 3] == 0.0
 
 
+def test_boundary_affinity_matches_brute_force_values_and_gradient():
+    torch.manual_seed(0)
+    radius, h, w = 4, 7, 9
+    b = torch.rand(2, h, w, requires_grad=True)
+    aff = boundary_affinity(b, radius)
+    weights = torch.rand(aff.shape)
+    (aff * weights).sum().backward()
+    grad = torch.zeros(2, h, w)
+    for k, (dy, dx) in enumerate(search_directions(radius)):
+        for n in range(2):
+            for y in range(h):
+                for x in range(w):
+                    cells = [(y + oy, x + ox) for oy, ox in path_cells((dy, dx))]
+                    if not (0 <= y + dy < h and 0 <= x + dx < w):
+                        assert aff[n, k, y, x] == 0.0
+                        continue
+                    vals = [float(b[n, cy, cx]) for cy, cx in cells]
+                    assert aff[n, k, y, x].item() == pytest.approx(1 - max(vals), abs=1e-7)
+                    cy, cx = cells[vals.index(max(vals))]
+                    grad[n, cy, cx] -= weights[n, k, y, x]
+    assert torch.allclose(b.grad, grad, atol=1e-5)
+
+
 def test_pair_labels():
     lab = torch.tensor([[[0, 0, 1, 255], [2, 2, 1, 1]]])
     bg, fg, neg = pair_labels(lab, 2)

@@ -1,4 +1,5 @@
 import json
+import os
 
 import numpy as np
 import torch
@@ -78,6 +79,8 @@ def test_summary_gathers_sections_and_seconds(tmp_path):
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "train_cam.tsv").write_text("s\th:m:s\n12.5\t0:00:12\n")
     (tmp_path / "b" / "make_cam.tsv").write_text("s\th:m:s\n2.5\t0:00:02\n")
+    os.utime(tmp_path / "b" / "train_cam.tsv", (1012.5, 1012.5))  # 1000 -> 1012.5
+    os.utime(tmp_path / "b" / "make_cam.tsv", (1015.0, 1015.0))   # then 1012.5 -> 1015
     write_json(tmp_path / "cam.json", {"miou": 0.4, "best_miou": 0.5, "best_threshold": 0.3, "threshold": 0.15,
                                        "sweep": {}})
     write_json(tmp_path / "labels.json", {"sem_pseudo": {"miou": 0.6, "per_class_iou": []},
@@ -86,5 +89,6 @@ def test_summary_gathers_sections_and_seconds(tmp_path):
                       tmp_path / "summary.json", "r")
     assert s["cam"] == {"miou": 0.4, "best_miou": 0.5, "best_threshold": 0.3, "threshold": 0.15}
     assert s["sem_pseudo"] == {"miou": 0.6} and s["ins_pseudo"]["map50"] == 0.3
-    assert s["seconds"] == {"train_cam": 12.5, "make_cam": 2.5, "total": 15.0}
+    assert s["seconds"] == {"train_cam": 12.5, "make_cam": 2.5, "total": 15.0, "elapsed": 15.0,
+                            "elapsed_through_pseudo_labels": None}
     assert json.loads((tmp_path / "summary.json").read_text()) == s

@@ -14,7 +14,7 @@ from ..evaluate import confusion, iou_from_confusion
 from ..io import atomic_h5, config_digest, open_stage, provenance, write_group, write_json
 from ..models import CAMNet, build_backbone
 from ..progress import Progress, log
-from ..train import Checkpointer, atomic_save, file_digest, fit, resolve_device
+from ..train import Checkpointer, atomic_save, file_digest, fit, place, resolve_device
 from . import dataset, split_ids, union_ids
 
 
@@ -38,7 +38,7 @@ def train_cam(cfg: dict, model_out: str, ckpt_dir: str) -> dict:
     if not c["pretrained"]:
         log("train_cam: no pretrained weights configured; training the backbone from scratch (BatchNorm trains)")
     torch.manual_seed(c["seed"])
-    net = build_cam_net(cfg).to(device)
+    net = place(build_cam_net(cfg), cfg, device)
     data = ClassificationSet(voc, ids, tuple(c["resize_long"]), c["crop_size"], seed=c["seed"])
     if len(ids) < c["batch_size"]:
         raise ValueError(f"train_cam: batch_size {c['batch_size']} exceeds the {len(ids)} training images")
@@ -66,7 +66,7 @@ def load_cam_net(cfg: dict, model_path: str, device: torch.device) -> CAMNet:
     net = build_cam_net(cfg)
     state = torch.load(model_path, map_location="cpu", weights_only=False)
     net.load_state_dict(state["model"])
-    return net.to(device).eval()
+    return place(net, cfg, device).eval()
 
 
 @torch.no_grad()

@@ -16,7 +16,7 @@ from ..io import atomic_h5, config_digest, open_stage, provenance, write_group
 from ..models import IRNet, build_backbone
 from ..progress import Progress, log
 from ..relations import irn_losses, relation_labels
-from ..train import Checkpointer, atomic_save, file_digest, fit, resolve_device
+from ..train import Checkpointer, atomic_save, file_digest, fit, place, resolve_device
 from . import dataset, split_ids, union_ids
 
 
@@ -74,7 +74,7 @@ def train_irn(cfg: dict, relations_path: str, cam_model: str, model_out: str, ck
     with open_stage(relations_path) as f:
         labels = {i: f[i]["label"][()] for i in ids}
     torch.manual_seed(c["seed"])
-    net = build_irnet(cfg, cam_model).to(device)
+    net = place(build_irnet(cfg, cam_model), cfg, device)
     data = RelationSet(voc, ids, labels, tuple(c["scale_range"]), c["crop_size"], seed=c["seed"])
     if len(ids) < c["batch_size"]:
         raise ValueError(f"train_irn: batch_size {c['batch_size']} exceeds the {len(ids)} training images")
@@ -137,7 +137,7 @@ def load_irnet(cfg: dict, model_path: str, device) -> IRNet:
     net = build_irnet(cfg, None)
     state = torch.load(model_path, map_location="cpu", weights_only=False)
     net.load_state_dict(state["model"])
-    return net.to(device).eval()
+    return place(net, cfg, device).eval()
 
 
 def infer_irn(cfg: dict, model_path: str, out_path: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -15,15 +16,29 @@ from ..io import coco_instances, config_digest, open_stage, rle_encode, write_js
 from ..models import build_backbone
 from ..progress import Progress, log
 from ..supervised import CocoInstances, build_deeplab, build_maskrcnn, collate, keep_valid_targets, predict_segmentation
-from ..train import Checkpointer, atomic_save, fit, resolve_device
+from ..train import Checkpointer, atomic_save, fit, place, resolve_device
 from . import dataset, split_ids
 
 
-def write_gt_coco(cfg: dict, split_key: str, out_json: str) -> None:
-    """Ground-truth instances of a split (SegmentationObject) as a COCO instances JSON."""
+def write_gt_coco(cfg: dict, split_key: str, out_json: str, like_json: str | None = None) -> None:
+    """Ground-truth instances of a split (SegmentationObject) as a COCO instances JSON.
+
+    With ``like_json`` (the pseudo-label JSON), the split's images take that file's image ids and
+    order, so a detector trained on either file sees the same images in the same order.
+    """
     voc = dataset(cfg)
+    ids = split_ids(cfg, split_key)
+    numbers = {i: n for n, i in enumerate(ids, start=1)}
+    if like_json is not None:
+        wanted = set(ids)
+        like = [(Path(im["file_name"]).stem, im["id"]) for im in json.loads(Path(like_json).read_text())["images"]]
+        numbers = {i: n for i, n in like if i in wanted}
+        missing = wanted - set(numbers)
+        if missing:
+            raise ValueError(f"{like_json}: no entry for {len(missing)} image(s) of {split_key}, "
+                             f"e.g. '{sorted(missing)[0]}'")
     images, instances = [], []
-    for num, image_id in enumerate(Progress(split_ids(cfg, split_key), f"gt_coco {split_key}"), start=1):
+    for image_id, num in Progress(list(numbers.items()), f"gt_coco {split_key}"):
         masks, classes, _ = voc.instance_gt(image_id)
         h, w = masks.shape[1:] if len(masks) else voc.image_size(image_id)
         images.append({"id": num, "file_name": f"{image_id}.jpg", "height": int(h), "width": int(w)})
@@ -63,7 +78,7 @@ def train_maskrcnn(cfg: dict, coco_json: str, cam_model: str, model_out: str, ck
     device = resolve_device(cfg["device"])
     torch.manual_seed(c["seed"])
     backbone, frozen = _backbone(cfg, c, cam_model, last_stride=2)
-    model = build_maskrcnn(backbone, len(cfg["dataset"]["classes"]), c, frozen).to(device)
+    model = place(build_maskrcnn(backbone, len(cfg["dataset"]["classes"]), c, frozen), cfg, device)
     data = CocoInstances(dataset(cfg), coco_json, train=True, seed=c["seed"])
     n_ann = sum(len(a) for a in data.anns.values())
     log(f"train_maskrcnn: {len(data)} images, {n_ann} instances from {coco_json}")
@@ -93,7 +108,7 @@ def eval_maskrcnn(cfg: dict, model_path: str, val_coco: str, out_json: str, pred
     model = build_maskrcnn(build_backbone(cfg["cam"]["backbone"], last_stride=2), len(cfg["dataset"]["classes"]), c,
                            frozen_bn=False)
     model.load_state_dict(torch.load(model_path, map_location="cpu", weights_only=False)["model"])
-    model.to(device).eval()
+    place(model, cfg, device).eval()
     voc = dataset(cfg)
     gt = json.loads(open(val_coco).read())
     ev = InstanceEvaluator(len(cfg["dataset"]["classes"]), cfg["evaluate"]["iou_thresholds"])
@@ -142,7 +157,7 @@ def train_deeplab(cfg: dict, sem_path: str, cam_model: str, model_out: str, ckpt
     with open_stage(sem_path) as f:
         labels = {i: f[i]["label"][()] for i in ids}
     backbone, frozen = _backbone(cfg, c, cam_model, last_stride=1)
-    model = build_deeplab(backbone, len(cfg["dataset"]["classes"]) + 1).to(device)
+    model = place(build_deeplab(backbone, len(cfg["dataset"]["classes"]) + 1), cfg, device)
     data = RelationSet(dataset(cfg), ids, labels, tuple(c["scale_range"]), c["crop_size"], seed=c["seed"], stride=1)
 
     def loader_fn(epoch):
@@ -163,7 +178,7 @@ def eval_deeplab(cfg: dict, model_path: str, out_json: str) -> dict:
     n = len(cfg["dataset"]["classes"]) + 1
     model = build_deeplab(build_backbone(cfg["cam"]["backbone"]), n)
     model.load_state_dict(torch.load(model_path, map_location="cpu", weights_only=False)["model"])
-    model.to(device).eval()
+    place(model, cfg, device).eval()
     voc = dataset(cfg)
     ids = split_ids(cfg, "val_list")
     conf = np.zeros((n, n), np.int64)

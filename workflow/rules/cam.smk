@@ -10,6 +10,7 @@ rule train_cam:
     benchmark:
         f"{OUT}/benchmarks/train_cam.tsv"
     threads: THREADS
+    priority: 1  # the pseudo-label chain goes before the supervised models
     resources:
         mem_mb=8000,
         gpu=1 if config["device"] != "cpu" else 0,
@@ -29,6 +30,7 @@ rule make_cam:
     benchmark:
         f"{OUT}/benchmarks/make_cam.tsv"
     threads: THREADS
+    priority: 1  # the pseudo-label chain goes before the supervised models
     resources:
         mem_mb=8000,
         gpu=1 if config["device"] != "cpu" else 0,

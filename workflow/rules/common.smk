@@ -37,6 +37,8 @@ RUN = config["run_name"]
 OUT = f"results/{RUN}"
 DATA = config["dataset"]["root"]
 THREADS = config["threads"]
+# rules that run two at a time (propagate beside make_instances, the two Mask R-CNNs) share the cores
+HALF_THREADS = max(1, THREADS // 2)
 
 
 def dataset_files():
@@ -52,6 +54,15 @@ def summary_inputs(wildcards=None):
     if config["maskrcnn"]["gt_upper_bound"]:
         evals["maskrcnn_gt"] = f"{OUT}/maskrcnn/gt/eval.json"
     return evals
+
+
+def gt_coco_inputs(wildcards):
+    """The split lists; for the training split also the pseudo-label JSON, whose image ids and
+    order the ground-truth JSON copies (both detectors then see the same images in the same order)."""
+    inputs = {"lists": dataset_files()}
+    if wildcards.split == "train":
+        inputs["like"] = f"{OUT}/labels/ins_pseudo_coco.json"
+    return inputs
 
 
 def maskrcnn_train_json(source):

@@ -11,6 +11,7 @@ rule eval_pseudo:
     benchmark:
         f"{OUT}/benchmarks/eval_pseudo.tsv"
     threads: 1
+    priority: 1  # the pseudo-label chain goes before the supervised models
     resources:
         mem_mb=4000,
     conda:

@@ -9,7 +9,8 @@ rule make_instances:
         f"{OUT}/logs/make_instances.log",
     benchmark:
         f"{OUT}/benchmarks/make_instances.tsv"
-    threads: THREADS
+    threads: HALF_THREADS  # propagate and make_instances run side by side
+    priority: 1  # the pseudo-label chain goes before the supervised models
     resources:
         mem_mb=8000,
     conda:
@@ -30,6 +31,7 @@ rule baselines:
     benchmark:
         f"{OUT}/benchmarks/baselines.tsv"
     threads: 1
+    priority: 1  # the pseudo-label chain goes before the supervised models
     resources:
         mem_mb=4000,
     conda:

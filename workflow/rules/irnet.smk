@@ -11,6 +11,7 @@ rule train_irn:
     benchmark:
         f"{OUT}/benchmarks/train_irn.tsv"
     threads: THREADS
+    priority: 1  # the pseudo-label chain goes before the supervised models
     resources:
         mem_mb=12000,
         gpu=1 if config["device"] != "cpu" else 0,
@@ -30,6 +31,7 @@ rule infer_irn:
     benchmark:
         f"{OUT}/benchmarks/infer_irn.tsv"
     threads: THREADS
+    priority: 1  # the pseudo-label chain goes before the supervised models
     resources:
         mem_mb=8000,
         gpu=1 if config["device"] != "cpu" else 0,

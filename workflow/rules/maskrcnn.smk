@@ -1,6 +1,6 @@
 rule gt_coco:
     input:
-        dataset_files(),
+        unpack(gt_coco_inputs),
     output:
         coco=f"{OUT}/maskrcnn/gt_{{split}}_coco.json",
     params:
@@ -32,7 +32,7 @@ rule train_maskrcnn:
         f"{OUT}/logs/train_maskrcnn_{{source}}.log",
     benchmark:
         f"{OUT}/benchmarks/train_maskrcnn_{{source}}.tsv"
-    threads: THREADS
+    threads: HALF_THREADS  # the pseudo-label and ground-truth detectors train side by side
     resources:
         mem_mb=12000,
         gpu=1 if config["device"] != "cpu" else 0,
@@ -55,7 +55,7 @@ rule eval_maskrcnn:
         f"{OUT}/logs/eval_maskrcnn_{{source}}.log",
     benchmark:
         f"{OUT}/benchmarks/eval_maskrcnn_{{source}}.tsv"
-    threads: THREADS
+    threads: HALF_THREADS
     resources:
         mem_mb=8000,
         gpu=1 if config["device"] != "cpu" else 0,

@@ -8,7 +8,8 @@ rule propagate:
         f"{OUT}/logs/propagate.log",
     benchmark:
         f"{OUT}/benchmarks/propagate.tsv"
-    threads: THREADS
+    threads: HALF_THREADS  # propagate and make_instances run side by side
+    priority: 1  # the pseudo-label chain goes before the supervised models
     resources:
         mem_mb=8000,
     conda:

@@ -8,6 +8,7 @@ rule mine_relations:
     benchmark:
         f"{OUT}/benchmarks/mine_relations.tsv"
     threads: THREADS
+    priority: 1  # the pseudo-label chain goes before the supervised models
     resources:
         mem_mb=4000,
     conda:
