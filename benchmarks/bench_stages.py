@@ -1,7 +1,10 @@
 """Per-image stages: instance map at 125x94, CAM / IRNet inference and training throughput at the
 toy size and at 512x512 crops (random weights: throughput does not depend on them).
 
-Usage: python benchmarks/bench_stages.py [--arch resnet_tiny]
+Throughput is measured with the weights stored channels_last (the default config) and, for
+comparison, in the plain contiguous layout.
+
+Usage: python benchmarks/bench_stages.py [--arch resnet_tiny] [--threads 2]
 """
 
 from __future__ import annotations
@@ -42,53 +45,61 @@ def main() -> None:
     out["instance_map"] = {"h": h, "w": w, "seconds": round(sec, 4), "instances": int(inst.shape[0])}
     print(out["instance_map"], flush=True)
 
-    cam = CAMNet(build_backbone(args.arch), 4, pretrained=False).to(dev)
-    irn = IRNet(build_backbone(args.arch)).to(dev)
     rows = {}
-    for name, size, batch in (("toy_192", 192, 16), ("crop_512", 512, 4)):
-        img = torch.randn(3, size, size, device=dev)
-        cam.eval()
-        with torch.no_grad():
-            n = 3
-            sec, _ = timed(lambda: [multiscale_cam(cam.cam, img, torch.tensor([0, 1], device=dev)) for _ in range(n)])
-            cam_inf = n / sec
-            irn.eval()
-            sec, _ = timed(lambda: [irn_forward(irn, img) for _ in range(n)])
-            irn_inf = n / sec
-        x = torch.randn(batch, 3, size, size, device=dev)
-        y = torch.randint(0, 2, (batch, 4), device=dev).float()
-        opt = torch.optim.SGD(cam.parameters(), lr=1e-3)
-        cam.train()
-
-        def cam_step():
-            loss = torch.nn.functional.multilabel_soft_margin_loss(cam(x), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-
-        cam_step()
-        sec, _ = timed(cam_step, repeat=2)
-        cam_train = batch / sec
-        lab = torch.randint(0, 3, (batch, size // 4, size // 4), device=dev)
-        iopt = torch.optim.SGD([p for p in irn.parameters() if p.requires_grad], lr=1e-3)
-        irn.train()
-
-        def irn_step():
-            e, d = irn(x)
-            loss = irn_losses(e, d, lab, 10)["total"]
-            iopt.zero_grad()
-            loss.backward()
-            iopt.step()
-
-        irn_step()
-        sec, _ = timed(irn_step, repeat=2)
-        rows[name] = {"cam_infer_img_s": round(cam_inf, 2), "irn_infer_img_s": round(irn_inf, 2),
-                      "cam_train_img_s": round(cam_train, 2), "irn_train_img_s": round(batch / sec, 2),
-                      "arch": args.arch, "batch": batch}
-        print(name, rows[name], flush=True)
+    for layout in ("channels_last", "contiguous"):
+        fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
+        torch.manual_seed(0)
+        cam = CAMNet(build_backbone(args.arch), 4, pretrained=False).to(dev, memory_format=fmt)
+        irn = IRNet(build_backbone(args.arch)).to(dev, memory_format=fmt)
+        for size_name, size, batch in (("toy_192", 192, 16), ("crop_512", 512, 4)):
+            name = size_name if layout == "channels_last" else f"{size_name}_contiguous"
+            rows[name] = dict(_throughput(cam, irn, size, batch, dev), arch=args.arch, batch=batch, layout=layout)
+            print(name, rows[name], flush=True)
     out["throughput"] = rows
     update_results("instance_map", out["instance_map"])
     update_results("throughput", rows)
+
+
+def _throughput(cam, irn, size: int, batch: int, dev) -> dict:
+    """Images per second of CAM / IRNet inference (one image, multi-scale / flip) and training steps."""
+    img = torch.randn(3, size, size, device=dev)
+    cam.eval()
+    with torch.no_grad():
+        n = 3
+        sec, _ = timed(lambda: [multiscale_cam(cam.cam, img, torch.tensor([0, 1], device=dev)) for _ in range(n)])
+        cam_inf = n / sec
+        irn.eval()
+        sec, _ = timed(lambda: [irn_forward(irn, img) for _ in range(n)])
+        irn_inf = n / sec
+    x = torch.randn(batch, 3, size, size, device=dev)
+    y = torch.randint(0, 2, (batch, 4), device=dev).float()
+    opt = torch.optim.SGD(cam.parameters(), lr=1e-3)
+    cam.train()
+
+    def cam_step():
+        loss = torch.nn.functional.multilabel_soft_margin_loss(cam(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    cam_step()
+    sec, _ = timed(cam_step, repeat=2)
+    cam_train = batch / sec
+    lab = torch.randint(0, 3, (batch, size // 4, size // 4), device=dev)
+    iopt = torch.optim.SGD([p for p in irn.parameters() if p.requires_grad], lr=1e-3)
+    irn.train()
+
+    def irn_step():
+        e, d = irn(x)
+        loss = irn_losses(e, d, lab, 10)["total"]
+        iopt.zero_grad()
+        loss.backward()
+        iopt.step()
+
+    irn_step()
+    sec, _ = timed(irn_step, repeat=2)
+    return {"cam_infer_img_s": round(cam_inf, 2), "irn_infer_img_s": round(irn_inf, 2),
+            "cam_train_img_s": round(cam_train, 2), "irn_train_img_s": round(batch / sec, 2)}
 
 
 if __name__ == "__main__":

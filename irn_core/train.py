@@ -28,6 +28,19 @@ def place(model: torch.nn.Module, cfg: dict, device: torch.device) -> torch.nn.M
     return model.to(device=device, memory_format=fmt)
 
 
+def autocast_dtype(cfg: dict, device: torch.device) -> torch.dtype | None:
+    """The dtype of mixed-precision training forward passes (``mixed_precision`` in the config).
+
+    auto: bfloat16 on CUDA (same exponent range as float32: no loss scaling), full precision on
+    the CPU, where bfloat16 is emulated on most processors and slower; bf16: always; off: never.
+    Losses are computed in float32 either way.
+    """
+    mode = cfg.get("mixed_precision", "off")
+    if mode == "auto":
+        return torch.bfloat16 if device.type == "cuda" else None
+    return torch.bfloat16 if mode == "bf16" else None  # "off", or False (YAML's reading of off)
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
@@ -109,13 +122,16 @@ class Checkpointer:
         return state["epoch"], state["extra"]
 
 
-def fit(model, groups: list[dict], loader_fn, step_fn, c: dict, ckpt: Checkpointer, name: str) -> list[dict]:
+def fit(model, groups: list[dict], loader_fn, step_fn, c: dict, ckpt: Checkpointer, name: str,
+        amp: torch.dtype | None = None, device_type: str = "cpu") -> list[dict]:
     """The shared epoch loop of every training stage.
 
     groups: optimizer parameter groups, each with its ``lr`` (poly-decayed from it);
     loader_fn(epoch) -> an iterable of batches; step_fn(batch) -> dict of scalar tensors whose
     ``total`` is minimised (the others are only averaged and logged). ``c`` holds ``optimizer``,
     ``weight_decay`` and ``epochs``. Checkpoints every epoch; resumes from the newest one.
+    ``amp``: autocast dtype of ``step_fn`` (None = full precision). A non-finite loss stops the
+    run with an error; the checkpoints of the finished epochs stay.
     """
     from .progress import Progress, log
 
@@ -132,12 +148,16 @@ def fit(model, groups: list[dict], loader_fn, step_fn, c: dict, ckpt: Checkpoint
         prog = Progress(loader, f"{name} epoch {epoch + 1}/{c['epochs']}")
         for step, batch in enumerate(prog):
             set_poly_lr(opt, epoch * steps + step, c["epochs"] * steps)
-            losses = step_fn(batch)
+            with torch.autocast(device_type, dtype=amp, enabled=amp is not None):
+                losses = step_fn(batch)
+            if not torch.isfinite(losses["total"]):
+                raise FloatingPointError(f"{name}: loss {float(losses['total'])} at epoch {epoch + 1}, step {step + 1}; "
+                                         f"lower the lr (checkpoints of finished epochs are in {ckpt.folder})")
             opt.zero_grad(set_to_none=True)
             losses["total"].backward()
             opt.step()
             for k, v in losses.items():
-                sums[k] = sums.get(k, 0.0) + float(v)
+                sums[k] = sums.get(k, 0.0) + float(v.detach() if torch.is_tensor(v) else v)
             prog.postfix = f" loss {sums['total'] / (step + 1):.4f}"
         history.append({"epoch": epoch + 1, **{k: v / max(steps, 1) for k, v in sums.items()}})
         log(f"{name}: epoch {epoch + 1} " + " ".join(f"{k} {v:.4f}" for k, v in history[-1].items() if k != "epoch"))

@@ -27,6 +27,8 @@ def test_shipped_configs_are_valid(name):
     (lambda c: c["irn"].pop("radius"), "radius"),
     (lambda c: c["dataset"].update(kind="coco"), "coco"),
     (lambda c: c["irn"].update(crop_size=100), "100"),
+    (lambda c: c.update(mixed_precision="fp8"), "fp8"),
+    (lambda c: c.pop("channels_last"), "channels_last"),
 ])
 def test_schema_rejects_bad_configs(change, needle):
     cfg = copy.deepcopy(_load("config/config.yaml"))

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from irn_core.train import Checkpointer, fit, poly_lr, resolve_device
+from irn_core.train import Checkpointer, autocast_dtype, fit, poly_lr, resolve_device
 
 
 def test_poly_lr():
@@ -72,3 +72,46 @@ def test_checkpoint_from_other_settings_is_not_resumed(tmp_path):
     _run(tmp_path, 2, tag="a")
     _, hist = _run(tmp_path, 2, tag="b")
     assert [h["epoch"] for h in hist] == [1, 2]
+
+
+def test_autocast_dtype():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert autocast_dtype({"mixed_precision": "auto"}, cpu) is None
+    assert autocast_dtype({"mixed_precision": "auto"}, cuda) is torch.bfloat16
+    assert autocast_dtype({"mixed_precision": "bf16"}, cpu) is torch.bfloat16
+    assert autocast_dtype({"mixed_precision": "off"}, cuda) is None
+    assert autocast_dtype({"mixed_precision": False}, cuda) is None
+
+
+def test_fit_in_bfloat16_autocast_learns_like_float32(tmp_path):
+    torch.manual_seed(0)
+    x = torch.randn(64, 3, 8, 8)
+    y = x.mean((1, 2, 3)) * 3
+    batches = [(x[i:i + 16], y[i:i + 16]) for i in range(0, 64, 16)]
+    c = {"optimizer": "sgd", "weight_decay": 0.0, "epochs": 6}
+    finals = {}
+    for amp in (None, torch.bfloat16):
+        torch.manual_seed(1)
+        model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.Flatten(), torch.nn.Linear(256, 1))
+        seen = []
+
+        def step(b):
+            out = model(b[0])
+            seen.append(out.dtype)
+            return {"total": ((out.float()[:, 0] - b[1]) ** 2).mean()}
+
+        hist = fit(model, [{"params": model.parameters(), "lr": 0.02}], lambda e: batches, step, c,
+                   Checkpointer(tmp_path / str(amp)), "t", amp, "cpu")
+        assert set(seen) == {amp or torch.float32}
+        assert hist[-1]["total"] < 0.5 * hist[0]["total"]
+        finals[amp] = hist[-1]["total"]
+    assert finals[torch.bfloat16] == pytest.approx(finals[None], rel=0.2)
+
+
+def test_fit_stops_on_a_non_finite_loss(tmp_path):
+    model = torch.nn.Linear(1, 1)
+    c = {"optimizer": "sgd", "weight_decay": 0.0, "epochs": 1}
+    step = lambda b: {"total": model(b)[0, 0] * float("nan")}
+    with pytest.raises(FloatingPointError, match="loss nan at epoch 1, step 1"):
+        fit(model, [{"params": model.parameters(), "lr": 0.1}], lambda e: [torch.ones(1, 1)], step, c,
+            Checkpointer(tmp_path), "t")

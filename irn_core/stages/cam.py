@@ -14,7 +14,7 @@ from ..evaluate import confusion, iou_from_confusion
 from ..io import atomic_h5, config_digest, open_stage, provenance, write_group, write_json
 from ..models import CAMNet, build_backbone
 from ..progress import Progress, log
-from ..train import Checkpointer, atomic_save, file_digest, fit, place, resolve_device
+from ..train import Checkpointer, atomic_save, autocast_dtype, file_digest, fit, place, resolve_device
 from . import dataset, split_ids, union_ids
 
 
@@ -49,14 +49,14 @@ def train_cam(cfg: dict, model_out: str, ckpt_dir: str) -> dict:
 
     def step_fn(batch):
         img, label = (t.to(device) for t in batch)
-        logits = net(img)
+        logits = net(img).float()
         exact = ((logits > 0) == (label > 0.5)).all(1).float().mean()
         return {"total": torch.nn.functional.multilabel_soft_margin_loss(logits, label), "exact_match": exact}
 
     ckpt = Checkpointer(ckpt_dir, tag=config_digest({"cam": c, "dataset": cfg["dataset"]}))
     t0 = time.perf_counter()
     history = fit(net, [{"params": backbone_params, "lr": c["lr"]}, {"params": head_params, "lr": 10 * c["lr"]}],
-                  loader_fn, step_fn, c, ckpt, "train_cam")
+                  loader_fn, step_fn, c, ckpt, "train_cam", autocast_dtype(cfg, device), device.type)
     atomic_save({"model": net.state_dict(), "arch": c["backbone"], "classes": list(cfg["dataset"]["classes"]),
                  "history": history, "train_seconds": time.perf_counter() - t0}, model_out)
     return {"history": history}

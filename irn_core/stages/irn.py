@@ -16,7 +16,7 @@ from ..io import atomic_h5, config_digest, open_stage, provenance, write_group
 from ..models import IRNet, build_backbone
 from ..progress import Progress, log
 from ..relations import irn_losses, relation_labels
-from ..train import Checkpointer, atomic_save, file_digest, fit, place, resolve_device
+from ..train import Checkpointer, atomic_save, autocast_dtype, file_digest, fit, place, resolve_device
 from . import dataset, split_ids, union_ids
 
 
@@ -34,11 +34,13 @@ def mine_relations(cfg: dict, cams_path: str, out_path: str, workers: int = 1) -
                        cams_digest=file_digest(cams_path))
     counts = np.zeros(3, np.int64)  # background, foreground, unsure pixels
     settings = (r["fg_threshold"], r["bg_threshold"], r["crf"])
-    # the dense CRF is single-threaded C++: one image per worker process (fork: the children
-    # must not re-run the calling script), results in order
+    # the dense CRF is single-threaded C++: one image per worker process, each with one torch
+    # thread (workers x 1 = the rule's threads; fork: the children must not re-run the calling
+    # script), results in order
     parallel = workers > 1 and "fork" in multiprocessing.get_all_start_methods()
     with open_stage(cams_path) as cams, atomic_h5(out_path, attrs) as out, \
-            (multiprocessing.get_context("fork").Pool(workers) if parallel else contextlib.nullcontext()) as pool:
+            (multiprocessing.get_context("fork").Pool(workers, torch.set_num_threads, (1,)) if parallel
+             else contextlib.nullcontext()) as pool:
         jobs = ((voc, image_id, cams[image_id]["cam_full"][()], cams[image_id]["keys"][()], settings)
                 for image_id in ids)
         results = pool.imap(_relations_job, jobs, chunksize=4) if parallel else map(_relations_job, jobs)
@@ -86,13 +88,13 @@ def train_irn(cfg: dict, relations_path: str, cam_model: str, model_out: str, ck
     def step_fn(batch):
         img, lab = batch
         edge, disp = net(img.to(device))
-        return irn_losses(edge, disp, lab.to(device), c["radius"])
+        return irn_losses(edge.float(), disp.float(), lab.to(device), c["radius"])
 
     ckpt = Checkpointer(ckpt_dir, tag=config_digest({"irn": c, "dataset": cfg["dataset"]}))
     t0 = time.perf_counter()
     # the displacement branch learns 10x faster (public setting)
     history = fit(net, [{"params": edge_params, "lr": c["lr"]}, {"params": dp_params, "lr": 10 * c["lr"]}],
-                  loader_fn, step_fn, c, ckpt, "train_irn")
+                  loader_fn, step_fn, c, ckpt, "train_irn", autocast_dtype(cfg, device), device.type)
     net.mean_shift.copy_(mean_displacement(net, voc, ids, device, cfg["num_workers"]))
     log(f"train_irn: mean displacement (dy, dx) = {net.mean_shift.tolist()}")
     atomic_save({"model": net.state_dict(), "history": history, "train_seconds": time.perf_counter() - t0},

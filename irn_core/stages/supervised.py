@@ -16,7 +16,7 @@ from ..io import coco_instances, config_digest, open_stage, rle_encode, write_js
 from ..models import build_backbone
 from ..progress import Progress, log
 from ..supervised import CocoInstances, build_deeplab, build_maskrcnn, collate, keep_valid_targets, predict_segmentation
-from ..train import Checkpointer, atomic_save, fit, place, resolve_device
+from ..train import Checkpointer, atomic_save, autocast_dtype, fit, place, resolve_device
 from . import dataset, split_ids
 
 
@@ -63,11 +63,12 @@ def _backbone(cfg: dict, section: dict, cam_model: str | None, last_stride: int)
     return net, False
 
 
-def _train_and_save(model, loader_fn, step_fn, c: dict, ckpt: Checkpointer, name: str, model_out: str) -> dict:
+def _train_and_save(model, loader_fn, step_fn, c: dict, ckpt: Checkpointer, name: str, model_out: str,
+                    amp: torch.dtype | None, device: torch.device) -> dict:
     """Train every parameter that requires grad at one lr, then write the final model atomically."""
     t0 = time.perf_counter()
     history = fit(model, [{"params": [p for p in model.parameters() if p.requires_grad], "lr": c["lr"]}],
-                  loader_fn, step_fn, c, ckpt, name)
+                  loader_fn, step_fn, c, ckpt, name, amp, device.type)
     atomic_save({"model": model.state_dict(), "history": history, "train_seconds": time.perf_counter() - t0},
                 model_out)
     return {"history": history}
@@ -93,7 +94,8 @@ def train_maskrcnn(cfg: dict, coco_json: str, cam_model: str, model_out: str, ck
         return {"total": sum(losses.values()), **losses}
 
     ckpt = Checkpointer(ckpt_dir, tag=config_digest({"maskrcnn": c, "data": coco_json}))
-    return _train_and_save(model, loader_fn, step_fn, c, ckpt, "train_maskrcnn", model_out)
+    return _train_and_save(model, loader_fn, step_fn, c, ckpt, "train_maskrcnn", model_out,
+                           autocast_dtype(cfg, device), device)
 
 
 @torch.no_grad()
@@ -165,11 +167,12 @@ def train_deeplab(cfg: dict, sem_path: str, cam_model: str, model_out: str, ckpt
 
     def step_fn(batch):
         img, lab = batch
-        out = model(img.to(device))["out"]
+        out = model(img.to(device))["out"].float()
         return {"total": torch.nn.functional.cross_entropy(out, lab.to(device), ignore_index=255)}
 
     ckpt = Checkpointer(ckpt_dir, tag=config_digest({"deeplab": c, "dataset": cfg["dataset"]}))
-    return _train_and_save(model, loader_fn, step_fn, c, ckpt, "train_deeplab", model_out)
+    return _train_and_save(model, loader_fn, step_fn, c, ckpt, "train_deeplab", model_out,
+                           autocast_dtype(cfg, device), device)
 
 
 @torch.no_grad()
