@@ -178,23 +178,23 @@ def irn_losses(edge_logits: torch.Tensor, disp: torch.Tensor, label: torch.Tenso
 
     edge_logits: (B, 1, h, w); disp: (B, 2, h, w) stride-4 pixels (dy, dx); label: (B, h, w).
     """
-    p_bg, p_fg, p_neg = pair_labels(label, radius)
+    p_bg, p_fg, p_neg = (m.float() for m in pair_labels(label, radius))
     aff = boundary_affinity(torch.sigmoid(edge_logits[:, 0]), radius)
     eps = 1e-5
 
     def mean_over(values, mask):
         return (values * mask).sum() / (mask.sum() + eps)
 
-    pos_bg = mean_over(-torch.log(aff + eps), p_bg)
-    pos_fg = mean_over(-torch.log(aff + eps), p_fg)
+    pos = -torch.log(aff + eps)
+    pos_bg = mean_over(pos, p_bg)
+    pos_fg = mean_over(pos, p_fg)
     neg = mean_over(-torch.log(1 + eps - aff), p_neg)
-    # displacement: D(i) - D(j) should equal (x_j - x_i) for fg pairs, and 0 for bg pairs
-    offsets = direction_offsets(radius, disp.device)
-    d_dst = gather_pairs(disp, radius, 0.0).transpose(1, 2)  # B, D, 2, h, w
-    diff = disp[:, None] - d_dst
+    # displacement: D(i) - D(j) should equal (x_j - x_i) for fg pairs, and 0 for bg pairs;
     # L1 averaged over (dy, dx), as in the public implementation
-    fg_err = (diff - offsets[None, :, :, None, None]).abs().mean(2)
-    bg_err = diff.abs().mean(2)
+    offsets = direction_offsets(radius, disp.device)
+    diff = disp[:, :, None] - gather_pairs(disp, radius, 0.0)  # B, 2, D, h, w
+    fg_err = ((diff[:, 0] - offsets[:, 0, None, None]).abs() + (diff[:, 1] - offsets[:, 1, None, None]).abs()) / 2
+    bg_err = (diff[:, 0].abs() + diff[:, 1].abs()) / 2
     dp_fg = mean_over(fg_err, p_fg)
     dp_bg = mean_over(bg_err, p_bg)
     total = (pos_bg + pos_fg) / 2 / 2 + neg / 2 + (dp_fg + dp_bg) / 2

@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -61,7 +63,7 @@ def test_boundary_affinity_matches_brute_force_values_and_gradient():
                     if not (0 <= y + dy < h and 0 <= x + dx < w):
                         assert aff[n, k, y, x] == 0.0
                         continue
-                    vals = [float(b[n, cy, cx]) for cy, cx in cells]
+                    vals = [float(b.detach()[n, cy, cx]) for cy, cx in cells]
                     assert aff[n, k, y, x].item() == pytest.approx(1 - max(vals), abs=1e-7)
                     cy, cx = cells[vals.index(max(vals))]
                     grad[n, cy, cx] -= weights[n, k, y, x]
@@ -113,3 +115,39 @@ def test_irn_losses_zero_for_perfect_outputs():
     assert losses["edge_neg"] > 5  # no boundary between object and background: penalised
     edge[0, 0][2:6, 2:6] = 20.0  # boundary in the object's interior too (crossed by every fg-bg pair)
     assert irn_losses(edge, disp, lab, radius=3)["edge_neg"] < 1e-3
+
+
+def test_irn_losses_match_a_loop_over_pairs():
+    torch.manual_seed(0)
+    radius, h, w = 3, 5, 6
+    edge = torch.randn(1, 1, h, w)
+    disp = torch.randn(1, 2, h, w)
+    lab = torch.randint(0, 3, (1, h, w))
+    lab[0, 0, :2] = 255
+    b = torch.sigmoid(edge[0, 0])
+    sums = {k: [0.0, 0] for k in ("bg", "fg", "neg", "dp_fg", "dp_bg")}
+    for dy, dx in search_directions(radius):
+        for y in range(h):
+            for x in range(w):
+                y2, x2 = y + dy, x + dx
+                if not (0 <= y2 < h and 0 <= x2 < w) or 255 in (int(lab[0, y, x]), int(lab[0, y2, x2])):
+                    continue
+                a = 1 - max(float(b[y + oy, x + ox]) for oy, ox in path_cells((dy, dx)))
+                d = disp[0, :, y, x] - disp[0, :, y2, x2]
+                same, src = int(lab[0, y, x]) == int(lab[0, y2, x2]), int(lab[0, y, x])
+                kind = "neg" if not same else ("bg" if src == 0 else "fg")
+                sums[kind][0] += -math.log(1 + 1e-5 - a) if kind == "neg" else -math.log(a + 1e-5)
+                sums[kind][1] += 1
+                if kind == "fg":
+                    sums["dp_fg"][0] += float((d - torch.tensor([dy, dx])).abs().mean())
+                    sums["dp_fg"][1] += 1
+                elif kind == "bg":
+                    sums["dp_bg"][0] += float(d.abs().mean())
+                    sums["dp_bg"][1] += 1
+    mean = {k: s / (n + 1e-5) for k, (s, n) in sums.items()}
+    losses = irn_losses(edge, disp, lab, radius)
+    for key, name in (("bg", "edge_pos_bg"), ("fg", "edge_pos_fg"), ("neg", "edge_neg"), ("dp_fg", "dp_fg"),
+                      ("dp_bg", "dp_bg")):
+        assert float(losses[name]) == pytest.approx(mean[key], rel=1e-4), name
+    assert float(losses["total"]) == pytest.approx(
+        (mean["bg"] + mean["fg"]) / 4 + mean["neg"] / 2 + (mean["dp_fg"] + mean["dp_bg"]) / 2, rel=1e-4)
