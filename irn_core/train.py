@@ -151,8 +151,9 @@ def fit(model, groups: list[dict], loader_fn, step_fn, c: dict, ckpt: Checkpoint
             with torch.autocast(device_type, dtype=amp, enabled=amp is not None):
                 losses = step_fn(batch)
             if not torch.isfinite(losses["total"]):
-                raise FloatingPointError(f"{name}: loss {float(losses['total'])} at epoch {epoch + 1}, step {step + 1}; "
-                                         f"lower the lr (checkpoints of finished epochs are in {ckpt.folder})")
+                raise FloatingPointError(
+                    f"{name}: loss {float(losses['total'].detach())} at epoch {epoch + 1}, step {step + 1}; lower "
+                    f"the lr (checkpoints of finished epochs are in {ckpt.folder})")
             opt.zero_grad(set_to_none=True)
             losses["total"].backward()
             opt.step()
