@@ -2,11 +2,13 @@ import json
 import os
 
 import numpy as np
+import pytest
 import torch
 
 from irn_core.io import coco_instances, write_json
 from irn_core.models import build_backbone
 from irn_core.stages.summary import write_summary
+from irn_core.stages.supervised import write_gt_coco
 from irn_core.supervised import (CocoInstances, build_deeplab, build_maskrcnn, keep_valid_targets, masks_to_boxes,
                                  predict_segmentation)
 from irn_core.toy import TOY_CLASSES
@@ -92,3 +94,20 @@ def test_summary_gathers_sections_and_seconds(tmp_path):
     assert s["seconds"] == {"train_cam": 12.5, "make_cam": 2.5, "total": 15.0, "elapsed": 15.0,
                             "elapsed_through_pseudo_labels": None}
     assert json.loads((tmp_path / "summary.json").read_text()) == s
+
+
+def test_gt_coco_copies_the_image_ids_and_order_of_the_pseudo_label_json(toy_root, tmp_path):
+    cfg = {"dataset": {"root": str(toy_root), "classes": list(TOY_CLASSES),
+                       "val_list": "ImageSets/Segmentation/val.txt"}}
+    ids = read_split(toy_root / "ImageSets/Segmentation/val.txt")
+    like = [{"id": 100 + n, "file_name": f"{i}.jpg", "height": 1, "width": 1} for n, i in enumerate(reversed(ids))]
+    write_json(tmp_path / "pseudo.json", {"images": like, "annotations": [], "categories": []})
+    write_gt_coco(cfg, "val_list", str(tmp_path / "gt.json"), str(tmp_path / "pseudo.json"))
+    gt = json.loads((tmp_path / "gt.json").read_text())
+    assert [(im["id"], im["file_name"]) for im in gt["images"]] == [(im["id"], im["file_name"]) for im in like]
+    voc = VOCDataset(toy_root, TOY_CLASSES)
+    assert len(gt["annotations"]) == sum(len(voc.instance_gt(i)[1]) for i in ids)
+    assert {a["image_id"] for a in gt["annotations"]} <= {im["id"] for im in like}
+    write_json(tmp_path / "short.json", {"images": like[1:], "annotations": [], "categories": []})
+    with pytest.raises(ValueError, match=f"short.json: no entry for 1 image.*{like[0]['file_name'][:-4]}"):
+        write_gt_coco(cfg, "val_list", str(tmp_path / "gt2.json"), str(tmp_path / "short.json"))
