@@ -30,7 +30,27 @@ def test_summary_has_every_stage(tiny_run):
     for section in ("ins_pseudo", "baseline_cc", "baseline_sem_cc"):
         for k in ("map25", "map50", "map70", "map75"):
             assert k in s[section]
+    for section in ("maskrcnn", "maskrcnn_gt"):  # Mask R-CNN on pseudo labels, and on ground truth
+        for k in ("map25", "map50", "map70", "map75", "coco_segm_ap"):
+            assert 0 <= s[section][k] <= 1
+    assert 0 <= s["deeplab"]["miou"] <= 1
     assert s["seconds"]["total"] > 0 and "train_cam" in s["seconds"]
+    assert 0 < s["seconds"]["elapsed_through_pseudo_labels"] < s["seconds"]["elapsed"]
+
+
+@pytest.mark.slow
+def test_supervised_stages_write_models_and_predictions(tiny_run):
+    pseudo = json.loads((tiny_run / "labels/ins_pseudo_coco.json").read_text())
+    gt = json.loads((tiny_run / "maskrcnn/gt_train_coco.json").read_text())
+    assert [im["id"] for im in gt["images"]] == [im["id"] for im in pseudo["images"]]
+    val = json.loads((tiny_run / "maskrcnn/gt_val_coco.json").read_text())
+    val_ids = {im["id"] for im in val["images"]}
+    for source in ("pseudo", "gt"):
+        assert (tiny_run / f"maskrcnn/{source}/model.pt").is_file()
+        preds = json.loads((tiny_run / f"maskrcnn/{source}/predictions_val.json").read_text())
+        assert all(p["image_id"] in val_ids and 1 <= p["category_id"] <= 4 for p in preds)
+        assert json.loads((tiny_run / f"maskrcnn/{source}/eval.json").read_text())["images"] == len(val_ids)
+    assert (tiny_run / "deeplab/model.pt").is_file()
 
 
 @pytest.mark.slow
