@@ -95,6 +95,14 @@ def build_backbone(arch: str, pretrained: str | None = None, last_stride: int = 
     return net
 
 
+def load_cam_backbone(backbone: ResNetBackbone, cam_model: str | Path) -> ResNetBackbone:
+    """Load the backbone of a trained CAM network (its ``backbone.*`` weights) into ``backbone``:
+    how IRNet and the supervised models start without ImageNet weights."""
+    state = load_state(cam_model)
+    backbone.load_state_dict({k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")})
+    return backbone
+
+
 def freeze_batchnorm(module: nn.Module) -> None:
     """Use running statistics and fixed affine parameters in every BatchNorm (pretrained nets)."""
     for m in module.modules():

@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 
 from ..data import ImageSet, RelationSet, epoch_loader
 from ..io import atomic_h5, config_digest, open_stage, provenance, write_group
-from ..models import IRNet, build_backbone
+from ..models import IRNet, build_backbone, load_cam_backbone
 from ..progress import Progress, log
 from ..relations import irn_losses, relation_labels
 from ..train import Checkpointer, atomic_save, autocast_dtype, file_digest, fit, place, resolve_device
@@ -60,8 +60,7 @@ def build_irnet(cfg: dict, cam_model: str | None) -> IRNet:
     else:
         backbone = build_backbone(arch)
         if cam_model is not None:
-            state = torch.load(cam_model, map_location="cpu", weights_only=False)["model"]
-            backbone.load_state_dict({k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")})
+            load_cam_backbone(backbone, cam_model)
     return IRNet(backbone)
 
 

@@ -13,7 +13,7 @@ import torch
 from ..data import ImageSet, RelationSet, epoch_loader
 from ..evaluate import InstanceEvaluator, confusion, iou_from_confusion
 from ..io import coco_instances, config_digest, open_stage, rle_encode, write_json
-from ..models import build_backbone
+from ..models import build_backbone, load_cam_backbone
 from ..progress import Progress, log
 from ..supervised import CocoInstances, build_deeplab, build_maskrcnn, collate, keep_valid_targets, predict_segmentation
 from ..train import Checkpointer, atomic_save, autocast_dtype, fit, place, resolve_device
@@ -55,8 +55,7 @@ def _backbone(cfg: dict, section: dict, cam_model: str | None, last_stride: int)
         return build_backbone(arch, cfg["cam"]["pretrained"], last_stride), True
     net = build_backbone(arch, last_stride=last_stride)
     if section["init"] == "cam":
-        state = torch.load(cam_model, map_location="cpu", weights_only=False)["model"]
-        net.load_state_dict({k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")})
+        load_cam_backbone(net, cam_model)
         log("backbone initialised from the CAM network (trained with image-level labels only)")
     else:
         log("no pretrained weights: the backbone is trained from scratch")
