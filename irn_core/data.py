@@ -110,7 +110,10 @@ class ImageSet(Dataset):
 def epoch_loader(data: Dataset, epoch: int, batch_size: int, seed: int, num_workers: int = 0,
                  collate_fn=None) -> DataLoader:
     """Shuffled batches of one epoch; order and augmentation depend only on (seed, epoch), so a
-    resumed run sees the same data as an uninterrupted one."""
+    resumed run sees the same data as an uninterrupted one. Batches are full (the last partial one
+    is dropped), so a batch size above the number of items is an error rather than an empty epoch."""
+    if len(data) < batch_size:
+        raise ValueError(f"batch_size {batch_size} exceeds the {len(data)} training images: no full batch to train on")
     data.epoch = epoch
     gen = torch.Generator().manual_seed(seed * 1000 + epoch)
     return DataLoader(data, batch_size=batch_size, shuffle=True, drop_last=True, generator=gen,

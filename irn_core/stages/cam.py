@@ -40,8 +40,6 @@ def train_cam(cfg: dict, model_out: str, ckpt_dir: str) -> dict:
     torch.manual_seed(c["seed"])
     net = place(build_cam_net(cfg), cfg, device)
     data = ClassificationSet(voc, ids, tuple(c["resize_long"]), c["crop_size"], seed=c["seed"])
-    if len(ids) < c["batch_size"]:
-        raise ValueError(f"train_cam: batch_size {c['batch_size']} exceeds the {len(ids)} training images")
     backbone_params, head_params = net.param_groups()
 
     def loader_fn(epoch):

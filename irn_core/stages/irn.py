@@ -77,8 +77,6 @@ def train_irn(cfg: dict, relations_path: str, cam_model: str, model_out: str, ck
     torch.manual_seed(c["seed"])
     net = place(build_irnet(cfg, cam_model), cfg, device)
     data = RelationSet(voc, ids, labels, tuple(c["scale_range"]), c["crop_size"], seed=c["seed"])
-    if len(ids) < c["batch_size"]:
-        raise ValueError(f"train_irn: batch_size {c['batch_size']} exceeds the {len(ids)} training images")
     edge_params, dp_params = net.trainable()
 
     def loader_fn(epoch):
