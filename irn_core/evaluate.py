@@ -38,6 +38,11 @@ def mean_iou(conf: np.ndarray) -> float:
     return float(np.nanmean(iou_from_confusion(conf)))
 
 
+def semantic_report(conf: np.ndarray, images: int) -> dict:
+    """The evaluation record of a semantic segmentation: mIoU, per-class IoU, image count."""
+    return {"miou": mean_iou(conf), "per_class_iou": [float(x) for x in iou_from_confusion(conf)], "images": images}
+
+
 def mask_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU between every mask of a (N, H, W) and of b (M, H, W): (N, M) float64."""
     if len(a) == 0 or len(b) == 0:

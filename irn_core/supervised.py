@@ -42,6 +42,11 @@ def build_maskrcnn(backbone: ResNetBackbone, num_classes: int, cfg: dict, frozen
                     box_batch_size_per_image=cfg["rois_per_image"], box_detections_per_img=cfg["detections_per_image"])
 
 
+def unit_image(voc: VOCDataset, image_id: str) -> torch.Tensor:
+    """An image as Mask R-CNN takes it: (3, H, W) float in [0, 1] (the model normalises it)."""
+    return torch.from_numpy(voc.load_image(image_id)).permute(2, 0, 1).float() / 255
+
+
 class CocoInstances(Dataset):
     """Images and Mask R-CNN targets from a COCO instances JSON whose file names are in the
     dataset's JPEGImages. Random horizontal flip when ``train``."""
@@ -63,7 +68,7 @@ class CocoInstances(Dataset):
     def __getitem__(self, i: int):
         info = self.images[i]
         image_id = Path(info["file_name"]).stem
-        img = torch.from_numpy(self.voc.load_image(image_id)).permute(2, 0, 1).float() / 255
+        img = unit_image(self.voc, image_id)
         h, w = img.shape[-2:]
         anns = self.anns[info["id"]]
         if anns:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from irn_core.evaluate import InstanceEvaluator, confusion, mask_iou, mean_iou, voc_ap
+from irn_core.evaluate import InstanceEvaluator, confusion, mask_iou, mean_iou, semantic_report, voc_ap
 
 
 def _box(h, w, y0, y1, x0, x1):
@@ -121,3 +121,11 @@ def test_missed_class_counts_zero_and_unmatched_variant():
     greedy = InstanceEvaluator(1, thresholds=(0.25,), greedy_unmatched=True)
     greedy.add(preds, np.zeros(2, int), np.array([0.9, 0.8]), gts, np.zeros(2, int))
     assert voc.summary()[0.25] == pytest.approx(0.5) and greedy.summary()[0.25] == 1.0
+
+
+def test_semantic_report():
+    pred = np.array([[0, 1], [1, 1]])
+    gt = np.array([[0, 1], [0, 1]])
+    r = semantic_report(confusion(pred, gt, 3), images=1)
+    assert r["per_class_iou"][:2] == [0.5, 2 / 3] and np.isnan(r["per_class_iou"][2])
+    assert r["miou"] == pytest.approx((0.5 + 2 / 3) / 2) and r["images"] == 1

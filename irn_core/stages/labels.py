@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ..cam import cam_to_label
-from ..evaluate import InstanceEvaluator, confusion, iou_from_confusion
+from ..evaluate import InstanceEvaluator, confusion, semantic_report
 from ..instances import detect_instances, instance_cams, instance_map, label_with_background
 from ..io import (atomic_h5, coco_instances, open_stage, pack_masks, provenance, unpack_masks, write_group,
                   write_json)
@@ -137,8 +137,7 @@ def eval_semantic(cfg: dict, sem_path: str, ids: list[str]) -> dict:
     with open_stage(sem_path) as f:
         for image_id in ids:
             conf += confusion(f[image_id]["label"][()], voc.semantic_gt(image_id), n)
-    iou = iou_from_confusion(conf)
-    return {"miou": float(np.nanmean(iou)), "per_class_iou": [float(x) for x in iou], "images": len(ids)}
+    return semantic_report(conf, len(ids))
 
 
 def eval_instances(cfg: dict, path: str, ids: list[str], gt_cache: dict | None = None) -> dict:

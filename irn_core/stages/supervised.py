@@ -11,11 +11,12 @@ import numpy as np
 import torch
 
 from ..data import ImageSet, RelationSet, epoch_loader
-from ..evaluate import InstanceEvaluator, confusion, iou_from_confusion
+from ..evaluate import InstanceEvaluator, confusion, semantic_report
 from ..io import coco_instances, config_digest, open_stage, rle_encode, write_json
 from ..models import build_backbone, load_cam_backbone
 from ..progress import Progress, log
-from ..supervised import CocoInstances, build_deeplab, build_maskrcnn, collate, keep_valid_targets, predict_segmentation
+from ..supervised import (CocoInstances, build_deeplab, build_maskrcnn, collate, keep_valid_targets,
+                          predict_segmentation, unit_image)
 from ..train import Checkpointer, atomic_save, autocast_dtype, fit, place, resolve_device
 from . import dataset, split_ids
 
@@ -116,13 +117,14 @@ def eval_maskrcnn(cfg: dict, model_path: str, val_coco: str, out_json: str, pred
     results = []
     for info in Progress(gt["images"], "eval_maskrcnn"):
         image_id = info["file_name"].rsplit(".", 1)[0]
-        img = torch.from_numpy(voc.load_image(image_id)).permute(2, 0, 1).float().div(255).to(device)
+        img = unit_image(voc, image_id).to(device)
         out = model([img])[0]
         masks = (out["masks"][:, 0] > 0.5).cpu().numpy()
         classes = (out["labels"] - 1).cpu().numpy()
         scores = out["scores"].cpu().numpy()
         ev.add(masks, classes, scores, *voc.instance_gt(image_id))
-        results += [{"image_id": info["id"], "category_id": int(k) + 1, "segmentation": rle_encode(m), "score": float(s)}
+        results += [{"image_id": info["id"], "category_id": int(k) + 1, "segmentation": rle_encode(m),
+                     "score": float(s)}
                     for m, k, s in zip(masks, classes, scores)]
     write_json(predictions_json, results)
     out = {f"map{round(t * 100):02d}": v for t, v in ev.summary().items()}
@@ -187,8 +189,7 @@ def eval_deeplab(cfg: dict, model_path: str, out_json: str) -> dict:
     for image_id, img in Progress(ImageSet(voc, ids), "eval_deeplab"):
         pred = predict_segmentation(model, img.to(device)).argmax(0).cpu().numpy()
         conf += confusion(pred, voc.semantic_gt(image_id), n)
-    iou = iou_from_confusion(conf)
-    out = {"miou": float(np.nanmean(iou)), "per_class_iou": [float(x) for x in iou], "images": len(ids)}
+    out = semantic_report(conf, len(ids))
     write_json(out_json, out)
     log(f"eval_deeplab: mIoU {out['miou']:.4f} on {len(ids)} held-out images")
     return out
