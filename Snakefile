@@ -1,7 +1,10 @@
 # IRNet: instance segmentation from image-level labels (Ahn, Cho, Kwak, CVPR 2019).
-# Run:  snakemake --cores 2            (default toy run, config/config.yaml)
-#       snakemake --cores 8 --configfile config/voc2012.yaml
-configfile: "config/config.yaml"
+# Run:  snakemake --cores 2                                   (default toy run, config/config.yaml)
+#       snakemake pseudo_labels --cores 8 --configfile config/voc2012.yaml
+# A --configfile replaces the default config whole (no silent toy defaults under a user's config).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"

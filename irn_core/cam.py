@@ -31,6 +31,8 @@ def multiscale_cam(cam_fn, image: torch.Tensor, keys: torch.Tensor, scales=(1.0,
     """
     size = tuple(image.shape[-2:])
     s4, up16 = strided_size(size, 4), strided_up_size(size, 16)
+    if len(keys) == 0:  # an image without a foreground label has no maps
+        return image.new_zeros((0, *s4)), image.new_zeros((0, *size))
     acc4 = acc_full = 0
     for s in scales:
         x = image[None] if s == 1.0 else F.interpolate(

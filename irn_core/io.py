@@ -7,9 +7,10 @@ provenance in file attributes.
 from __future__ import annotations
 
 import datetime
-import hashlib
+import errno
 import json
 import os
+import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -17,15 +18,15 @@ import h5py
 import numpy as np
 
 from . import __version__
+from .digest import ArrayDigest, config_digest
 
-
-def config_digest(cfg) -> str:
-    """sha256 (16 hex digits) of a JSON-serialisable config section."""
-    return hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()[:16]
+# below this many free bytes a failed write is reported as a full disk
+DISK_FULL_MARGIN = 1 << 20
 
 
 def provenance(stage: str, run_name: str, cfg, **extra) -> dict:
-    """The attributes every stage file carries."""
+    """The attributes every stage file carries. ``config_digest`` and the ``extra`` input digests
+    depend on content only; ``created`` is the one time stamp, kept apart from them."""
     attrs = {"stage": stage, "run_name": run_name, "config_digest": config_digest(cfg),
              "config_json": json.dumps(cfg, sort_keys=True, default=str),
              "irn_core_version": __version__,
@@ -34,25 +35,82 @@ def provenance(stage: str, run_name: str, cfg, **extra) -> dict:
     return attrs
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: str | Path) -> list[Path]:
+    """Remove ``.<name>.tmp<pid>`` files of ``path`` left by writers that no longer run (a killed
+    job); returns what was removed."""
+    path = Path(path)
+    removed = []
+    if not path.parent.is_dir():
+        return removed
+    for tmp in path.parent.glob(f".{path.name}.tmp*"):
+        pid = tmp.name[len(f".{path.name}.tmp"):]
+        if pid.isdigit() and (int(pid) == os.getpid() or not _pid_alive(int(pid))):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def _disk_full(err: BaseException, folder: Path) -> bool:
+    if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    # torch.save reports a short write as "unexpected pos ..." without the errno
+    try:
+        return isinstance(err, (OSError, RuntimeError)) and shutil.disk_usage(folder).free < DISK_FULL_MARGIN
+    except OSError:
+        return False
+
+
+@contextmanager
+def atomic_path(path: str | Path):
+    """Yield a temporary name beside ``path``; when the block succeeds it is renamed to ``path``.
+
+    A failed or interrupted block leaves the earlier ``path`` untouched and no temporary file
+    (one left by a killed process is removed by the next writer of ``path``); a full disk is
+    reported as such, naming the file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException as err:
+        if _disk_full(err, path.parent):
+            tmp.unlink(missing_ok=True)
+            raise OSError(errno.ENOSPC, f"no space left on device while writing {path} (the partial file is "
+                                        f"removed; free some space and rerun)") from err
+        raise
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 @contextmanager
 def atomic_h5(path: str | Path, attrs: dict):
     """Open a new HDF5 file at a temporary name; on success set ``attrs`` and rename to ``path``.
 
     If the block raises, the temporary file is removed and any earlier ``path`` is untouched.
+    The file's ``content_digest`` attribute is a digest of every array written through
+    ``write_group`` (names, dtypes, shapes, values), equal for equal content.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
+    with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
+            f.irn_digest = ArrayDigest()
             yield f
             for k, v in attrs.items():
                 f.attrs[k] = v
+            f.attrs["content_digest"] = f.irn_digest.hexdigest()
             f.attrs["complete"] = True
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def open_stage(path: str | Path) -> h5py.File:
@@ -70,8 +128,11 @@ def open_stage(path: str | Path) -> h5py.File:
 def write_group(f: h5py.File, name: str, arrays: dict, compression: str | None = None) -> None:
     """One group per image; each array one dataset."""
     g = f.create_group(name)
+    digest = getattr(f, "irn_digest", None)
     for k, v in arrays.items():
         v = np.asarray(v)
+        if digest is not None:
+            digest.update(f"{name}/{k}", v)
         g.create_dataset(k, data=v, compression=compression if v.size > 64 else None)
 
 
@@ -95,11 +156,14 @@ def unpack_masks(packed: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 def write_json(path: str | Path, obj) -> None:
     """JSON to a temporary name, then rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=float) + "\n")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def _json_default(x):
+    if isinstance(x, np.integer):
+        return int(x)
+    return float(x)
 
 
 def rle_encode(mask: np.ndarray) -> dict:

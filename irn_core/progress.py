@@ -42,7 +42,7 @@ class log_to:
         self.path = path
 
     def __enter__(self):
-        self.file = open(self.path, "a", buffering=1)
+        self.file = open(self.path, "w", buffering=1)  # one log per run, not appended
         self.saved = sys.stdout, sys.stderr
         sys.stdout = _Tee(self.saved[0], self.file)
         sys.stderr = _Tee(self.saved[1], self.file)

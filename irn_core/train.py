@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
 import random
+import shutil
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from .digest import ArrayDigest, config_digest, input_digest
+from .io import atomic_path, remove_stale_temporaries
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -35,7 +37,7 @@ def autocast_dtype(cfg: dict, device: torch.device) -> torch.dtype | None:
     the CPU, where bfloat16 is emulated on most processors and slower; bf16: always; off: never.
     Losses are computed in float32 either way.
     """
-    mode = cfg.get("mixed_precision", "off")
+    mode = cfg["mixed_precision"]
     if mode == "auto":
         return torch.bfloat16 if device.type == "cuda" else None
     return torch.bfloat16 if mode == "bf16" else None  # "off", or False (YAML's reading of off)
@@ -67,35 +69,50 @@ def make_optimizer(name: str, groups: list[dict], weight_decay: float) -> torch.
     raise ValueError(f"unknown optimizer '{name}' (sgd or adamw)")
 
 
-def file_digest(path: str | Path, n: int = 16) -> str:
-    """First ``n`` hex digits of the file's sha256."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:n]
+def state_digest(state: dict) -> str:
+    """Digest of a state dict's tensors (names, dtypes, shapes, values)."""
+    d = ArrayDigest()
+    for k in sorted(state):
+        v = state[k]
+        if torch.is_tensor(v):
+            v = v.detach().cpu()
+            v = (v.float() if v.dtype == torch.bfloat16 else v).numpy()
+        d.update(k, np.asarray(v))
+    return d.hexdigest()
 
 
 def atomic_save(obj, path: str | Path) -> None:
-    """torch.save to a temporary name in the same folder, then rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    """torch.save to a temporary name in the same folder, then rename (see io.atomic_path). A
+    dict holding ``model`` gets the ``content_digest`` of its weights."""
+    if isinstance(obj, dict) and isinstance(obj.get("model"), dict):
+        obj = {**obj, "content_digest": state_digest(obj["model"])}
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def checkpoint_tag(settings: dict, inputs: list[str | Path]) -> str:
+    """What a training run's checkpoints belong to: its settings and its inputs' contents."""
+    return config_digest({"settings": settings, "inputs": [input_digest(p) for p in inputs]})
 
 
 class Checkpointer:
     """Per-epoch checkpoints in one folder; ``resume`` restores the newest one.
 
-    ``tag`` (e.g. a digest of the stage's config) is stored with each checkpoint; checkpoints
-    with another tag are stale (written under other settings) and are never resumed from.
+    ``tag`` (``checkpoint_tag``: digest of the settings and the input files) is stored with each
+    checkpoint; checkpoints with another tag belong to other settings or inputs and are removed,
+    never resumed from. ``finish`` writes the final model and removes the checkpoints, so a
+    later (forced) run starts from scratch; only an interrupted run resumes.
     """
 
     def __init__(self, folder: str | Path, tag: str = "", keep: int = 2):
         self.folder = Path(folder)
         self.tag = tag
         self.keep = keep
+
+    def finish(self, obj: dict, model_out: str | Path) -> None:
+        """Save the final model atomically, then remove the checkpoint folder."""
+        atomic_save(obj, model_out)
+        shutil.rmtree(self.folder, ignore_errors=True)
 
     def save(self, epoch: int, model, optimizer, extra: dict | None = None) -> Path:
         path = self.folder / f"epoch{epoch:04d}.pt"
@@ -108,11 +125,13 @@ class Checkpointer:
     def resume(self, model, optimizer) -> tuple[int, dict]:
         """Load the newest checkpoint into model and optimizer; returns (epochs done, extra)."""
         found = sorted(self.folder.glob("epoch*.pt")) if self.folder.is_dir() else []
+        for tmp in self.folder.glob(".epoch*.pt.tmp*"):  # a save that was killed
+            remove_stale_temporaries(self.folder / tmp.name[1:].rsplit(".tmp", 1)[0])
         if not found:
             return 0, {}
         state = torch.load(found[-1], map_location="cpu", weights_only=False)
         if state.get("tag", "") != self.tag:
-            print(f"checkpoint {found[-1]} was written under other settings; starting afresh", flush=True)
+            print(f"checkpoint {found[-1]} was written with other settings or inputs; starting afresh", flush=True)
             for old in found:
                 old.unlink()
             return 0, {}

@@ -7,6 +7,7 @@ import torch
 
 from irn_core.io import coco_instances, write_json
 from irn_core.models import build_backbone
+from irn_core.stages import coco_image_numbers, union_ids
 from irn_core.stages.summary import write_summary
 from irn_core.stages.supervised import write_gt_coco
 from irn_core.supervised import (CocoInstances, build_deeplab, build_maskrcnn, keep_valid_targets, masks_to_boxes,
@@ -96,18 +97,17 @@ def test_summary_gathers_sections_and_seconds(tmp_path):
     assert json.loads((tmp_path / "summary.json").read_text()) == s
 
 
-def test_gt_coco_copies_the_image_ids_and_order_of_the_pseudo_label_json(toy_root, tmp_path):
+def test_gt_coco_numbers_train_images_as_the_pseudo_label_json(toy_root, tmp_path):
+    """The pseudo-label JSON numbers union(train, eval) from 1 (train first); the ground-truth
+    JSON of the train split numbers its list from 1: equal ids, equal order, no shared file."""
+    train = read_split(toy_root / "ImageSets/Segmentation/train.txt")
+    val = read_split(toy_root / "ImageSets/Segmentation/val.txt")
     cfg = {"dataset": {"root": str(toy_root), "classes": list(TOY_CLASSES),
-                       "val_list": "ImageSets/Segmentation/val.txt"}}
-    ids = read_split(toy_root / "ImageSets/Segmentation/val.txt")
-    like = [{"id": 100 + n, "file_name": f"{i}.jpg", "height": 1, "width": 1} for n, i in enumerate(reversed(ids))]
-    write_json(tmp_path / "pseudo.json", {"images": like, "annotations": [], "categories": []})
-    write_gt_coco(cfg, "val_list", str(tmp_path / "gt.json"), str(tmp_path / "pseudo.json"))
+                       "train_list": "ImageSets/Segmentation/train.txt", "val_list": "ImageSets/Segmentation/val.txt"}}
+    write_gt_coco(cfg, "train_list", str(tmp_path / "gt.json"))
     gt = json.loads((tmp_path / "gt.json").read_text())
-    assert [(im["id"], im["file_name"]) for im in gt["images"]] == [(im["id"], im["file_name"]) for im in like]
+    pseudo_numbers = coco_image_numbers(union_ids(train, val))
+    assert [(im["id"], im["file_name"]) for im in gt["images"]] == [(pseudo_numbers[i], f"{i}.jpg") for i in train]
+    assert [im["id"] for im in gt["images"]] == list(range(1, len(train) + 1))
     voc = VOCDataset(toy_root, TOY_CLASSES)
-    assert len(gt["annotations"]) == sum(len(voc.instance_gt(i)[1]) for i in ids)
-    assert {a["image_id"] for a in gt["annotations"]} <= {im["id"] for im in like}
-    write_json(tmp_path / "short.json", {"images": like[1:], "annotations": [], "categories": []})
-    with pytest.raises(ValueError, match=f"short.json: no entry for 1 image.*{like[0]['file_name'][:-4]}"):
-        write_gt_coco(cfg, "val_list", str(tmp_path / "gt2.json"), str(tmp_path / "short.json"))
+    assert len(gt["annotations"]) == sum(len(voc.instance_gt(i)[1]) for i in train)

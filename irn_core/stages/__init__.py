@@ -10,7 +10,14 @@ from pathlib import Path
 
 import torch
 
+from ..config import stage_config
 from ..voc import VOCDataset, read_split
+
+
+def rule_config(smk) -> dict:
+    """The config a rule's stage runs with: the settings the rule declares (``params.cfg``) and
+    the execution keys (threads, device, ...)."""
+    return stage_config(smk.params.cfg, smk.config)
 
 
 def dataset(cfg: dict) -> VOCDataset:
@@ -33,10 +40,17 @@ def union_ids(*lists: list[str]) -> list[str]:
     return out
 
 
+def coco_image_numbers(ids: list[str]) -> dict[str, int]:
+    """COCO image ids of a list of image ids: 1, 2, ... in list order. The pseudo-label JSON
+    numbers the union of the train and eval lists (train first) and the ground-truth JSON of the
+    train split its own list, so both give a training image the same number."""
+    return {image_id: n for n, image_id in enumerate(ids, start=1)}
+
+
 def setup_torch(threads: int, seed: int | None = None) -> None:
     torch.set_num_threads(max(1, int(threads)))
     if seed is not None:
         torch.manual_seed(seed)
 
 
-__all__ = ["dataset", "split_ids", "union_ids", "setup_torch"]
+__all__ = ["coco_image_numbers", "dataset", "rule_config", "split_ids", "union_ids", "setup_torch"]

@@ -11,10 +11,12 @@ from torch.utils.data import DataLoader
 from .. import cam as camlib
 from ..data import ClassificationSet, ImageSet, epoch_loader
 from ..evaluate import confusion, iou_from_confusion
-from ..io import atomic_h5, config_digest, open_stage, provenance, write_group, write_json
+from ..config import without_execution
+from ..digest import input_digest
+from ..io import atomic_h5, open_stage, provenance, write_group, write_json
 from ..models import CAMNet, build_backbone
 from ..progress import Progress, log
-from ..train import Checkpointer, atomic_save, autocast_dtype, file_digest, fit, place, resolve_device
+from ..train import Checkpointer, autocast_dtype, checkpoint_tag, fit, place, resolve_device
 from . import dataset, split_ids, union_ids
 
 
@@ -24,7 +26,7 @@ def build_cam_net(cfg: dict) -> CAMNet:
     return CAMNet(backbone, len(cfg["dataset"]["classes"]), pretrained=bool(c["pretrained"]))
 
 
-def train_cam(cfg: dict, model_out: str, ckpt_dir: str) -> dict:
+def train_cam(cfg: dict, train_manifest: str, model_out: str, ckpt_dir: str) -> dict:
     """Train the classifier (multi-label soft margin, SGD + poly decay, 10x lr on the head)."""
     c = cfg["cam"]
     device = resolve_device(cfg["device"])
@@ -51,17 +53,18 @@ def train_cam(cfg: dict, model_out: str, ckpt_dir: str) -> dict:
         exact = ((logits > 0) == (label > 0.5)).all(1).float().mean()
         return {"total": torch.nn.functional.multilabel_soft_margin_loss(logits, label), "exact_match": exact}
 
-    ckpt = Checkpointer(ckpt_dir, tag=config_digest({"cam": c, "dataset": cfg["dataset"]}))
+    ckpt = Checkpointer(ckpt_dir, tag=checkpoint_tag(without_execution(cfg), [train_manifest]))
     t0 = time.perf_counter()
     history = fit(net, [{"params": backbone_params, "lr": c["lr"]}, {"params": head_params, "lr": 10 * c["lr"]}],
                   loader_fn, step_fn, c, ckpt, "train_cam", autocast_dtype(cfg, device), device.type)
-    atomic_save({"model": net.state_dict(), "arch": c["backbone"], "classes": list(cfg["dataset"]["classes"]),
+    ckpt.finish({"model": net.state_dict(), "arch": c["backbone"], "classes": list(cfg["dataset"]["classes"]),
                  "history": history, "train_seconds": time.perf_counter() - t0}, model_out)
     return {"history": history}
 
 
 def load_cam_net(cfg: dict, model_path: str, device: torch.device) -> CAMNet:
-    net = build_cam_net(cfg)
+    """The trained classifier for inference (its weights replace any initialisation)."""
+    net = CAMNet(build_backbone(cfg["cam"]["backbone"]), len(cfg["dataset"]["classes"]), pretrained=False)
     state = torch.load(model_path, map_location="cpu", weights_only=False)
     net.load_state_dict(state["model"])
     return place(net, cfg, device).eval()
@@ -74,8 +77,7 @@ def make_cam(cfg: dict, model_path: str, out_path: str) -> None:
     net = load_cam_net(cfg, model_path, device)
     voc = dataset(cfg)
     ids = union_ids(split_ids(cfg, "train_list"), split_ids(cfg, "eval_list"))
-    attrs = provenance("make_cam", cfg["run_name"], {"cam": cfg["cam"], "dataset": cfg["dataset"]},
-                       checkpoint_digest=file_digest(model_path))
+    attrs = provenance("make_cam", cfg["run_name"], without_execution(cfg), checkpoint_digest=input_digest(model_path))
     loader = DataLoader(ImageSet(voc, ids), batch_size=None, num_workers=cfg["num_workers"])
     with atomic_h5(out_path, attrs) as f:
         for image_id, img in Progress(loader, "make_cam", total=len(ids)):
@@ -107,7 +109,7 @@ def eval_cam(cfg: dict, cams_path: str, out_json: str) -> dict:
     at = thresholds.index(cfg["cam"]["eval_threshold"])
     result = {"miou": per_thr[f"{cfg['cam']['eval_threshold']:.2f}"], "threshold": cfg["cam"]["eval_threshold"],
               "best_miou": per_thr[best], "best_threshold": float(best), "sweep": per_thr,
-              "per_class_iou": [float(x) for x in iou_from_confusion(confs[at])],
+              "per_class_iou": [None if np.isnan(x) else float(x) for x in iou_from_confusion(confs[at])],
               "classes": ["background", *cfg["dataset"]["classes"]], "images": len(ids)}
     write_json(out_json, result)
     return result

@@ -12,11 +12,13 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from ..data import ImageSet, RelationSet, epoch_loader
-from ..io import atomic_h5, config_digest, open_stage, provenance, write_group
+from ..config import without_execution
+from ..digest import input_digest
+from ..io import atomic_h5, open_stage, provenance, write_group
 from ..models import IRNet, build_backbone, load_cam_backbone
 from ..progress import Progress, log
 from ..relations import irn_losses, relation_labels
-from ..train import Checkpointer, atomic_save, autocast_dtype, file_digest, fit, place, resolve_device
+from ..train import Checkpointer, autocast_dtype, checkpoint_tag, fit, place, resolve_device
 from . import dataset, split_ids, union_ids
 
 
@@ -30,8 +32,7 @@ def mine_relations(cfg: dict, cams_path: str, out_path: str, workers: int = 1) -
     r = cfg["relations"]
     voc = dataset(cfg)
     ids = split_ids(cfg, "train_list")
-    attrs = provenance("mine_relations", cfg["run_name"], {"relations": r, "cams": cams_path},
-                       cams_digest=file_digest(cams_path))
+    attrs = provenance("mine_relations", cfg["run_name"], without_execution(cfg), cams_digest=input_digest(cams_path))
     counts = np.zeros(3, np.int64)  # background, foreground, unsure pixels
     settings = (r["fg_threshold"], r["bg_threshold"], r["crf"])
     # the dense CRF is single-threaded C++: one image per worker process, each with one torch
@@ -53,9 +54,10 @@ def mine_relations(cfg: dict, cams_path: str, out_path: str, workers: int = 1) -
 
 
 def build_irnet(cfg: dict, cam_model: str | None) -> IRNet:
-    """IRNet on the CAM backbone's architecture, initialised per ``irn.init``."""
+    """IRNet on the CAM backbone's architecture, initialised per ``irn.init`` (from the CAM
+    network's weights, or ImageNet's); with ``cam_model`` None, uninitialised (for loading)."""
     arch = cfg["cam"]["backbone"]
-    if cfg["irn"]["init"] == "imagenet":
+    if cam_model is not None and cfg["irn"]["init"] == "imagenet":
         backbone = build_backbone(arch, cfg["cam"]["pretrained"])
     else:
         backbone = build_backbone(arch)
@@ -64,14 +66,13 @@ def build_irnet(cfg: dict, cam_model: str | None) -> IRNet:
     return IRNet(backbone)
 
 
-def train_irn(cfg: dict, relations_path: str, cam_model: str, model_out: str, ckpt_dir: str) -> dict:
+def train_irn(cfg: dict, relations_path: str, cam_model: str, train_manifest: str, model_out: str,
+              ckpt_dir: str) -> dict:
     """Train the boundary and displacement branches on the mined pairs (METHOD.md 4)."""
     c = cfg["irn"]
     device = resolve_device(cfg["device"])
     voc = dataset(cfg)
     ids = split_ids(cfg, "train_list")
-    if cfg["irn"]["init"] == "imagenet" and not cfg["cam"]["pretrained"]:
-        raise ValueError("config key irn.init: 'imagenet' needs cam.pretrained (a weights file); use 'cam'")
     with open_stage(relations_path) as f:
         labels = {i: f[i]["label"][()] for i in ids}
     torch.manual_seed(c["seed"])
@@ -87,14 +88,15 @@ def train_irn(cfg: dict, relations_path: str, cam_model: str, model_out: str, ck
         edge, disp = net(img.to(device))
         return irn_losses(edge.float(), disp.float(), lab.to(device), c["radius"])
 
-    ckpt = Checkpointer(ckpt_dir, tag=config_digest({"irn": c, "dataset": cfg["dataset"]}))
+    inputs = [relations_path, train_manifest] + ([cam_model] if c["init"] == "cam" else [])
+    ckpt = Checkpointer(ckpt_dir, tag=checkpoint_tag(without_execution(cfg), inputs))
     t0 = time.perf_counter()
     # the displacement branch learns 10x faster (public setting)
     history = fit(net, [{"params": edge_params, "lr": c["lr"]}, {"params": dp_params, "lr": 10 * c["lr"]}],
                   loader_fn, step_fn, c, ckpt, "train_irn", autocast_dtype(cfg, device), device.type)
     net.mean_shift.copy_(mean_displacement(net, voc, ids, device, cfg["num_workers"]))
     log(f"train_irn: mean displacement (dy, dx) = {net.mean_shift.tolist()}")
-    atomic_save({"model": net.state_dict(), "history": history, "train_seconds": time.perf_counter() - t0},
+    ckpt.finish({"model": net.state_dict(), "history": history, "train_seconds": time.perf_counter() - t0},
                 model_out)
     return {"history": history}
 
@@ -133,7 +135,7 @@ def mean_displacement(net: IRNet, voc, ids, device, num_workers: int = 0) -> tor
 
 
 def load_irnet(cfg: dict, model_path: str, device) -> IRNet:
-    net = build_irnet(cfg, None)
+    net = IRNet(build_backbone(cfg["cam"]["backbone"]))
     state = torch.load(model_path, map_location="cpu", weights_only=False)
     net.load_state_dict(state["model"])
     return place(net, cfg, device).eval()
@@ -145,7 +147,7 @@ def infer_irn(cfg: dict, model_path: str, out_path: str) -> None:
     net = load_irnet(cfg, model_path, device)
     voc = dataset(cfg)
     ids = union_ids(split_ids(cfg, "train_list"), split_ids(cfg, "eval_list"))
-    attrs = provenance("infer_irn", cfg["run_name"], {"irn": cfg["irn"]}, checkpoint_digest=file_digest(model_path))
+    attrs = provenance("infer_irn", cfg["run_name"], without_execution(cfg), checkpoint_digest=input_digest(model_path))
     loader = DataLoader(ImageSet(voc, ids), batch_size=None, num_workers=cfg["num_workers"])
     with atomic_h5(out_path, attrs) as f:
         for image_id, img in Progress(loader, "infer_irn", total=len(ids)):

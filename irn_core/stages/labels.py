@@ -15,8 +15,10 @@ from ..io import (atomic_h5, coco_instances, open_stage, pack_masks, provenance,
                   write_json)
 from ..progress import Progress, log
 from ..propagate import propagate, upsample_normalise
-from ..train import file_digest, resolve_device
-from . import dataset, split_ids, union_ids
+from ..config import without_execution
+from ..digest import input_digest
+from ..train import resolve_device
+from . import coco_image_numbers, dataset, split_ids, union_ids
 
 
 def _walk(cfg, maps: torch.Tensor, boundary: torch.Tensor, size) -> torch.Tensor:
@@ -48,8 +50,8 @@ def make_sem_pseudo(cfg: dict, cams_path: str, irn_path: str, out_path: str) -> 
     """Semantic pseudo labels: propagate each class CAM, argmax with a constant background."""
     device = resolve_device(cfg["device"])
     bg = cfg["labels"]["sem_bg_threshold"]
-    attrs = provenance("propagate", cfg["run_name"], {"propagate": cfg["propagate"], "labels": cfg["labels"]},
-                       cams_digest=file_digest(cams_path), irn_digest=file_digest(irn_path))
+    attrs = provenance("propagate", cfg["run_name"], without_execution(cfg), cams_digest=input_digest(cams_path),
+                       irn_digest=input_digest(irn_path))
     walk_s = []
     with open_stage(cams_path) as cams, open_stage(irn_path) as irn, atomic_h5(out_path, attrs) as out:
         for image_id in Progress(_ids(cfg), "propagate"):
@@ -77,11 +79,12 @@ def make_ins_pseudo(cfg: dict, cams_path: str, irn_path: str, out_path: str, coc
     lab = cfg["labels"]
     classes = list(cfg["dataset"]["classes"])
     ids = _ids(cfg)
-    attrs = provenance("make_instances", cfg["run_name"], {"propagate": cfg["propagate"], "labels": lab},
-                       cams_digest=file_digest(cams_path), irn_digest=file_digest(irn_path))
+    attrs = provenance("make_instances", cfg["run_name"], without_execution(cfg), cams_digest=input_digest(cams_path),
+                       irn_digest=input_digest(irn_path))
     images, kept, n_inst = [], [], 0
     with open_stage(cams_path) as cams, open_stage(irn_path) as irn, atomic_h5(out_path, attrs) as out:
-        for num, image_id in enumerate(Progress(ids, "make_instances"), start=1):
+        numbers = coco_image_numbers(ids)
+        for image_id in Progress(ids, "make_instances"):
             c, r = cams[image_id], irn[image_id]
             keys = torch.as_tensor(c["keys"][()], device=device)
             size = tuple(int(v) for v in r["image_size"][()])
@@ -94,10 +97,10 @@ def make_ins_pseudo(cfg: dict, cams_path: str, irn_path: str, out_path: str, coc
                                                   lab["min_fraction"])
             _write_instances(out, image_id, masks, cls, scores)
             n_inst += len(scores)
-            images.append({"id": num, "file_name": f"{image_id}.jpg", "height": size[0], "width": size[1]})
+            images.append({"id": numbers[image_id], "file_name": f"{image_id}.jpg", "height": size[0], "width": size[1]})
             m = masks.cpu().numpy()
             for k in np.nonzero(scores.cpu().numpy() > lab["min_score"])[0]:
-                kept.append({"image_id": num, "mask": m[k], "class": int(cls[k]), "score": float(scores[k])})
+                kept.append({"image_id": numbers[image_id], "mask": m[k], "class": int(cls[k]), "score": float(scores[k])})
     write_json(coco_path, coco_instances(images, kept, classes))
     log(f"make_instances: {n_inst} instances in {len(ids)} images, {len(kept)} with score > {lab['min_score']} "
         f"written to {coco_path}")
@@ -110,7 +113,8 @@ def make_baselines(cfg: dict, cams_path: str, sem_path: str, out_cc: str, out_se
     thr = cfg["cam"]["eval_threshold"]
     frac = cfg["labels"]["min_fraction"]
     ids = split_ids(cfg, "eval_list")
-    attrs = provenance("baselines", cfg["run_name"], {"cam_threshold": thr, "min_fraction": frac})
+    attrs = provenance("baselines", cfg["run_name"], without_execution(cfg), cams_digest=input_digest(cams_path),
+                       sem_digest=input_digest(sem_path))
     with open_stage(cams_path) as cams, open_stage(sem_path) as sem, \
             atomic_h5(out_cc, attrs) as fa, atomic_h5(out_sem_cc, attrs) as fb:
         for image_id in Progress(ids, "baselines"):

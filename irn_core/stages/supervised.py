@@ -5,39 +5,31 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
+from ..config import without_execution
 from ..data import ImageSet, RelationSet, epoch_loader
 from ..evaluate import InstanceEvaluator, confusion, semantic_report
-from ..io import coco_instances, config_digest, open_stage, rle_encode, write_json
+from ..io import coco_instances, open_stage, rle_encode, write_json
 from ..models import build_backbone, load_cam_backbone
 from ..progress import Progress, log
 from ..supervised import (CocoInstances, build_deeplab, build_maskrcnn, collate, keep_valid_targets,
                           predict_segmentation, unit_image)
-from ..train import Checkpointer, atomic_save, autocast_dtype, fit, place, resolve_device
-from . import dataset, split_ids
+from ..train import Checkpointer, autocast_dtype, checkpoint_tag, fit, place, resolve_device
+from . import coco_image_numbers, dataset, split_ids
 
 
-def write_gt_coco(cfg: dict, split_key: str, out_json: str, like_json: str | None = None) -> None:
+def write_gt_coco(cfg: dict, split_key: str, out_json: str) -> None:
     """Ground-truth instances of a split (SegmentationObject) as a COCO instances JSON.
 
-    With ``like_json`` (the pseudo-label JSON), the split's images take that file's image ids and
-    order, so a detector trained on either file sees the same images in the same order.
+    Images are numbered 1, 2, ... in split order, as the pseudo-label JSON numbers the ordered
+    union of the train and eval lists (train first): for the training split both files give an
+    image the same id, so a detector trained on either sees the same images in the same order.
     """
     voc = dataset(cfg)
-    ids = split_ids(cfg, split_key)
-    numbers = {i: n for n, i in enumerate(ids, start=1)}
-    if like_json is not None:
-        wanted = set(ids)
-        like = [(Path(im["file_name"]).stem, im["id"]) for im in json.loads(Path(like_json).read_text())["images"]]
-        numbers = {i: n for i, n in like if i in wanted}
-        missing = wanted - set(numbers)
-        if missing:
-            raise ValueError(f"{like_json}: no entry for {len(missing)} image(s) of {split_key}, "
-                             f"e.g. '{sorted(missing)[0]}'")
+    numbers = coco_image_numbers(split_ids(cfg, split_key))
     images, instances = [], []
     for image_id, num in Progress(list(numbers.items()), f"gt_coco {split_key}"):
         masks, classes, _ = voc.instance_gt(image_id)
@@ -65,16 +57,24 @@ def _backbone(cfg: dict, section: dict, cam_model: str | None, last_stride: int)
 
 def _train_and_save(model, loader_fn, step_fn, c: dict, ckpt: Checkpointer, name: str, model_out: str,
                     amp: torch.dtype | None, device: torch.device) -> dict:
-    """Train every parameter that requires grad at one lr, then write the final model atomically."""
+    """Train every parameter that requires grad at one lr, then write the final model atomically
+    (and drop the checkpoints)."""
     t0 = time.perf_counter()
     history = fit(model, [{"params": [p for p in model.parameters() if p.requires_grad], "lr": c["lr"]}],
                   loader_fn, step_fn, c, ckpt, name, amp, device.type)
-    atomic_save({"model": model.state_dict(), "history": history, "train_seconds": time.perf_counter() - t0},
+    ckpt.finish({"model": model.state_dict(), "history": history, "train_seconds": time.perf_counter() - t0},
                 model_out)
     return {"history": history}
 
 
-def train_maskrcnn(cfg: dict, coco_json: str, cam_model: str, model_out: str, ckpt_dir: str) -> dict:
+def _tag(cfg: dict, section: str, data_inputs: list[str], cam_model: str) -> str:
+    """Checkpoint tag of a supervised model: settings, data, and the CAM weights when it starts
+    from them."""
+    return checkpoint_tag(without_execution(cfg), data_inputs + ([cam_model] if cfg[section]["init"] == "cam" else []))
+
+
+def train_maskrcnn(cfg: dict, coco_json: str, cam_model: str, manifests: list[str], model_out: str,
+                   ckpt_dir: str) -> dict:
     c = cfg["maskrcnn"]
     device = resolve_device(cfg["device"])
     torch.manual_seed(c["seed"])
@@ -93,7 +93,7 @@ def train_maskrcnn(cfg: dict, coco_json: str, cam_model: str, model_out: str, ck
         losses = model([i.to(device) for i in imgs], [{k: v.to(device) for k, v in t.items()} for t in targets])
         return {"total": sum(losses.values()), **losses}
 
-    ckpt = Checkpointer(ckpt_dir, tag=config_digest({"maskrcnn": c, "data": coco_json}))
+    ckpt = Checkpointer(ckpt_dir, tag=_tag(cfg, "maskrcnn", [coco_json, *manifests], cam_model))
     return _train_and_save(model, loader_fn, step_fn, c, ckpt, "train_maskrcnn", model_out,
                            autocast_dtype(cfg, device), device)
 
@@ -152,7 +152,8 @@ def _coco_segm_ap(gt_json: str, results: list[dict], COCO, COCOeval) -> float:
     return float(max(e.stats[0], 0.0))
 
 
-def train_deeplab(cfg: dict, sem_path: str, cam_model: str, model_out: str, ckpt_dir: str) -> dict:
+def train_deeplab(cfg: dict, sem_path: str, cam_model: str, train_manifest: str, model_out: str,
+                  ckpt_dir: str) -> dict:
     c = cfg["deeplab"]
     device = resolve_device(cfg["device"])
     torch.manual_seed(c["seed"])
@@ -171,7 +172,7 @@ def train_deeplab(cfg: dict, sem_path: str, cam_model: str, model_out: str, ckpt
         out = model(img.to(device))["out"].float()
         return {"total": torch.nn.functional.cross_entropy(out, lab.to(device), ignore_index=255)}
 
-    ckpt = Checkpointer(ckpt_dir, tag=config_digest({"deeplab": c, "dataset": cfg["dataset"]}))
+    ckpt = Checkpointer(ckpt_dir, tag=_tag(cfg, "deeplab", [sem_path, train_manifest], cam_model))
     return _train_and_save(model, loader_fn, step_fn, c, ckpt, "train_deeplab", model_out,
                            autocast_dtype(cfg, device), device)
 

@@ -1,9 +1,11 @@
 rule train_cam:
     input:
-        dataset_files(),
+        train=manifest("train"),
     output:
         model=f"{OUT}/cam/model.pt",
     params:
+        cfg=settings(*CAM_TRAIN, "mixed_precision", splits=("train",)),
+        code=code("train_cam"),
         ckpt=f"{OUT}/cam/checkpoints",
     log:
         f"{OUT}/logs/train_cam.log",
@@ -23,8 +25,12 @@ rule train_cam:
 rule make_cam:
     input:
         model=rules.train_cam.output.model,
+        manifests=manifests("train", "eval"),
     output:
         cams=f"{OUT}/cam/cams.h5",
+    params:
+        cfg=settings("cam.backbone", "cam.scales", splits=("train", "eval")),
+        code=code("make_cam"),
     log:
         f"{OUT}/logs/make_cam.log",
     benchmark:
@@ -43,8 +49,12 @@ rule make_cam:
 rule eval_cam:
     input:
         cams=rules.make_cam.output.cams,
+        eval=manifest("eval"),
     output:
         json=f"{OUT}/cam/eval.json",
+    params:
+        cfg=settings("cam.eval_threshold", "cam.eval_sweep", splits=("eval",)),
+        code=code("eval_cam"),
     log:
         f"{OUT}/logs/eval_cam.log",
     benchmark:

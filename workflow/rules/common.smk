@@ -2,36 +2,15 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
+from irn_core.config import check_config, select
+from irn_core.digest import code_digest
+from irn_core.stages.dataset import split_files
+
 
 validate(config, "../schemas/config.schema.yaml")
-
-
-def _check_config(cfg):
-    """Checks a schema cannot express; messages name the key and the path."""
-    ds = cfg["dataset"]
-    root = Path(ds["root"])
-    if ds["kind"] == "voc":
-        if not root.is_dir():
-            raise ValueError(f"config key dataset.root: dataset folder '{root}' does not exist")
-        for key in ("train_list", "eval_list", "val_list"):
-            if not (root / ds[key]).is_file():
-                raise ValueError(f"config key dataset.{key}: split list '{root / ds[key]}' does not exist")
-    else:
-        if "toy" not in cfg:
-            raise ValueError("config key toy: required when dataset.kind is 'toy'")
-        from irn_core.toy import TOY_CLASSES
-
-        if list(ds["classes"]) != list(TOY_CLASSES):
-            raise ValueError(f"config key dataset.classes: the toy dataset's classes are {list(TOY_CLASSES)}")
-        if cfg["toy"]["min_size"] > cfg["toy"]["max_size"]:
-            raise ValueError("config key toy.min_size: larger than toy.max_size")
-    pre = cfg["cam"]["pretrained"]
-    if pre and not Path(pre).expanduser().is_file():
-        raise ValueError(
-            f"config key cam.pretrained: weights file '{pre}' not found (set it to null to train from scratch)")
-
-
-_check_config(config)
+_errors = check_config(config)
+if _errors:
+    raise ValueError("configuration problems:\n  " + "\n  ".join(_errors))
 
 RUN = config["run_name"]
 OUT = f"results/{RUN}"
@@ -39,30 +18,86 @@ DATA = config["dataset"]["root"]
 THREADS = config["threads"]
 # rules that run two at a time (propagate beside make_instances, the two Mask R-CNNs) share the cores
 HALF_THREADS = max(1, THREADS // 2)
+SCRIPTS = Path(workflow.main_snakefile).parent / "workflow" / "scripts"
+
+# ---- what a rule's output depends on (its params; see irn_core/config.py) -------------------
+# the dataset keys every reader of images uses; each rule adds the split lists it reads
+DATASET = ("dataset.kind", "dataset.root", "dataset.classes")
+SPLITS = {"train": "train_list", "eval": "eval_list", "val": "val_list"}
+CAM_TRAIN = tuple(f"cam.{k}" for k in ("backbone", "pretrained", "optimizer", "epochs", "batch_size", "lr",
+                                       "weight_decay", "resize_long", "crop_size", "seed"))
+# what builds the detector (training also reads the optimiser keys; gt_upper_bound only adds a run)
+MASKRCNN_MODEL = tuple(f"maskrcnn.{k}" for k in ("min_size", "max_size", "fpn_channels", "anchor_sizes",
+                                                 "mask_head_channels", "box_head_dim", "rpn_proposals",
+                                                 "rois_per_image", "detections_per_image"))
+MASKRCNN_TRAIN = MASKRCNN_MODEL + tuple(f"maskrcnn.{k}" for k in ("init", "optimizer", "epochs", "batch_size",
+                                                                  "lr", "weight_decay", "seed"))
 
 
-def dataset_files():
+def settings(*keys, splits=()):
+    """The settings read by a step (dotted keys), plus the dataset keys and the named split lists
+    when ``splits`` is given. One Snakemake param, so a changed value reruns the rule."""
+    extra = DATASET + tuple(f"dataset.{SPLITS[s]}" for s in splits) if splits else ()
+    return select(config, *keys, *extra)
+
+
+def init_keys(section):
+    """cam.pretrained when the section starts from ImageNet weights (only then is it read)."""
+    return ("cam.pretrained",) if config[section]["init"] == "imagenet" else ()
+
+
+def code(script):
+    """Code version of a rule: its script and the irn_core modules it imports (syntax trees)."""
+    return code_digest(SCRIPTS / f"{script}.py")
+
+
+def manifest(split):
+    """The checked manifest of a split (written by check_dataset)."""
+    return f"{OUT}/dataset/{split}.json"
+
+
+def manifests(*splits):
+    return [manifest(s) for s in splits]
+
+
+def split_inputs(wildcards):
+    """check_dataset's inputs: the split list and the files of its images, so an edited image or
+    annotation reruns the check and what depends on it. A missing file is the check's to report
+    (with every other problem). The toy set is the product of prepare_toy: its list stands for it."""
+    ds = config["dataset"]
+    lst = Path(DATA) / ds[SPLITS[wildcards.split]]
+    if ds["kind"] == "toy" or not lst.is_file():
+        return [str(lst)]
+    ids = list(dict.fromkeys(line.split()[0] for line in lst.read_text().splitlines() if line.strip()))
+    return [str(lst)] + [str(p) for p in split_files(DATA, ids, with_gt=wildcards.split != "train") if p.is_file()]
+
+
+def dataset_lists():
     """The dataset's split lists: produced by prepare_toy, or already on disk for VOC."""
     ds = config["dataset"]
-    return sorted({f"{DATA}/{ds[k]}" for k in ("train_list", "eval_list", "val_list")})
+    return sorted({f"{DATA}/{ds[k]}" for k in SPLITS.values()})
 
 
-def summary_inputs(wildcards=None):
-    """Evaluation JSON of every stage that the run includes, by summary section."""
-    evals = {"cam": f"{OUT}/cam/eval.json", "labels": f"{OUT}/labels/eval.json",
-             "maskrcnn": f"{OUT}/maskrcnn/pseudo/eval.json", "deeplab": f"{OUT}/deeplab/eval.json"}
-    if config["maskrcnn"]["gt_upper_bound"]:
-        evals["maskrcnn_gt"] = f"{OUT}/maskrcnn/gt/eval.json"
+# ---- summaries ---------------------------------------------------------------------------------
+# the named stopping points: target -> evaluation files by summary section
+def summary_target(wildcards):
+    """summary.json is the whole run's; summary_<target>.json a named stopping point's."""
+    return wildcards.name.removeprefix("summary").lstrip("_") or "all"
+
+
+def summary_inputs(wildcards):
+    target = summary_target(wildcards)
+    evals = {"cam": f"{OUT}/cam/eval.json"}
+    if target in ("pseudo_labels", "maskrcnn", "all"):
+        evals["labels"] = f"{OUT}/labels/eval.json"
+    if target in ("maskrcnn", "all"):
+        evals["maskrcnn"] = f"{OUT}/maskrcnn/pseudo/eval.json"
+        if config["maskrcnn"]["gt_upper_bound"]:
+            evals["maskrcnn_gt"] = f"{OUT}/maskrcnn/gt/eval.json"
+    if target in ("deeplab", "all"):
+        evals["labels"] = f"{OUT}/labels/eval.json"
+        evals["deeplab"] = f"{OUT}/deeplab/eval.json"
     return evals
-
-
-def gt_coco_inputs(wildcards):
-    """The split lists; for the training split also the pseudo-label JSON, whose image ids and
-    order the ground-truth JSON copies (both detectors then see the same images in the same order)."""
-    inputs = {"lists": dataset_files()}
-    if wildcards.split == "train":
-        inputs["like"] = f"{OUT}/labels/ins_pseudo_coco.json"
-    return inputs
 
 
 def maskrcnn_train_json(source):

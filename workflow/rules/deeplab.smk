@@ -2,9 +2,12 @@ rule train_deeplab:
     input:
         sem=rules.propagate.output.sem,
         cam_model=rules.train_cam.output.model,
+        train=manifest("train"),
     output:
         model=f"{OUT}/deeplab/model.pt",
     params:
+        cfg=settings("deeplab", "cam.backbone", *init_keys("deeplab"), "mixed_precision", splits=("train",)),
+        code=code("train_deeplab"),
         ckpt=f"{OUT}/deeplab/checkpoints",
     log:
         f"{OUT}/logs/train_deeplab.log",
@@ -23,8 +26,12 @@ rule train_deeplab:
 rule eval_deeplab:
     input:
         model=rules.train_deeplab.output.model,
+        val=manifest("val"),
     output:
         json=f"{OUT}/deeplab/eval.json",
+    params:
+        cfg=settings("cam.backbone", splits=("val",)),
+        code=code("eval_deeplab"),
     log:
         f"{OUT}/logs/eval_deeplab.log",
     benchmark:

@@ -4,8 +4,12 @@ rule eval_pseudo:
         ins=rules.make_instances.output.ins,
         cc=rules.baselines.output.cc,
         sem_cc=rules.baselines.output.sem_cc,
+        eval=manifest("eval"),
     output:
         json=f"{OUT}/labels/eval.json",
+    params:
+        cfg=settings("evaluate", splits=("eval",)),
+        code=code("eval_pseudo"),
     log:
         f"{OUT}/logs/eval_pseudo.log",
     benchmark:

@@ -2,9 +2,15 @@ rule make_instances:
     input:
         cams=rules.make_cam.output.cams,
         irn=rules.infer_irn.output.irn,
+        manifests=manifests("train", "eval"),
     output:
         ins=f"{OUT}/labels/ins_pseudo.h5",
         coco=f"{OUT}/labels/ins_pseudo_coco.json",
+    params:
+        cfg=settings("propagate", *(f"labels.{k}" for k in ("ins_bg_threshold", "centroid_iterations",
+                                                            "centroid_threshold", "min_fraction", "min_score")),
+                     splits=("train", "eval")),
+        code=code("make_instances"),
     log:
         f"{OUT}/logs/make_instances.log",
     benchmark:
@@ -23,9 +29,13 @@ rule baselines:
     input:
         cams=rules.make_cam.output.cams,
         sem=rules.propagate.output.sem,
+        eval=manifest("eval"),
     output:
         cc=f"{OUT}/labels/baseline_cc.h5",
         sem_cc=f"{OUT}/labels/baseline_sem_cc.h5",
+    params:
+        cfg=settings("cam.eval_threshold", "labels.min_fraction", splits=("eval",)),
+        code=code("baselines"),
     log:
         f"{OUT}/logs/baselines.log",
     benchmark:

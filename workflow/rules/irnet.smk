@@ -2,9 +2,12 @@ rule train_irn:
     input:
         relations=rules.mine_relations.output.relations,
         cam_model=rules.train_cam.output.model,
+        train=manifest("train"),
     output:
         model=f"{OUT}/irn/model.pt",
     params:
+        cfg=settings("irn", "cam.backbone", *init_keys("irn"), "mixed_precision", splits=("train",)),
+        code=code("train_irn"),
         ckpt=f"{OUT}/irn/checkpoints",
     log:
         f"{OUT}/logs/train_irn.log",
@@ -24,8 +27,12 @@ rule train_irn:
 rule infer_irn:
     input:
         model=rules.train_irn.output.model,
+        manifests=manifests("train", "eval"),
     output:
         irn=f"{OUT}/irn/irn_out.h5",
+    params:
+        cfg=settings("cam.backbone", splits=("train", "eval")),
+        code=code("infer_irn"),
     log:
         f"{OUT}/logs/infer_irn.log",
     benchmark:

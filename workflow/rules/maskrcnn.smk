@@ -1,10 +1,12 @@
 rule gt_coco:
     input:
-        unpack(gt_coco_inputs),
+        split=lambda wc: manifest(wc.split),
     output:
         coco=f"{OUT}/maskrcnn/gt_{{split}}_coco.json",
     params:
-        split_key=lambda wc: {"train": "train_list", "val": "val_list"}[wc.split],
+        cfg=lambda wc: settings(splits=(wc.split,)),
+        split_key=lambda wc: SPLITS[wc.split],
+        code=code("gt_coco"),
     wildcard_constraints:
         split="train|val",
     log:
@@ -22,9 +24,13 @@ rule train_maskrcnn:
     input:
         coco=lambda wc: maskrcnn_train_json(wc.source),
         cam_model=rules.train_cam.output.model,
+        manifests=manifests("train", "eval"),
     output:
         model=f"{OUT}/maskrcnn/{{source}}/model.pt",
     params:
+        # the images are those of the training JSON (pseudo labels: train and eval ids)
+        cfg=settings(*MASKRCNN_TRAIN, "cam.backbone", *init_keys("maskrcnn"), "mixed_precision", *DATASET),
+        code=code("train_maskrcnn"),
         ckpt=lambda wc: f"{OUT}/maskrcnn/{wc.source}/checkpoints",
     wildcard_constraints:
         source="pseudo|gt",
@@ -46,9 +52,13 @@ rule eval_maskrcnn:
     input:
         model=f"{OUT}/maskrcnn/{{source}}/model.pt",
         val_coco=f"{OUT}/maskrcnn/gt_val_coco.json",
+        val=manifest("val"),
     output:
         json=f"{OUT}/maskrcnn/{{source}}/eval.json",
         predictions=f"{OUT}/maskrcnn/{{source}}/predictions_val.json",
+    params:
+        cfg=settings(*MASKRCNN_MODEL, "cam.backbone", "evaluate", splits=("val",)),
+        code=code("eval_maskrcnn"),
     wildcard_constraints:
         source="pseudo|gt",
     log:

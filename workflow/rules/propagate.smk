@@ -2,8 +2,12 @@ rule propagate:
     input:
         cams=rules.make_cam.output.cams,
         irn=rules.infer_irn.output.irn,
+        manifests=manifests("train", "eval"),
     output:
         sem=f"{OUT}/labels/sem_pseudo.h5",
+    params:
+        cfg=settings("propagate", "labels.sem_bg_threshold", splits=("train", "eval")),
+        code=code("propagate"),
     log:
         f"{OUT}/logs/propagate.log",
     benchmark:

@@ -1,8 +1,12 @@
 rule mine_relations:
     input:
         cams=rules.make_cam.output.cams,
+        train=manifest("train"),
     output:
         relations=f"{OUT}/relations/relations.h5",
+    params:
+        cfg=settings("relations", splits=("train",)),
+        code=code("mine_relations"),
     log:
         f"{OUT}/logs/mine_relations.log",
     benchmark:

@@ -1,7 +1,9 @@
 """Rule baselines: CAM + connected components, and semantic propagation + connected components."""
 from irn_core.progress import log_to
+from irn_core.stages import rule_config
 from irn_core.stages.labels import make_baselines
 
 with log_to(snakemake.log[0]):
-    make_baselines(snakemake.config, snakemake.input.cams, snakemake.input.sem, snakemake.output.cc,
+    cfg = rule_config(snakemake)
+    make_baselines(cfg, snakemake.input.cams, snakemake.input.sem, snakemake.output.cc,
                    snakemake.output.sem_cc)

@@ -1,7 +1,9 @@
 """Rule eval_pseudo: semantic mIoU and instance mAP^r of the pseudo labels and baselines."""
 from irn_core.progress import log_to
+from irn_core.stages import rule_config
 from irn_core.stages.labels import eval_pseudo
 
 with log_to(snakemake.log[0]):
+    cfg = rule_config(snakemake)
     i = snakemake.input
-    eval_pseudo(snakemake.config, i.sem, i.ins, i.cc, i.sem_cc, snakemake.output.json)
+    eval_pseudo(cfg, i.sem, i.ins, i.cc, i.sem_cc, snakemake.output.json)

@@ -1,8 +1,9 @@
 """Rule train_cam: train the CAM classifier."""
 from irn_core.progress import log_to
-from irn_core.stages import setup_torch
+from irn_core.stages import rule_config, setup_torch
 from irn_core.stages.cam import train_cam
 
 with log_to(snakemake.log[0]):
+    cfg = rule_config(snakemake)
     setup_torch(snakemake.threads)
-    train_cam(snakemake.config, snakemake.output.model, snakemake.params.ckpt)
+    train_cam(cfg, snakemake.input.train, snakemake.output.model, snakemake.params.ckpt)

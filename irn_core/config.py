@@ -1,0 +1,137 @@
+"""The pipeline's configuration: the settings a stage reads, and the checks a schema cannot express.
+
+A rule declares the dotted keys it reads (``settings("irn", "cam.backbone")``); its stage gets
+exactly those, so a stage that reads an undeclared key fails at once instead of silently
+missing reruns. The execution keys below change how a stage runs, not what it computes, and are
+given to every stage without being part of what its output depends on.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+EXECUTION_KEYS = ("run_name", "device", "threads", "num_workers", "channels_last")
+
+
+class ConfigError(ValueError):
+    """A setting is wrong; the message names the key."""
+
+
+def _sorted(obj):
+    if isinstance(obj, dict):
+        return {k: _sorted(obj[k]) for k in sorted(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [_sorted(v) for v in obj]
+    return obj
+
+
+def select(cfg: dict, *keys: str) -> dict:
+    """The sub-config holding only ``keys`` (dotted: ``"cam.backbone"``), nested as in ``cfg``
+    with sorted keys (its repr is a stable Snakemake param)."""
+    out: dict = {}
+    for key in keys:
+        src, dst = cfg, out
+        parts = key.split(".")
+        for i, part in enumerate(parts):
+            if not isinstance(src, dict) or part not in src:
+                raise ConfigError(f"config key {'.'.join(parts[: i + 1])}: missing")
+            if i == len(parts) - 1:
+                dst[part] = copy.deepcopy(src[part])
+            else:
+                src = src[part]
+                dst = dst.setdefault(part, {})
+    return _sorted(out)
+
+
+def stage_config(settings: dict, config: dict) -> dict:
+    """What a stage runs with: its declared settings plus the execution keys."""
+    return {**copy.deepcopy(settings), **{k: config[k] for k in EXECUTION_KEYS if k in config}}
+
+
+def without_execution(cfg: dict) -> dict:
+    """The declared settings of a stage config (what its results depend on)."""
+    return {k: v for k, v in cfg.items() if k not in EXECUTION_KEYS}
+
+
+def _split_size(cfg: dict, key: str) -> int | None:
+    """Number of ids in split ``dataset.<key>`` when it can be known before the run."""
+    ds = cfg["dataset"]
+    if ds["kind"] == "toy":
+        toy = cfg.get("toy", {})
+        return toy.get("n_val") if key == "val_list" else toy.get("n_train")
+    path = Path(ds["root"]) / ds[key]
+    if not path.is_file():
+        return None
+    return len({line.split()[0] for line in path.read_text().splitlines() if line.strip()})
+
+
+def weights_problem(path: str) -> str | None:
+    """Why a weights file cannot be used (missing, unreadable, not a state dict), or None."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        return f"weights file '{p}' not found (set it to null to train from scratch)"
+    import torch
+
+    try:
+        state = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any failure to read is reported with the file
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        return f"weights file '{p}' cannot be read as PyTorch weights ({type(err).__name__}: {first[:200]})"
+    if isinstance(state, dict) and isinstance(state.get("model"), dict):
+        state = state["model"]
+    if not isinstance(state, dict) or not all(hasattr(v, "shape") for v in state.values()):
+        return f"weights file '{p}' holds no state dict of tensors"
+    return None
+
+
+def check_config(cfg: dict) -> list[str]:
+    """Every problem a schema cannot express, each naming its key (empty when all is well)."""
+    errors = []
+    ds = cfg["dataset"]
+    root = Path(ds["root"])
+    if ds["kind"] == "voc":
+        if not root.is_dir():
+            errors.append(f"config key dataset.root: dataset folder '{root}' does not exist")
+        else:
+            for key in ("train_list", "eval_list", "val_list"):
+                if not (root / ds[key]).is_file():
+                    errors.append(f"config key dataset.{key}: split list '{root / ds[key]}' does not exist")
+    else:
+        from .toy import TOY_CLASSES
+
+        if "toy" not in cfg:
+            errors.append("config key toy: required when dataset.kind is 'toy'")
+        elif cfg["toy"]["min_size"] > cfg["toy"]["max_size"]:
+            errors.append("config key toy.min_size: larger than toy.max_size")
+        if list(ds["classes"]) != list(TOY_CLASSES):
+            errors.append(f"config key dataset.classes: the toy dataset's classes are {list(TOY_CLASSES)}")
+    pre = cfg["cam"]["pretrained"]
+    if pre:
+        problem = weights_problem(pre)
+        if problem:
+            errors.append(f"config key cam.pretrained: {problem}")
+    for section in ("irn", "maskrcnn", "deeplab"):
+        if cfg[section]["init"] == "imagenet" and not pre:
+            errors.append(f"config key {section}.init: 'imagenet' needs cam.pretrained (a weights file); "
+                          f"set cam.pretrained or use init 'cam'")
+    r = cfg["relations"]
+    if r["fg_threshold"] <= r["bg_threshold"]:
+        errors.append(f"config key relations.fg_threshold: {r['fg_threshold']} must be above relations.bg_threshold "
+                      f"({r['bg_threshold']}), else no pixel is confident foreground")
+    lo, hi = cfg["cam"]["resize_long"]
+    if lo > hi:
+        errors.append(f"config key cam.resize_long: [{lo}, {hi}] is not [low, high]")
+    for section in ("irn", "deeplab"):
+        a, b = cfg[section]["scale_range"]
+        if a > b:
+            errors.append(f"config key {section}.scale_range: [{a}, {b}] is not [low, high]")
+    if cfg["maskrcnn"]["min_size"] > cfg["maskrcnn"]["max_size"]:
+        errors.append("config key maskrcnn.min_size: larger than maskrcnn.max_size")
+    n_train = _split_size(cfg, "train_list")
+    for section in ("cam", "irn", "maskrcnn", "deeplab"):
+        bs = cfg[section]["batch_size"]
+        if n_train is not None and bs > n_train:
+            errors.append(f"config key {section}.batch_size: {bs} is above the {n_train} images of "
+                          f"dataset.train_list (every batch must be full)")
+    return errors
