@@ -76,8 +76,12 @@ def weights_problem(path: str) -> str | None:
     try:
         state = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any failure to read is reported with the file
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        return f"weights file '{p}' cannot be read as PyTorch weights ({type(err).__name__}: {first[:200]})"
+        # torch's own message advises weights_only=False, which would run arbitrary pickled code
+        import pickle
+
+        why = ("corrupt, or not a PyTorch file" if isinstance(err, pickle.UnpicklingError)
+               else str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__)
+        return f"weights file '{p}' cannot be read as PyTorch weights ({why})"
     if isinstance(state, dict) and isinstance(state.get("model"), dict):
         state = state["model"]
     if not isinstance(state, dict) or not all(hasattr(v, "shape") for v in state.values()):

@@ -3,6 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from snakemake.utils import validate
@@ -74,3 +75,86 @@ def test_default_config_plans_every_stage(tmp_path):
     for rule in ("prepare_toy", "train_cam", "make_cam", "eval_cam", "mine_relations", "train_irn", "infer_irn",
                  "propagate", "make_instances", "baselines", "eval_pseudo", "summary"):
         assert rule in r.stdout
+
+
+def test_select_keeps_only_the_named_keys_sorted():
+    from irn_core.config import ConfigError, select
+
+    cfg = {"cam": {"lr": 0.1, "backbone": "r", "scales": [1, 2]}, "irn": {"radius": 5}, "threads": 2}
+    got = select(cfg, "irn", "cam.scales", "cam.backbone")
+    assert got == {"cam": {"backbone": "r", "scales": [1, 2]}, "irn": {"radius": 5}}
+    assert list(got) == ["cam", "irn"] and list(got["cam"]) == ["backbone", "scales"]
+    got["cam"]["scales"].append(3)  # a copy: the config is untouched
+    assert cfg["cam"]["scales"] == [1, 2]
+    with pytest.raises(ConfigError, match="config key cam.epochs: missing"):
+        select(cfg, "cam.epochs")
+
+
+def _errors(change):
+    from irn_core.config import check_config
+
+    cfg = copy.deepcopy(_load("config/config.yaml"))
+    change(cfg)
+    return check_config(cfg)
+
+
+@pytest.mark.parametrize("change,needle", [
+    (lambda c: c["irn"].update(init="imagenet"), "config key irn.init: 'imagenet' needs cam.pretrained"),
+    (lambda c: c["maskrcnn"].update(init="imagenet"), "config key maskrcnn.init: 'imagenet' needs cam.pretrained"),
+    (lambda c: c["deeplab"].update(init="imagenet"), "config key deeplab.init: 'imagenet' needs cam.pretrained"),
+    (lambda c: c["relations"].update(fg_threshold=0.05, bg_threshold=0.3),
+     "config key relations.fg_threshold: 0.05 must be above relations.bg_threshold"),
+    (lambda c: c["irn"].update(batch_size=601), "config key irn.batch_size: 601 is above the 600 images"),
+    (lambda c: c["cam"].update(resize_long=[300, 200]), "config key cam.resize_long"),
+    (lambda c: c["toy"].update(min_size=300), "config key toy.min_size"),
+])
+def test_cross_setting_checks_name_the_key(change, needle):
+    errors = _errors(change)
+    assert any(needle in e for e in errors), errors
+
+
+def test_shipped_configs_pass_the_cross_setting_checks():
+    assert _errors(lambda c: None) == []
+
+
+def test_corrupt_weights_file_names_key_and_file(tmp_path):
+    bad = tmp_path / "resnet.pth"
+    bad.write_bytes(np.random.default_rng(0).bytes(4096))
+    errors = _errors(lambda c: c["cam"].update(pretrained=str(bad)))
+    assert len(errors) == 1
+    assert errors[0].startswith(f"config key cam.pretrained: weights file '{bad}' cannot be read as PyTorch weights")
+    assert "weights_only" not in errors[0]
+
+
+def test_voc_batch_size_checked_against_the_split_list(tmp_path):
+    from irn_core.config import check_config
+
+    cfg = _load("config/voc2012.yaml")
+    root = tmp_path / "voc"
+    (root / "ImageSets/Segmentation").mkdir(parents=True)
+    for name, n in (("train_aug", 10), ("train", 4), ("val", 3)):
+        (root / f"ImageSets/Segmentation/{name}.txt").write_text("".join(f"2007_{i:06d}\n" for i in range(n)))
+    cfg["dataset"]["root"] = str(root)
+    cfg["cam"]["pretrained"] = None
+    cfg["irn"]["init"] = "cam"
+    errors = check_config(cfg)
+    assert "config key cam.batch_size: 16 is above the 10 images of dataset.train_list (every batch must be full)" \
+        in errors
+
+
+def test_imagenet_init_without_weights_stops_at_start_up(tmp_path):
+    cfg = _load("config/config.yaml")
+    cfg["irn"]["init"] = "imagenet"
+    r = _dry_run(tmp_path, cfg)
+    assert r.returncode != 0
+    assert "config key irn.init: 'imagenet' needs cam.pretrained" in r.stderr + r.stdout
+
+
+def test_user_config_without_dataset_root_is_an_error(tmp_path):
+    """A --configfile replaces the default config: a missing key is named, not taken from the toy run."""
+    cfg = _load("config/config.yaml")
+    del cfg["dataset"]["root"]
+    r = _dry_run(tmp_path, cfg)
+    assert r.returncode != 0
+    assert "'root' is a required property" in r.stderr + r.stdout
+    assert "data/toy" not in r.stdout

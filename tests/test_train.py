@@ -115,3 +115,36 @@ def test_fit_stops_on_a_non_finite_loss(tmp_path):
     with pytest.raises(FloatingPointError, match="loss nan at epoch 1, step 1"):
         fit(model, [{"params": model.parameters(), "lr": 0.1}], lambda e: [torch.ones(1, 1)], step, c,
             Checkpointer(tmp_path), "t")
+
+
+def test_finished_model_leaves_no_checkpoint(tmp_path):
+    model, hist = _run(tmp_path / "ck", 2)
+    Checkpointer(tmp_path / "ck", tag="a").finish({"model": model.state_dict(), "history": hist},
+                                                  tmp_path / "model.pt")
+    assert not (tmp_path / "ck").exists()
+    saved = torch.load(tmp_path / "model.pt", weights_only=False)
+    assert torch.equal(saved["model"]["weight"], model.weight) and len(saved["content_digest"]) == 16
+    # a second (forced) run of the same settings trains from epoch 1 again
+    _, hist = _run(tmp_path / "ck", 2)
+    assert [h["epoch"] for h in hist] == [1, 2]
+
+
+def test_checkpoint_tag_follows_input_contents(tmp_path):
+    from irn_core.train import checkpoint_tag
+
+    (tmp_path / "a.json").write_text('{"x": 1}')
+    (tmp_path / "b.json").write_text('{"x": 1}')
+    (tmp_path / "c.json").write_text('{"x": 2}')
+    s = {"irn": {"lr": 0.1}}
+    assert checkpoint_tag(s, [tmp_path / "a.json"]) == checkpoint_tag(s, [tmp_path / "b.json"])
+    assert checkpoint_tag(s, [tmp_path / "a.json"]) != checkpoint_tag(s, [tmp_path / "c.json"])
+    assert checkpoint_tag(s, [tmp_path / "a.json"]) != checkpoint_tag({"irn": {"lr": 0.2}}, [tmp_path / "a.json"])
+
+
+def test_killed_checkpoint_save_leaves_no_temporary(tmp_path):
+    _run(tmp_path, 1)
+    stale = tmp_path / ".epoch0002.pt.tmp999999999"  # a save killed by SIGKILL (no such process)
+    stale.write_bytes(b"partial")
+    _, hist = _run(tmp_path, 2)  # resumes from epoch 1, cleans the temporary
+    assert [h["epoch"] for h in hist] == [2]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch0001.pt", "epoch0002.pt"]
