@@ -90,6 +90,8 @@ def propagate_dense(maps: torch.Tensor, boundary: torch.Tensor, radius: int = 5,
 
 def upsample_normalise(rw: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """x4 bilinear upsampling, crop to the image size, divide by the global maximum: (M, H, W)."""
+    if rw.shape[0] == 0:  # no maps (an image without a foreground label)
+        return rw.new_zeros((0, *size), dtype=torch.float32)
     up = torch.nn.functional.interpolate(rw[None].float(), scale_factor=4, mode="bilinear", align_corners=False)
     up = up[0, :, : size[0], : size[1]]
     return up / up.max().clamp_min(1e-5)

@@ -65,3 +65,52 @@ def test_coco_json_rle(rng):
     assert ann["category_id"] == 3 and ann["area"] == 18 and ann["bbox"] == [3, 2, 6, 3]
     rle = dict(ann["segmentation"], counts=ann["segmentation"]["counts"].encode())
     assert np.array_equal(mask_utils.decode(rle).astype(bool), m)
+
+
+def test_temporary_of_a_killed_writer_is_removed_by_the_next(tmp_path):
+    import os
+
+    path = tmp_path / "cams.h5"
+    dead = tmp_path / ".cams.h5.tmp999999999"  # SIGKILLed writer: its process is gone
+    dead.write_bytes(b"half an HDF5 file")
+    live = tmp_path / f".cams.h5.tmp{os.getppid()}"  # a writer that still runs is left alone
+    live.write_bytes(b"")
+    with atomic_h5(path, {"stage": "s"}) as f:
+        write_group(f, "a", {"x": np.ones(3)})
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["cams.h5", live.name])
+
+
+def test_disk_full_is_named_and_leaves_nothing(tmp_path, monkeypatch):
+    import errno
+    import shutil
+    from collections import namedtuple
+
+    import torch
+
+    import irn_core.io as io
+    from irn_core.train import atomic_save
+
+    (tmp_path / "model.pt").write_bytes(b"the previous good model")
+
+    def short_write(obj, f):  # what torch.save does when the disk fills mid-write
+        open(f, "wb").write(b"partial")
+        raise RuntimeError("[enforce fail at inline_container.cc:664] . unexpected pos 5230016 vs 5229904")
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(torch, "save", short_write)
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(100, 100, 0))
+    with pytest.raises(OSError, match=f"no space left on device while writing {tmp_path / 'model.pt'}") as err:
+        atomic_save({"model": {}}, tmp_path / "model.pt")
+    assert err.value.errno == errno.ENOSPC
+    assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]
+    assert (tmp_path / "model.pt").read_bytes() == b"the previous good model"
+    # an OSError with ENOSPC (h5py, json) is named the same way
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(100, 0, 100))
+
+    def enospc(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(io.json, "dumps", enospc)
+    with pytest.raises(OSError, match="no space left on device while writing .*eval.json"):
+        io.write_json(tmp_path / "eval.json", {})
+    assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]

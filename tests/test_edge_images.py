@@ -1,0 +1,76 @@
+"""Images without a foreground label, and images whose stride-4 map is smaller than the walk
+radius, flow through every per-image stage (VOC code path, tiny settings)."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from irn_core.toy import ToySettings, write_toy_dataset
+from irn_core.voc import save_palette_png
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def edge_run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("edge")
+    data = work / "voc"
+    write_toy_dataset(data, ToySettings(n_train=24, n_val=4, seed=7, min_size=96, max_size=128))
+    ids = (data / "ImageSets/Segmentation/train.txt").read_text().split()
+    # an image whose annotation lists no object
+    xml = data / f"Annotations/{ids[3]}.xml"
+    xml.write_text(re.sub(r"<object>.*?</object>", "", xml.read_text(), flags=re.S))
+    # a 36x32 px image: its stride-4 map (9x8) is smaller than the walk radius (10)
+    small = ids[5]
+    for folder, ext in (("JPEGImages", "jpg"), ("SegmentationClass", "png"), ("SegmentationObject", "png")):
+        path = data / f"{folder}/{small}.{ext}"
+        arr = np.array(Image.open(path))[:32, :36]
+        if ext == "jpg":
+            Image.fromarray(arr).save(path, quality=95)
+        else:
+            save_palette_png(path, arr)
+    cfg = yaml.safe_load((ROOT / "tests/tiny.yaml").read_text())
+    cfg["dataset"].update(kind="voc", root=str(data))
+    cfg.pop("toy")
+    cfg["propagate"]["radius"] = 10
+    (work / "edge.yaml").write_text(yaml.safe_dump(cfg))
+    r = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(work),
+                        "pseudo_labels", "--configfile", str(work / "edge.yaml"), "--cores", "2"],
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-4000:]
+    return work / "results/tiny", ids[3], small
+
+
+@pytest.mark.slow
+def test_label_less_image_flows_through(edge_run):
+    out, empty, _ = edge_run
+    manifest = json.loads((out / "dataset/train.json").read_text())
+    assert any(f"image '{empty}' has no foreground label" in w for w in manifest["warnings"])
+    assert "has no foreground label" in (out / "logs/check_dataset_train.log").read_text()
+    with h5py.File(out / "cam/cams.h5") as f:
+        assert f[empty]["keys"].shape == (0,) and f[empty]["cam_full"].shape[0] == 0
+    with h5py.File(out / "relations/relations.h5") as f:
+        assert set(np.unique(f[empty]["label"][()])) <= {0, 255}  # background (or unsure) only
+    with h5py.File(out / "labels/sem_pseudo.h5") as f:
+        assert not f[empty]["label"][()].any()
+    with h5py.File(out / "labels/ins_pseudo.h5") as f:
+        assert f[empty]["scores"].shape == (0,)
+    s = json.loads((out / "summary_pseudo_labels.json").read_text())
+    assert 0 <= s["ins_pseudo"]["map50"] <= 1
+
+
+@pytest.mark.slow
+def test_image_smaller_than_the_walk_radius_flows_through(edge_run):
+    out, _, small = edge_run
+    with h5py.File(out / "labels/sem_pseudo.h5") as f:
+        assert f[small]["label"].shape == (32, 36)
+    with h5py.File(out / "irn/irn_out.h5") as f:
+        assert f[small]["boundary"].shape == (8, 9)
