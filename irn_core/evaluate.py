@@ -1,13 +1,16 @@
 """Evaluation: semantic mIoU and PASCAL-VOC-style instance mAP^r (METHOD.md 7).
 
-mAP^r follows the VOC devkit / chainercv protocol that the paper's numbers come from: per
-image, predictions are taken in score order and each one is matched to the ground-truth
-instance of its class with the highest mask IoU; it is a true positive when that IoU reaches
-the threshold and that instance is not matched yet, otherwise a false positive (so a
-duplicate is a false positive). ``greedy_unmatched=True`` instead matches to the best
-instance among those still unmatched. Void pixels are removed from both sides before IoU.
-AP is the area under the monotone precision envelope; classes without ground truth are
-skipped in the mean.
+mAP^r follows the protocol the paper's numbers come from (chainercv's
+``eval_instance_segmentation_voc``, which the authors' ``eval_ins_seg.py`` calls): per image and
+class, predictions are taken in score order and each one is matched to the ground-truth instance
+of its class with the highest mask IoU; it is a true positive when that IoU reaches the threshold
+and that instance is not matched yet, otherwise a false positive (so a duplicate is a false
+positive). ``greedy_unmatched=True`` instead matches to the best instance among those still
+unmatched. Ground-truth masks are the pixels of their instance id in ``SegmentationObject``, so
+they exclude the void band; predicted masks are taken whole (void pixels they cover count in the
+union). Score order is ``argsort()[::-1]``, as in the protocol: among equal scores the later
+prediction comes first. AP is the area under the monotone precision envelope; classes without
+ground truth are skipped in the mean.
 """
 
 from __future__ import annotations
@@ -75,22 +78,19 @@ class InstanceEvaluator:
         self.matches = [[[] for _ in self.thresholds] for _ in range(num_classes)]
 
     def add(self, masks: np.ndarray, classes: np.ndarray, scores: np.ndarray,
-            gt_masks: np.ndarray, gt_classes: np.ndarray, void: np.ndarray | None = None) -> None:
-        """One image: predicted masks (N, H, W) bool, classes (N,), scores (N,); ground truth
-        masks (M, H, W) bool, classes (M,); void (H, W) bool or None."""
+            gt_masks: np.ndarray, gt_classes: np.ndarray) -> None:
+        """One image: predicted masks (N, H, W) bool, classes (N,), scores (N,); ground-truth
+        masks (M, H, W) bool (void excluded), classes (M,)."""
         masks, gt_masks = np.asarray(masks, bool), np.asarray(gt_masks, bool)
         classes, gt_classes = np.asarray(classes), np.asarray(gt_classes)
         scores = np.asarray(scores, np.float64)
-        if void is not None and void.any():
-            masks = masks & ~void
-            gt_masks = gt_masks & ~void
         for c in np.union1d(np.unique(classes), np.unique(gt_classes)).astype(int):
             p = np.nonzero(classes == c)[0]
             g = np.nonzero(gt_classes == c)[0]
             self.n_pos[c] += len(g)
             if len(p) == 0:
                 continue
-            p = p[np.argsort(-scores[p], kind="stable")]
+            p = p[scores[p].argsort()[::-1]]
             iou = mask_iou(masks[p], gt_masks[g])
             self.scores[c].extend(scores[p].tolist())
             for t, thr in enumerate(self.thresholds):
@@ -121,7 +121,7 @@ class InstanceEvaluator:
         for c in range(self.num_classes):
             if self.n_pos[c] == 0:
                 continue
-            order = np.argsort(-np.asarray(self.scores[c]), kind="stable")
+            order = np.asarray(self.scores[c]).argsort()[::-1]
             for t in range(len(self.thresholds)):
                 tp = np.asarray(self.matches[c][t], np.float64)[order]
                 if tp.size == 0:

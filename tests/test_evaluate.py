@@ -84,16 +84,35 @@ def test_iou_thresholds():
     assert s[0.25] == 1.0 and s[0.5] == 1.0 and s[0.7] == 0.0 and s[0.75] == 0.0
 
 
-def test_void_pixels_ignored():
-    gt = _box(10, 10, 0, 5, 0, 10)[None]
-    pred = _box(10, 10, 0, 10, 0, 10)[None]  # IoU 0.5 with void counted, 1.0 without
-    void = _box(10, 10, 5, 10, 0, 10)
-    ev = InstanceEvaluator(1, thresholds=(0.75,))
-    ev.add(pred, np.array([0]), np.array([1.0]), gt, np.array([0]), void)
-    assert ev.summary()[0.75] == 1.0
-    ev = InstanceEvaluator(1, thresholds=(0.75,))
+def test_void_band_counts_against_the_prediction():
+    """Published protocol: the ground truth excludes void, the prediction is taken whole. A 4x4
+    object with a one-pixel void ring, predicted as the 6x6 square including the ring: IoU 16/36."""
+    obj = np.zeros((8, 8), np.uint8)
+    obj[1:7, 1:7] = 255  # void ring
+    obj[2:6, 2:6] = 1  # the object
+    gt = (obj == 1)[None]  # what VOCDataset.instance_gt gives: the id's pixels, void excluded
+    pred = _box(8, 8, 1, 7, 1, 7)[None]
+    assert mask_iou(pred, gt)[0, 0] == pytest.approx(16 / 36)
+    ev = InstanceEvaluator(1, thresholds=(0.25, 0.5))
     ev.add(pred, np.array([0]), np.array([1.0]), gt, np.array([0]))
-    assert ev.summary()[0.75] == 0.0
+    assert ev.summary() == {0.25: 1.0, 0.5: 0.0}
+
+
+def test_equal_scores_take_the_later_prediction_first():
+    """Ties follow the protocol's argsort()[::-1]: of two predictions with equal scores on one
+    object, the later one is matched (TP) and the earlier is the duplicate (FP). Across the class
+    the FP (earlier) then ranks first: precision 0 at recall 0, 1/2 at recall 1 -> AP 0.5."""
+    gt = _box(8, 8, 0, 4, 0, 4)[None]
+    a = _box(8, 8, 0, 4, 0, 3)  # IoU 0.75
+    b = _box(8, 8, 0, 4, 0, 4)  # IoU 1
+    ev = InstanceEvaluator(1, thresholds=(0.5,))
+    ev.add(np.stack([a, b]), np.array([0, 0]), np.array([0.9, 0.9]), gt, np.array([0]))
+    assert ev.matches[0][0] == [1, 0]  # b (index 1) first: TP; then a: duplicate
+    assert ev.summary()[0.5] == pytest.approx(0.5)
+    # with distinct scores the order is the scores' own
+    ev = InstanceEvaluator(1, thresholds=(0.5,))
+    ev.add(np.stack([a, b]), np.array([0, 0]), np.array([0.9, 0.8]), gt, np.array([0]))
+    assert ev.summary()[0.5] == 1.0
 
 
 def test_class_absent_from_ground_truth_is_skipped():

@@ -154,7 +154,7 @@ def eval_instances(cfg: dict, path: str, ids: list[str], gt_cache: dict | None =
             if gt_cache is not None:
                 gt_cache[image_id] = gt
             masks, classes, scores = read_instances(f, image_id)
-            ev.add(masks, classes, scores, *gt)
+            ev.add(masks, classes, scores, *gt[:2])
     res = ev.summary()
     out = {f"map{round(t * 100):02d}": v for t, v in res.items()}
     out["per_class_ap"] = {f"{t:.2f}": [None if np.isnan(x) else float(x) for x in row]

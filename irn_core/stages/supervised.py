@@ -122,7 +122,7 @@ def eval_maskrcnn(cfg: dict, model_path: str, val_coco: str, out_json: str, pred
         masks = (out["masks"][:, 0] > 0.5).cpu().numpy()
         classes = (out["labels"] - 1).cpu().numpy()
         scores = out["scores"].cpu().numpy()
-        ev.add(masks, classes, scores, *voc.instance_gt(image_id))
+        ev.add(masks, classes, scores, *voc.instance_gt(image_id)[:2])
         results += [{"image_id": info["id"], "category_id": int(k) + 1, "segmentation": rle_encode(m),
                      "score": float(s)}
                     for m, k, s in zip(masks, classes, scores)]
