@@ -13,12 +13,14 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import timed, update_results  # noqa: E402
 
 from irn_core.cam import multiscale_cam  # noqa: E402
+from irn_core.data import scaled_views  # noqa: E402
 from irn_core.instances import instance_map  # noqa: E402
 from irn_core.models import CAMNet, IRNet, build_backbone  # noqa: E402
 from irn_core.relations import irn_losses  # noqa: E402
@@ -66,7 +68,9 @@ def _throughput(cam, irn, size: int, batch: int, dev) -> dict:
     cam.eval()
     with torch.no_grad():
         n = 3
-        sec, _ = timed(lambda: [multiscale_cam(cam.cam, img, torch.tensor([0, 1], device=dev)) for _ in range(n)])
+        views = [v.to(dev) for v in scaled_views(np.zeros((size, size, 3), np.uint8), (1.0, 0.5, 1.5, 2.0))]
+        sec, _ = timed(lambda: [multiscale_cam(cam.cam, views, torch.tensor([0, 1], device=dev), (size, size))
+                                for _ in range(n)])
         cam_inf = n / sec
         irn.eval()
         sec, _ = timed(lambda: [irn_forward(irn, img) for _ in range(n)])

@@ -22,21 +22,21 @@ def normalise_max(cams: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
     return cams / (cams.flatten(1).max(dim=1).values[:, None, None] + eps)
 
 
-def multiscale_cam(cam_fn, image: torch.Tensor, keys: torch.Tensor, scales=(1.0, 0.5, 1.5, 2.0),
+def multiscale_cam(cam_fn, views: list[torch.Tensor], keys: torch.Tensor, size: tuple[int, int],
                    flip: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """CAMs of one image at stride 4 and at full resolution, each normalised to max 1.
 
-    cam_fn: (B, 3, h, w) -> (B, C, h', w') non-negative maps; image: (3, H, W) normalised;
-    keys: (K,) class indices to keep. Returns ((K, ceil(H/4), ceil(W/4)), (K, H, W)).
+    cam_fn: (B, 3, h, w) -> (B, C, h', w') non-negative maps; views: the normalised image at each
+    inference scale (``data.scaled_views``); size: the image's (H, W); keys: (K,) class indices
+    to keep. Returns ((K, ceil(H/4), ceil(W/4)), (K, H, W)).
     """
-    size = tuple(image.shape[-2:])
+    size = tuple(size)
     s4, up16 = strided_size(size, 4), strided_up_size(size, 16)
     if len(keys) == 0:  # an image without a foreground label has no maps
-        return image.new_zeros((0, *s4)), image.new_zeros((0, *size))
+        return views[0].new_zeros((0, *s4)), views[0].new_zeros((0, *size))
     acc4 = acc_full = 0
-    for s in scales:
-        x = image[None] if s == 1.0 else F.interpolate(
-            image[None], (round(size[0] * s), round(size[1] * s)), mode="bilinear", align_corners=False)
+    for view in views:
+        x = view[None]
         if flip:
             x = torch.cat([x, x.flip(-1)])
         out = cam_fn(x)

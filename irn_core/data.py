@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from .voc import IGNORE, VOCDataset
@@ -18,10 +18,24 @@ def normalise(img: np.ndarray) -> np.ndarray:
     return ((img.astype(np.float32) - MEAN) / STD).transpose(2, 0, 1)
 
 
-def _resize(x: torch.Tensor, size: tuple[int, int], nearest: bool) -> torch.Tensor:
-    if nearest:
-        return F.interpolate(x[None, None].float(), size, mode="nearest")[0, 0].to(x.dtype)
-    return F.interpolate(x[None], size, mode="bilinear", align_corners=False)[0]
+def pil_resize(arr: np.ndarray, size: tuple[int, int], nearest: bool = False) -> np.ndarray:
+    """Resize a uint8 image (H, W, 3) or label map (H, W) to ``size`` (h, w) as the public code
+    does: PIL bicubic on the uint8 image (before normalising), PIL nearest on labels (it samples
+    ``floor((x + 0.5) * in / out)``, the centre of each output pixel)."""
+    if arr.shape[:2] == tuple(size):
+        return arr
+    resample = Image.NEAREST if nearest else Image.BICUBIC
+    return np.asarray(Image.fromarray(arr).resize((size[1], size[0]), resample))
+
+
+def scaled_size(size: tuple[int, int], scale: float) -> tuple[int, int]:
+    """round(side * scale) per side (round half to even, as numpy's round in the public code)."""
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
+
+
+def scaled_views(img: np.ndarray, scales) -> list[torch.Tensor]:
+    """The normalised (3, h, w) image at each scale, resized as uint8 (PIL bicubic) first."""
+    return [torch.from_numpy(normalise(pil_resize(img, scaled_size(img.shape[:2], s)))) for s in scales]
 
 
 def random_crop(arrays: list[torch.Tensor], pads: list[float], crop: int, rng: np.random.Generator):
@@ -52,11 +66,10 @@ class ClassificationSet(Dataset):
 
     def __getitem__(self, i: int):
         rng = np.random.default_rng([self.seed, self.epoch, i])
-        img = torch.from_numpy(normalise(self.voc.load_image(self.ids[i])))
-        h, w = img.shape[-2:]
+        img = self.voc.load_image(self.ids[i])
+        h, w = img.shape[:2]
         target = rng.integers(self.resize_long[0], self.resize_long[1] + 1)
-        s = target / max(h, w)
-        img = _resize(img, (max(1, round(h * s)), max(1, round(w * s))), nearest=False)
+        img = torch.from_numpy(normalise(pil_resize(img, scaled_size((h, w), target / max(h, w)))))
         if rng.random() < 0.5:
             img = img.flip(-1)
         (img,) = random_crop([img], [0.0], self.crop, rng)
@@ -80,12 +93,10 @@ class RelationSet(Dataset):
 
     def __getitem__(self, i: int):
         rng = np.random.default_rng([self.seed, self.epoch, i])
-        img = torch.from_numpy(normalise(self.voc.load_image(self.ids[i])))
-        lab = torch.from_numpy(self.labels[self.ids[i]].astype(np.int64))
-        s = rng.uniform(*self.scale_range)
-        h, w = img.shape[-2:]
-        size = (max(1, round(h * s)), max(1, round(w * s)))
-        img, lab = _resize(img, size, nearest=False), _resize(lab, size, nearest=True)
+        img = self.voc.load_image(self.ids[i])
+        size = scaled_size(img.shape[:2], rng.uniform(*self.scale_range))
+        img = torch.from_numpy(normalise(pil_resize(img, size)))
+        lab = torch.from_numpy(pil_resize(self.labels[self.ids[i]].astype(np.uint8), size, nearest=True).astype(np.int64))
         if rng.random() < 0.5:
             img, lab = img.flip(-1), lab.flip(-1)
         img, lab = random_crop([img, lab], [0.0, IGNORE], self.crop, rng)
@@ -95,16 +106,20 @@ class RelationSet(Dataset):
 
 
 class ImageSet(Dataset):
-    """Plain images for inference: (id, normalised (3, H, W) tensor)."""
+    """Plain images for inference: (id, normalised (3, H, W) tensor); with ``scales``, (id, list of
+    the normalised image at each scale)."""
 
-    def __init__(self, voc: VOCDataset, ids: list[str]):
-        self.voc, self.ids = voc, ids
+    def __init__(self, voc: VOCDataset, ids: list[str], scales=None):
+        self.voc, self.ids, self.scales = voc, ids, scales
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def __getitem__(self, i: int):
-        return self.ids[i], torch.from_numpy(normalise(self.voc.load_image(self.ids[i])))
+        img = self.voc.load_image(self.ids[i])
+        if self.scales is not None:
+            return self.ids[i], scaled_views(img, self.scales)
+        return self.ids[i], torch.from_numpy(normalise(img))
 
 
 def epoch_loader(data: Dataset, epoch: int, batch_size: int, seed: int, num_workers: int = 0,

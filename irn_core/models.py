@@ -103,33 +103,50 @@ def load_cam_backbone(backbone: ResNetBackbone, cam_model: str | Path) -> ResNet
     return backbone
 
 
-def freeze_batchnorm(module: nn.Module) -> None:
-    """Use running statistics and fixed affine parameters in every BatchNorm (pretrained nets)."""
-    for m in module.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.eval()
-            for p in m.parameters():
-                p.requires_grad_(False)
+def frozen_batchnorm(module: nn.Module) -> nn.Module:
+    """Replace every BatchNorm2d by torchvision's FrozenBatchNorm2d (running statistics and
+    affine parameters as buffers), as torchvision does for pretrained detection backbones: a
+    later ``train()`` cannot make them learn. Returns ``module``."""
+    from torchvision.ops import FrozenBatchNorm2d
+
+    for name, child in module.named_children():
+        if isinstance(child, nn.BatchNorm2d):
+            frozen = FrozenBatchNorm2d(child.num_features, eps=child.eps)
+            for k in ("weight", "bias", "running_mean", "running_var"):
+                getattr(frozen, k).copy_(getattr(child, k).detach())
+            setattr(module, name, frozen)
+        else:
+            frozen_batchnorm(child)
+    return module
 
 
 class CAMNet(nn.Module):
-    """Backbone + global average pooling + bias-free 1x1 classifier (METHOD.md 1)."""
+    """Backbone + global average pooling + bias-free 1x1 classifier (METHOD.md 1).
+
+    With ImageNet weights (``pretrained``) it follows the public network: the gradient stops
+    after ``layer2`` (the stem, ``layer1`` and ``layer2`` do not train), every BatchNorm keeps its
+    running statistics while its affine weights train (except the stem's ``bn1``, frozen with
+    ``conv1``), and the classifier starts from PyTorch's default initialisation. From scratch
+    everything trains (batch statistics) and the classifier starts from ``kaiming_normal_``.
+    """
 
     def __init__(self, backbone: ResNetBackbone, num_classes: int, pretrained: bool):
         super().__init__()
         self.backbone = backbone
         self.classifier = nn.Conv2d(backbone.channels[-1], num_classes, 1, bias=False)
-        nn.init.kaiming_normal_(self.classifier.weight)
-        # the public recipe: with ImageNet weights the stem is frozen and the first two stages get
-        # no gradient, BatchNorm is fixed. From scratch everything must train.
+        if not pretrained:
+            nn.init.kaiming_normal_(self.classifier.weight)
         self.pretrained = pretrained
+        if pretrained:
+            for p in (*backbone.conv1.parameters(), *backbone.bn1.parameters()):
+                p.requires_grad_(False)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         b = self.backbone
-        x = b.layer1(b.stem(x))
+        x = b.layer2(b.layer1(b.stem(x)))
         if self.pretrained:
             x = x.detach()
-        return b.layer4(b.layer3(b.layer2(x)))
+        return b.layer4(b.layer3(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class logits (B, C)."""
@@ -142,9 +159,9 @@ class CAMNet(nn.Module):
 
     def param_groups(self) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
         """(backbone parameters that train, classifier parameters)."""
-        if self.pretrained:
+        if self.pretrained:  # the stages before the detach get no gradient
             b = self.backbone
-            frozen = {id(p) for m in (b.conv1, b.bn1, b.layer1) for p in m.parameters()}
+            frozen = {id(p) for m in (b.conv1, b.bn1, b.layer1, b.layer2) for p in m.parameters()}
             backbone = [p for p in b.parameters() if id(p) not in frozen and p.requires_grad]
         else:
             backbone = list(self.backbone.parameters())
@@ -152,13 +169,16 @@ class CAMNet(nn.Module):
 
     def train(self, mode: bool = True):
         super().train(mode)
-        if self.pretrained:
-            freeze_batchnorm(self.backbone)
+        if self.pretrained:  # fixed statistics, trainable affine weights (the public FixedBatchNorm)
+            for m in self.backbone.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.eval()
         return self
 
 
-def _unit(cin: int, cout: int, groups: int) -> list[nn.Module]:
-    return [nn.Conv2d(cin, cout, 1, bias=False), nn.GroupNorm(groups, cout), nn.ReLU(inplace=True)]
+def _unit(cin: int, cout: int, groups: int, relu: bool = True) -> list[nn.Module]:
+    layers = [nn.Conv2d(cin, cout, 1, bias=False), nn.GroupNorm(groups, cout)]
+    return layers + [nn.ReLU(inplace=True)] if relu else layers
 
 
 class IRNet(nn.Module):
@@ -170,11 +190,14 @@ class IRNet(nn.Module):
         for p in self.backbone.parameters():
             p.requires_grad_(False)
         ch = backbone.channels
-        self.edge = nn.ModuleList([nn.Sequential(*_unit(c, 32, 4)) for c in ch])
+        # each level: 1x1 conv + GroupNorm, upsampled to the finer level where needed, then ReLU
+        # (the public order: upsampling before the ReLU)
+        self.edge = nn.ModuleList([nn.Sequential(*_unit(c, 32, 4, relu=False)) for c in ch])
         self.edge_out = nn.Conv2d(32 * len(ch), 1, 1, bias=True)
         dp_w = [64, 128, 256, 256, 256]
-        self.dp = nn.ModuleList([nn.Sequential(*_unit(c, w, 8 if w == 64 else 16)) for c, w in zip(ch, dp_w)])
-        self.dp_fuse8 = nn.Sequential(*_unit(768, 256, 16))
+        self.dp = nn.ModuleList([nn.Sequential(*_unit(c, w, 8 if w == 64 else 16, relu=False))
+                                 for c, w in zip(ch, dp_w)])
+        self.dp_fuse8 = nn.Sequential(*_unit(768, 256, 16, relu=False))
         self.dp_out = nn.Sequential(*_unit(448, 256, 16), nn.Conv2d(256, 2, 1, bias=False))
         # mean displacement over the training images, subtracted at inference (METHOD.md 4)
         self.register_buffer("mean_shift", torch.zeros(2))
@@ -189,13 +212,17 @@ class IRNet(nn.Module):
         with torch.no_grad():
             feats = [f.detach() for f in self.backbone.levels(x)]
         size4 = feats[1].shape[-2:]
-        up = lambda t, s: t if t.shape[-2:] == s else F.interpolate(t, s, mode="bilinear", align_corners=False)
-        edge = torch.cat([up(m(f), size4) for m, f in zip(self.edge, feats)], 1)
+
+        def up_relu(t, s):
+            t = t if t.shape[-2:] == s else F.interpolate(t, s, mode="bilinear", align_corners=False)
+            return F.relu(t)
+
+        edge = torch.cat([up_relu(m(f), size4) for m, f in zip(self.edge, feats)], 1)
         edge = self.edge_out(edge)
-        d = [m(f) for m, f in zip(self.dp, feats)]
-        size8 = d[2].shape[-2:]
-        fused8 = self.dp_fuse8(torch.cat([d[2], up(d[3], size8), up(d[4], size8)], 1))
-        disp = self.dp_out(torch.cat([d[0], d[1], up(fused8, size4)], 1))
+        size8 = feats[2].shape[-2:]
+        d = [up_relu(m(f), size4 if i < 2 else size8) for i, (m, f) in enumerate(zip(self.dp, feats))]
+        fused8 = self.dp_fuse8(torch.cat(d[2:], 1))
+        disp = self.dp_out(torch.cat([d[0], d[1], up_relu(fused8, size4)], 1))
         return edge, disp
 
     def trainable(self) -> tuple[list[nn.Parameter], list[nn.Parameter]]:

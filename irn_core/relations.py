@@ -38,6 +38,21 @@ def crf_refine(image: np.ndarray, labels: np.ndarray, n_labels: int, iterations:
     return np.argmax(np.asarray(q).reshape(n_labels, h, w), axis=0)
 
 
+def crf_probabilities(image: np.ndarray, probs: np.ndarray, iterations: int = 10) -> np.ndarray:
+    """Dense-CRF post-processing of (K, H, W) class probabilities on a (H, W, 3) uint8 image, with
+    DeepLab v2's settings (Chen et al., TPAMI 2018): Gaussian sxy=3, compat=3; bilateral
+    sxy=121, srgb=5, compat=4. Returns the refined (K, H, W) probabilities."""
+    import pydensecrf.densecrf as dcrf
+    from pydensecrf.utils import unary_from_softmax
+
+    k, h, w = probs.shape
+    d = dcrf.DenseCRF2D(w, h, k)
+    d.setUnaryEnergy(np.ascontiguousarray(unary_from_softmax(probs.astype(np.float32))))
+    d.addPairwiseGaussian(sxy=3, compat=3)
+    d.addPairwiseBilateral(sxy=121, srgb=5, rgbim=np.array(image, dtype=np.uint8, order="C"), compat=4)
+    return np.asarray(d.inference(iterations)).reshape(k, h, w)
+
+
 def relation_labels(image: np.ndarray, cams: np.ndarray, keys: np.ndarray, fg_threshold: float = 0.30,
                     bg_threshold: float = 0.05, use_crf: bool = True) -> np.ndarray:
     """Label map of confident regions: class k+1, background 0, unsure 255. (H, W) uint8.
@@ -173,12 +188,29 @@ def direction_offsets(radius: int, device=None) -> torch.Tensor:
     return torch.tensor(search_directions(radius), dtype=torch.float32, device=device)
 
 
-def irn_losses(edge_logits: torch.Tensor, disp: torch.Tensor, label: torch.Tensor, radius: int) -> dict:
+def public_source_region(h: int, w: int, radius: int, device=None) -> torch.Tensor:
+    """(h, w) bool: the source pixels the public loss takes, rows [0, h - r') and columns
+    [r', w - r') with r' = radius - 1 (its ``radius_floor``); every forward pair from them ends
+    inside the map."""
+    r = radius - 1
+    region = torch.zeros((h, w), dtype=torch.bool, device=device)
+    region[: max(h - r, 0), r: max(w - r, r)] = True
+    return region
+
+
+def irn_losses(edge_logits: torch.Tensor, disp: torch.Tensor, label: torch.Tensor, radius: int,
+               pairs_at_border: bool = True) -> dict:
     """The four IRNet losses (METHOD.md 4) for a batch.
 
     edge_logits: (B, 1, h, w); disp: (B, 2, h, w) stride-4 pixels (dy, dx); label: (B, h, w).
+    ``pairs_at_border``: every pair whose two ends lie in the map; off, only the pairs from the
+    public code's source region (``public_source_region``), x1.17 fewer at a 512 crop.
     """
-    p_bg, p_fg, p_neg = (m.float() for m in pair_labels(label, radius))
+    masks = pair_labels(label, radius)
+    if not pairs_at_border:
+        region = public_source_region(*label.shape[-2:], radius, label.device)
+        masks = [m & region for m in masks]
+    p_bg, p_fg, p_neg = (m.float() for m in masks)
     aff = boundary_affinity(torch.sigmoid(edge_logits[:, 0]), radius)
     eps = 1e-5
 
@@ -202,5 +234,5 @@ def irn_losses(edge_logits: torch.Tensor, disp: torch.Tensor, label: torch.Tenso
             "dp_fg": dp_fg, "dp_bg": dp_bg}
 
 
-__all__ = ["boundary_affinity", "crf_refine", "direction_offsets", "irn_losses", "pair_labels",
+__all__ = ["public_source_region", "boundary_affinity", "crf_probabilities", "crf_refine", "direction_offsets", "irn_losses", "pair_labels",
            "path_cells", "relation_labels", "search_directions", "shifted", "cam_to_label", "gather_pairs"]

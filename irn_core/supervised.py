@@ -18,14 +18,14 @@ from torchvision.models.detection.backbone_utils import BackboneWithFPN
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 from torchvision.models.segmentation.deeplabv3 import DeepLabHead, DeepLabV3
 
-from .models import ResNetBackbone, freeze_batchnorm
+from .models import ResNetBackbone, frozen_batchnorm
 from .voc import VOCDataset
 
 
 def build_maskrcnn(backbone: ResNetBackbone, num_classes: int, cfg: dict, frozen_bn: bool) -> MaskRCNN:
     """Mask R-CNN with an FPN on a stride-32 ResNet; ``num_classes`` foreground classes."""
-    if frozen_bn:
-        freeze_batchnorm(backbone)
+    if frozen_bn:  # pretrained: FrozenBatchNorm2d, which model.train() cannot unfreeze
+        frozen_batchnorm(backbone)
     chans = backbone.channels[1:]
     fpn = BackboneWithFPN(backbone, {f"layer{i}": str(i - 1) for i in range(1, 5)}, chans, cfg["fpn_channels"])
     anchors = AnchorGenerator(tuple((s,) for s in cfg["anchor_sizes"]), ((0.5, 1.0, 2.0),) * len(cfg["anchor_sizes"]))
@@ -111,18 +111,30 @@ def keep_valid_targets(targets: list[dict]) -> list[dict]:
     return out
 
 
-def build_deeplab(backbone: ResNetBackbone, num_classes: int) -> DeepLabV3:
-    """DeepLabV3 (ASPP head) on a stride-16 ResNet; ``num_classes`` includes background."""
+def build_deeplab(backbone: ResNetBackbone, num_classes: int, frozen_bn: bool = False) -> DeepLabV3:
+    """DeepLabV3 (ASPP head) on a stride-16 ResNet; ``num_classes`` includes background.
+    ``frozen_bn`` (pretrained backbones): the backbone's BatchNorms are FrozenBatchNorm2d."""
+    if frozen_bn:
+        frozen_batchnorm(backbone)
     body = IntermediateLayerGetter(backbone, {"layer4": "out"})
     return DeepLabV3(body, DeepLabHead(backbone.channels[-1], num_classes))
 
 
 @torch.no_grad()
-def predict_segmentation(model: DeepLabV3, img: torch.Tensor, flip: bool = True) -> torch.Tensor:
-    """Class scores (K, H, W) for one normalised (3, H, W) image, averaged with its flip."""
-    x = img[None]
-    if flip:
-        x = torch.cat([x, x.flip(-1)])
-    out = model(x)["out"]
-    out = F.interpolate(out, img.shape[-2:], mode="bilinear", align_corners=False).softmax(1)
-    return (out[0] + out[1].flip(-1)) / 2 if flip else out[0]
+def predict_segmentation(model: DeepLabV3, views: torch.Tensor | list[torch.Tensor], flip: bool = True,
+                         size: tuple[int, int] | None = None) -> torch.Tensor:
+    """Class probabilities (K, H, W) of one image: the mean over its normalised views (one (3, H, W)
+    image, or its views at several scales, ``data.scaled_views``) and their flips, each
+    upsampled bilinearly to ``size`` (default: the first view's)."""
+    views = [views] if torch.is_tensor(views) else list(views)
+    size = tuple(size or views[0].shape[-2:])
+    total = 0
+    for v in views:
+        x = v[None]
+        if flip:
+            x = torch.cat([x, x.flip(-1)])
+        out = F.interpolate(model(x)["out"], size, mode="bilinear", align_corners=False).softmax(1)
+        total = total + ((out[0] + out[1].flip(-1)) / 2 if flip else out[0])
+    return total / len(views)
+
+

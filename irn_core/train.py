@@ -54,16 +54,35 @@ def poly_lr(base_lr: float, step: int, max_step: int, power: float = 0.9) -> flo
     return base_lr * (1 - step / max_step) ** power
 
 
-def set_poly_lr(optimizer: torch.optim.Optimizer, step: int, max_step: int, power: float = 0.9) -> None:
-    """Apply poly decay to each group's ``initial_lr``."""
+def poly_factor(step: int, max_step: int) -> float:
+    """The lr multiplier of poly decay (power 0.9), the schedule of the CAM network and IRNet."""
+    return poly_lr(1.0, step, max_step)
+
+
+def step_factor(steps: list[int], gamma: float = 0.1, warmup_iters: int = 0, warmup_factor: float = 1 / 3):
+    """Detectron's schedule as a multiplier of the base lr: ``gamma`` once per milestone passed,
+    after a linear warm-up from ``warmup_factor`` over ``warmup_iters`` iterations."""
+    def factor(step: int, max_step: int) -> float:
+        f = gamma ** sum(step >= s for s in steps)
+        if step < warmup_iters:
+            alpha = step / warmup_iters
+            f *= warmup_factor * (1 - alpha) + alpha
+        return f
+    return factor
+
+
+def set_lr(optimizer: torch.optim.Optimizer, factor: float) -> None:
+    """Each group's lr: its ``initial_lr`` times ``factor``."""
     for g in optimizer.param_groups:
-        g["lr"] = poly_lr(g["initial_lr"], step, max_step, power)
+        g["lr"] = g["initial_lr"] * factor
 
 
-def make_optimizer(name: str, groups: list[dict], weight_decay: float) -> torch.optim.Optimizer:
-    """'sgd' (momentum 0.9, the paper's recipe) or 'adamw' (for from-scratch toy training)."""
+def make_optimizer(name: str, groups: list[dict], weight_decay: float, momentum: float = 0.9) -> torch.optim.Optimizer:
+    """'sgd' or 'adamw' (for from-scratch toy training). The authors' CAM network and IRNet train
+    with SGD whose momentum slot received the weight decay (``SGD(params, lr, weight_decay)``
+    called positionally: momentum 1e-4, in effect plain SGD); the configs say so explicitly."""
     if name == "sgd":
-        return torch.optim.SGD(groups, momentum=0.9, weight_decay=weight_decay)
+        return torch.optim.SGD(groups, momentum=momentum, weight_decay=weight_decay)
     if name == "adamw":
         return torch.optim.AdamW(groups, weight_decay=weight_decay)
     raise ValueError(f"unknown optimizer '{name}' (sgd or adamw)")
@@ -142,31 +161,40 @@ class Checkpointer:
 
 
 def fit(model, groups: list[dict], loader_fn, step_fn, c: dict, ckpt: Checkpointer, name: str,
-        amp: torch.dtype | None = None, device_type: str = "cpu") -> list[dict]:
+        amp: torch.dtype | None = None, device_type: str = "cpu", iterations: int | None = None,
+        lr_factor=poly_factor) -> list[dict]:
     """The shared epoch loop of every training stage.
 
-    groups: optimizer parameter groups, each with its ``lr`` (poly-decayed from it);
+    groups: optimizer parameter groups, each with its ``lr`` (scaled at each step by
+    ``lr_factor(step, total_steps)``: poly decay by default);
     loader_fn(epoch) -> an iterable of batches; step_fn(batch) -> dict of scalar tensors whose
     ``total`` is minimised (the others are only averaged and logged). ``c`` holds ``optimizer``,
-    ``weight_decay`` and ``epochs``. Checkpoints every epoch; resumes from the newest one.
+    ``weight_decay``, ``momentum`` and ``epochs``. Checkpoints every epoch; resumes from the newest one.
     ``amp``: autocast dtype of ``step_fn`` (None = full precision). A non-finite loss stops the
-    run with an error; the checkpoints of the finished epochs stay.
+    run with an error; the checkpoints of the finished epochs stay. ``iterations``: train for
+    that many steps instead of ``epochs`` epochs (the last epoch stops part way).
     """
     from .progress import Progress, log
 
-    opt = make_optimizer(c["optimizer"], [dict(g, initial_lr=g["lr"]) for g in groups], c["weight_decay"])
+    opt = make_optimizer(c["optimizer"], [dict(g, initial_lr=g["lr"]) for g in groups], c["weight_decay"],
+                         c["momentum"])
     start, _ = ckpt.resume(model, opt)
     if start:
         log(f"{name}: resumed from epoch {start}")
     history = []
-    for epoch in range(start, c["epochs"]):
+    steps = len(loader_fn(start))  # batches per epoch (full batches only: the same every epoch)
+    total = iterations or c["epochs"] * steps
+    epochs = -(-total // steps)
+    for epoch in range(start, epochs):
         loader = loader_fn(epoch)
-        steps = len(loader)
         model.train()
         sums: dict[str, float] = {}
-        prog = Progress(loader, f"{name} epoch {epoch + 1}/{c['epochs']}")
+        prog = Progress(loader, f"{name} epoch {epoch + 1}/{epochs}", total=min(steps, total - epoch * steps))
+        done = 0
         for step, batch in enumerate(prog):
-            set_poly_lr(opt, epoch * steps + step, c["epochs"] * steps)
+            if epoch * steps + step >= total:
+                break
+            set_lr(opt, lr_factor(epoch * steps + step, total))
             with torch.autocast(device_type, dtype=amp, enabled=amp is not None):
                 losses = step_fn(batch)
             if not torch.isfinite(losses["total"]):
@@ -178,8 +206,9 @@ def fit(model, groups: list[dict], loader_fn, step_fn, c: dict, ckpt: Checkpoint
             opt.step()
             for k, v in losses.items():
                 sums[k] = sums.get(k, 0.0) + float(v.detach() if torch.is_tensor(v) else v)
-            prog.postfix = f" loss {sums['total'] / (step + 1):.4f}"
-        history.append({"epoch": epoch + 1, **{k: v / max(steps, 1) for k, v in sums.items()}})
+            done = step + 1
+            prog.postfix = f" loss {sums['total'] / done:.4f}"
+        history.append({"epoch": epoch + 1, **{k: v / max(done, 1) for k, v in sums.items()}})
         log(f"{name}: epoch {epoch + 1} " + " ".join(f"{k} {v:.4f}" for k, v in history[-1].items() if k != "epoch"))
         ckpt.save(epoch + 1, model, opt)
     return history

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from irn_core.data import pil_resize, scaled_views
 from irn_core.cam import cam_to_label, multiscale_cam, normalise_max, strided_size, strided_up_size
 from irn_core.models import CAMNet, WeightsError, build_backbone, load_cam_backbone
 from irn_core.train import atomic_save
@@ -32,11 +33,14 @@ def test_multiscale_cam_shapes_and_flip_equivariance():
     net = CAMNet(build_backbone("resnet_tiny"), 3, pretrained=False).eval()
     net.classifier.weight.data.abs_()  # every class map non-zero somewhere
     keys = torch.tensor([0, 2])
+    rng = np.random.default_rng(0)
+    scales = (1.0, 0.5, 1.5, 2.0)
     with torch.no_grad():
-        _, odd = multiscale_cam(net.cam, torch.randn(3, 45, 61), keys)
-        img = torch.randn(3, 48, 64)  # sides that are multiples of 16 at every scale: no padding
-        s4, full = multiscale_cam(net.cam, img, keys)
-        s4f, fullf = multiscale_cam(net.cam, img.flip(-1), keys)
+        odd_img = rng.integers(0, 256, (45, 61, 3), dtype=np.uint8)
+        _, odd = multiscale_cam(net.cam, scaled_views(odd_img, scales), keys, (45, 61))
+        img = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)  # multiples of 16 at every scale: no padding
+        s4, full = multiscale_cam(net.cam, scaled_views(img, scales), keys, (48, 64))
+        s4f, fullf = multiscale_cam(net.cam, scaled_views(np.ascontiguousarray(img[:, ::-1]), scales), keys, (48, 64))
     assert odd.shape == (2, 45, 61)
     assert s4.shape == (2, 12, 16) and full.shape == (2, 48, 64)
     assert torch.all(s4 <= 1) and torch.all(s4 >= 0)
@@ -69,3 +73,26 @@ def test_load_cam_backbone_takes_the_trained_backbone(tmp_path):
         assert torch.equal(fresh.state_dict()[k], v), k
     with pytest.raises(WeightsError, match="nope.pt"):
         load_cam_backbone(build_backbone("resnet_tiny"), tmp_path / "nope.pt")
+
+
+def test_views_are_resized_as_uint8_with_pil_bicubic():
+    """The public code rescales the uint8 image with PIL bicubic, then normalises."""
+    from PIL import Image
+
+    from irn_core.data import normalise
+
+    img = np.random.default_rng(1).integers(0, 256, (37, 50, 3), dtype=np.uint8)
+    views = scaled_views(img, (1.0, 0.5, 1.5))
+    assert [tuple(v.shape) for v in views] == [(3, 37, 50), (3, 18, 25), (3, 56, 75)]  # round(18.5) = 18
+    assert torch.equal(views[0], torch.from_numpy(normalise(img)))
+    by_hand = np.asarray(Image.fromarray(img).resize((25, 18), Image.BICUBIC))
+    assert torch.equal(views[1], torch.from_numpy(normalise(by_hand)))
+
+
+def test_label_resize_samples_pixel_centres():
+    """PIL nearest (as torch's nearest-exact) takes source floor((x + 0.5) * in / out): shrinking
+    0..5 to 3 columns picks columns 1, 3, 5 (torch's 'nearest' would pick 0, 2, 4)."""
+    lab = np.tile(np.arange(6, dtype=np.uint8), (2, 1))
+    assert pil_resize(lab, (2, 3), nearest=True)[0].tolist() == [1, 3, 5]
+    # growing 0..2 to 5 columns: floor((x + 0.5) * 3 / 5) = 0, 0, 1, 2, 2
+    assert pil_resize(lab[:, :3], (2, 5), nearest=True)[0].tolist() == [0, 0, 1, 2, 2]

@@ -29,7 +29,7 @@ def _run(tmp_path, epochs, tag="a"):
     x, y = _problem()
     torch.manual_seed(1)
     model = torch.nn.Linear(3, 1)
-    c = {"optimizer": "sgd", "weight_decay": 0.0, "epochs": epochs}
+    c = {"optimizer": "sgd", "weight_decay": 0.0, "momentum": 0.9, "epochs": epochs}
     batches = [(x[i:i + 8], y[i:i + 8]) for i in range(0, 32, 8)]
     step = lambda b: {"total": ((model(b[0])[:, 0] - b[1]) ** 2).mean()}
     hist = fit(model, [{"params": model.parameters(), "lr": 0.05}], lambda e: batches, step, c,
@@ -50,7 +50,7 @@ def test_interrupted_training_resumes(tmp_path):
     x, y = _problem()
     torch.manual_seed(1)
     model = torch.nn.Linear(3, 1)
-    c = {"optimizer": "sgd", "weight_decay": 0.0, "epochs": 4}
+    c = {"optimizer": "sgd", "weight_decay": 0.0, "momentum": 0.9, "epochs": 4}
     batches = [(x[i:i + 8], y[i:i + 8]) for i in range(0, 32, 8)]
     calls = {"n": 0}
 
@@ -88,7 +88,7 @@ def test_fit_in_bfloat16_autocast_learns_like_float32(tmp_path):
     x = torch.randn(64, 3, 8, 8)
     y = x.mean((1, 2, 3)) * 3
     batches = [(x[i:i + 16], y[i:i + 16]) for i in range(0, 64, 16)]
-    c = {"optimizer": "sgd", "weight_decay": 0.0, "epochs": 6}
+    c = {"optimizer": "sgd", "weight_decay": 0.0, "momentum": 0.9, "epochs": 6}
     finals = {}
     for amp in (None, torch.bfloat16):
         torch.manual_seed(1)
@@ -110,7 +110,7 @@ def test_fit_in_bfloat16_autocast_learns_like_float32(tmp_path):
 
 def test_fit_stops_on_a_non_finite_loss(tmp_path):
     model = torch.nn.Linear(1, 1)
-    c = {"optimizer": "sgd", "weight_decay": 0.0, "epochs": 1}
+    c = {"optimizer": "sgd", "weight_decay": 0.0, "momentum": 0.9, "epochs": 1}
     step = lambda b: {"total": model(b)[0, 0] * float("nan")}
     with pytest.raises(FloatingPointError, match="loss nan at epoch 1, step 1"):
         fit(model, [{"params": model.parameters(), "lr": 0.1}], lambda e: [torch.ones(1, 1)], step, c,

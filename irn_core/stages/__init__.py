@@ -20,7 +20,7 @@ def rule_config(smk) -> dict:
     return stage_config(smk.params.cfg, smk.config)
 
 
-def dataset(cfg: dict) -> VOCDataset:
+def open_dataset(cfg: dict) -> VOCDataset:
     return VOCDataset(cfg["dataset"]["root"], cfg["dataset"]["classes"])
 
 
@@ -53,4 +53,4 @@ def setup_torch(threads: int, seed: int | None = None) -> None:
         torch.manual_seed(seed)
 
 
-__all__ = ["coco_image_numbers", "dataset", "rule_config", "split_ids", "union_ids", "setup_torch"]
+__all__ = ["coco_image_numbers", "open_dataset", "rule_config", "split_ids", "union_ids", "setup_torch"]

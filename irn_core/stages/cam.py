@@ -17,7 +17,7 @@ from ..io import atomic_h5, open_stage, provenance, write_group, write_json
 from ..models import CAMNet, build_backbone
 from ..progress import Progress, log
 from ..train import Checkpointer, autocast_dtype, checkpoint_tag, fit, place, resolve_device
-from . import dataset, split_ids, union_ids
+from . import open_dataset, split_ids, union_ids
 
 
 def build_cam_net(cfg: dict) -> CAMNet:
@@ -30,7 +30,7 @@ def train_cam(cfg: dict, train_manifest: str, model_out: str, ckpt_dir: str) -> 
     """Train the classifier (multi-label soft margin, SGD + poly decay, 10x lr on the head)."""
     c = cfg["cam"]
     device = resolve_device(cfg["device"])
-    voc = dataset(cfg)
+    voc = open_dataset(cfg)
     ids, empty = voc.split_with_labels(split_ids(cfg, "train_list"))
     if empty:
         log(f"train_cam: skipping {len(empty)} image(s) without a foreground label: {', '.join(empty[:10])}"
@@ -75,22 +75,24 @@ def make_cam(cfg: dict, model_path: str, out_path: str) -> None:
     """Multi-scale + flip CAMs of every train/eval image, one HDF5 group per image."""
     device = resolve_device(cfg["device"])
     net = load_cam_net(cfg, model_path, device)
-    voc = dataset(cfg)
+    voc = open_dataset(cfg)
     ids = union_ids(split_ids(cfg, "train_list"), split_ids(cfg, "eval_list"))
     attrs = provenance("make_cam", cfg["run_name"], without_execution(cfg), checkpoint_digest=input_digest(model_path))
-    loader = DataLoader(ImageSet(voc, ids), batch_size=None, num_workers=cfg["num_workers"])
+    loader = DataLoader(ImageSet(voc, ids, scales=cfg["cam"]["scales"]), batch_size=None,
+                        num_workers=cfg["num_workers"])
     with atomic_h5(out_path, attrs) as f:
-        for image_id, img in Progress(loader, "make_cam", total=len(ids)):
+        for image_id, views in Progress(loader, "make_cam", total=len(ids)):
             keys = np.nonzero(voc.labels(image_id))[0]
-            s4, full = camlib.multiscale_cam(net.cam, img.to(device), torch.as_tensor(keys, device=device),
-                                             scales=tuple(cfg["cam"]["scales"]))
+            size = voc.image_size(image_id)
+            s4, full = camlib.multiscale_cam(net.cam, [v.to(device) for v in views],
+                                             torch.as_tensor(keys, device=device), size)
             write_group(f, image_id, {"keys": keys.astype(np.int64), "cam_s4": s4.float().cpu().numpy(),
                                       "cam_full": full.float().cpu().numpy()})
 
 
 def eval_cam(cfg: dict, cams_path: str, out_json: str) -> dict:
     """mIoU of CAM labels against SegmentationClass over a sweep of background thresholds."""
-    voc = dataset(cfg)
+    voc = open_dataset(cfg)
     ids = split_ids(cfg, "eval_list")
     thresholds = sorted(set(cfg["cam"]["eval_sweep"]) | {cfg["cam"]["eval_threshold"]})
     n = len(cfg["dataset"]["classes"]) + 1

@@ -19,7 +19,7 @@ from ..models import IRNet, build_backbone, load_cam_backbone
 from ..progress import Progress, log
 from ..relations import irn_losses, relation_labels
 from ..train import Checkpointer, autocast_dtype, checkpoint_tag, fit, place, resolve_device
-from . import dataset, split_ids, union_ids
+from . import open_dataset, split_ids, union_ids
 
 
 def _relations_job(args):
@@ -30,7 +30,7 @@ def _relations_job(args):
 def mine_relations(cfg: dict, cams_path: str, out_path: str, workers: int = 1) -> dict:
     """Confident fg/bg label maps (CRF-refined) of every training image, to HDF5."""
     r = cfg["relations"]
-    voc = dataset(cfg)
+    voc = open_dataset(cfg)
     ids = split_ids(cfg, "train_list")
     attrs = provenance("mine_relations", cfg["run_name"], without_execution(cfg), cams_digest=input_digest(cams_path))
     counts = np.zeros(3, np.int64)  # background, foreground, unsure pixels
@@ -66,12 +66,12 @@ def build_irnet(cfg: dict, cam_model: str | None) -> IRNet:
     return IRNet(backbone)
 
 
-def train_irn(cfg: dict, relations_path: str, cam_model: str, train_manifest: str, model_out: str,
+def train_irn(cfg: dict, relations_path: str, cam_model: str, manifests: list[str], model_out: str,
               ckpt_dir: str) -> dict:
     """Train the boundary and displacement branches on the mined pairs (METHOD.md 4)."""
     c = cfg["irn"]
     device = resolve_device(cfg["device"])
-    voc = dataset(cfg)
+    voc = open_dataset(cfg)
     ids = split_ids(cfg, "train_list")
     with open_stage(relations_path) as f:
         labels = {i: f[i]["label"][()] for i in ids}
@@ -86,52 +86,99 @@ def train_irn(cfg: dict, relations_path: str, cam_model: str, train_manifest: st
     def step_fn(batch):
         img, lab = batch
         edge, disp = net(img.to(device))
-        return irn_losses(edge.float(), disp.float(), lab.to(device), c["radius"])
+        return irn_losses(edge.float(), disp.float(), lab.to(device), c["radius"], c["pairs_at_border"])
 
-    inputs = [relations_path, train_manifest] + ([cam_model] if c["init"] == "cam" else [])
+    inputs = [relations_path, *manifests] + ([cam_model] if c["init"] == "cam" else [])
     ckpt = Checkpointer(ckpt_dir, tag=checkpoint_tag(without_execution(cfg), inputs))
     t0 = time.perf_counter()
     # the displacement branch learns 10x faster (public setting)
     history = fit(net, [{"params": edge_params, "lr": c["lr"]}, {"params": dp_params, "lr": 10 * c["lr"]}],
                   loader_fn, step_fn, c, ckpt, "train_irn", autocast_dtype(cfg, device), device.type)
-    net.mean_shift.copy_(mean_displacement(net, voc, ids, device, cfg["num_workers"]))
+    if c["mean_shift"] == "crops":  # public: top-left crops of the eval list (its infer_list)
+        shift = mean_displacement_crops(net, voc, split_ids(cfg, "eval_list"), c["crop_size"], c["batch_size"], device)
+    else:
+        shift = mean_displacement(net, voc, ids, device, cfg["num_workers"])
+    net.mean_shift.copy_(shift)
     log(f"train_irn: mean displacement (dy, dx) = {net.mean_shift.tolist()}")
     ckpt.finish({"model": net.state_dict(), "history": history, "train_seconds": time.perf_counter() - t0},
                 model_out)
     return {"history": history}
 
 
-def _pad16(img: torch.Tensor) -> torch.Tensor:
+def _pad_right(img: torch.Tensor, pad_to: int | None) -> torch.Tensor:
+    """Zero-pad (..., H, W) on the bottom and right: to a multiple of 16, or to ``pad_to`` x
+    ``pad_to`` (the public 512; larger images to a multiple of 16 beyond it)."""
     h, w = img.shape[-2:]
-    return F.pad(img, (0, (-w) % 16, 0, (-h) % 16))
+    th, tw = h + (-h) % 16, w + (-w) % 16
+    if pad_to:
+        th, tw = max(th, pad_to), max(tw, pad_to)
+    return F.pad(img, (0, tw - w, 0, th - h))
 
 
 @torch.no_grad()
-def irn_forward(net: IRNet, img: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def irn_forward(net: IRNet, img: torch.Tensor, pad_to: int | None = None,
+                flip_aligned: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """Boundary map (h4, w4) in [0, 1] from the image and its flip (logits averaged), and the
-    displacement field (2, h4, w4) of the unflipped image, mean displacement removed."""
+    displacement field (2, h4, w4) of the unflipped image, mean displacement removed.
+
+    ``flip_aligned``: pad, then flip the padded image, so the flipped output maps back onto the
+    image exactly. Off: the public order (flip the image, pad each view on the right, flip the
+    cropped output back), which shifts the flipped view by (-W) mod 4 pixels.
+    """
     h4, w4 = (img.shape[-2] + 3) // 4, (img.shape[-1] + 3) // 4
-    x = _pad16(img)[None]
-    edge, disp = net(torch.cat([x, x.flip(-1)]))
-    # flipping the second output back puts its padding on the right again, aligned with the first
-    boundary = torch.sigmoid((edge[0, 0] + edge[1, 0].flip(-1))[:h4, :w4] / 2)
+    if flip_aligned:
+        x = _pad_right(img, pad_to)[None]
+        edge, disp = net(torch.cat([x, x.flip(-1)]))
+        # flipping the second output back puts its padding on the right again, aligned with the first
+        boundary = torch.sigmoid((edge[0, 0] + edge[1, 0].flip(-1))[:h4, :w4] / 2)
+    else:
+        x = _pad_right(torch.stack([img, img.flip(-1)]), pad_to)
+        edge, disp = net(x)
+        edge = edge[:, 0, :h4, :w4]
+        boundary = torch.sigmoid(edge[0] / 2 + edge[1].flip(-1) / 2)
     return boundary, disp[0, :, :h4, :w4] - net.mean_shift[:, None, None]
 
 
 @torch.no_grad()
 def mean_displacement(net: IRNet, voc, ids, device, num_workers: int = 0) -> torch.Tensor:
-    """Mean of the raw displacement field over the training images: (2,)."""
+    """Mean of the raw displacement field over the real pixels of the images: (2,)."""
     net.eval()
     total, count = torch.zeros(2, dtype=torch.float64, device=device), 0
     net.mean_shift.zero_()
     loader = DataLoader(ImageSet(voc, ids), batch_size=None, num_workers=num_workers)
     for _, img in Progress(loader, "train_irn mean displacement", total=len(ids)):
         h4, w4 = (img.shape[-2] + 3) // 4, (img.shape[-1] + 3) // 4
-        _, disp = net(_pad16(img.to(device))[None])
+        _, disp = net(_pad_right(img.to(device), None)[None])
         d = disp[0, :, :h4, :w4]
         total += d.double().sum((1, 2))
         count += h4 * w4
     return (total / count).float()
+
+
+def top_left_crop(img: torch.Tensor, crop: int) -> torch.Tensor:
+    """(3, H, W) -> (3, crop, crop): the image's top-left corner on a zero canvas (the public
+    ``top_left_crop`` of the normalised image)."""
+    out = img.new_zeros((img.shape[0], crop, crop))
+    h, w = min(crop, img.shape[1]), min(crop, img.shape[2])
+    out[:, :h, :w] = img[:, :h, :w]
+    return out
+
+
+@torch.no_grad()
+def mean_displacement_crops(net: IRNet, voc, ids, crop: int, batch_size: int, device) -> torch.Tensor:
+    """The public mean displacement: the mean, over full batches (the last partial one dropped),
+    of each batch's mean displacement over the top-left ``crop`` x ``crop`` crops of the images,
+    zero padding included: (2,)."""
+    net.eval()
+    net.mean_shift.zero_()
+    means = []
+    for start in Progress(range(0, len(ids) - batch_size + 1, batch_size), "train_irn mean displacement (crops)"):
+        batch = torch.stack([top_left_crop(img, crop) for _, img in ImageSet(voc, ids[start: start + batch_size])])
+        _, disp = net(batch.to(device))
+        means.append(disp.float().mean((0, 2, 3)))
+    if not means:
+        raise ValueError(f"irn.mean_shift 'crops': fewer images ({len(ids)}) than irn.batch_size ({batch_size})")
+    return torch.stack(means).mean(0)
 
 
 def load_irnet(cfg: dict, model_path: str, device) -> IRNet:
@@ -145,12 +192,12 @@ def infer_irn(cfg: dict, model_path: str, out_path: str) -> None:
     """Boundary map and displacement field of every train/eval image, to HDF5."""
     device = resolve_device(cfg["device"])
     net = load_irnet(cfg, model_path, device)
-    voc = dataset(cfg)
+    voc = open_dataset(cfg)
     ids = union_ids(split_ids(cfg, "train_list"), split_ids(cfg, "eval_list"))
     attrs = provenance("infer_irn", cfg["run_name"], without_execution(cfg), checkpoint_digest=input_digest(model_path))
     loader = DataLoader(ImageSet(voc, ids), batch_size=None, num_workers=cfg["num_workers"])
     with atomic_h5(out_path, attrs) as f:
         for image_id, img in Progress(loader, "infer_irn", total=len(ids)):
-            boundary, disp = irn_forward(net, img.to(device))
+            boundary, disp = irn_forward(net, img.to(device), cfg["irn"]["infer_pad_to"], cfg["irn"]["flip_aligned"])
             write_group(f, image_id, {"boundary": boundary.float().cpu().numpy(), "disp": disp.float().cpu().numpy(),
                                       "image_size": np.array(img.shape[-2:])})

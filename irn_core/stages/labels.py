@@ -18,7 +18,7 @@ from ..propagate import propagate, upsample_normalise
 from ..config import without_execution
 from ..digest import input_digest
 from ..train import resolve_device
-from . import coco_image_numbers, dataset, split_ids, union_ids
+from . import coco_image_numbers, open_dataset, split_ids, union_ids
 
 
 def _walk(cfg, maps: torch.Tensor, boundary: torch.Tensor, size) -> torch.Tensor:
@@ -135,7 +135,7 @@ def make_baselines(cfg: dict, cams_path: str, sem_path: str, out_cc: str, out_se
 
 
 def eval_semantic(cfg: dict, sem_path: str, ids: list[str]) -> dict:
-    voc = dataset(cfg)
+    voc = open_dataset(cfg)
     n = len(cfg["dataset"]["classes"]) + 1
     conf = np.zeros((n, n), np.int64)
     with open_stage(sem_path) as f:
@@ -146,7 +146,7 @@ def eval_semantic(cfg: dict, sem_path: str, ids: list[str]) -> dict:
 
 def eval_instances(cfg: dict, path: str, ids: list[str], gt_cache: dict | None = None) -> dict:
     """mAP^r at 0.25/0.5/0.7/0.75 of an instance file against SegmentationObject."""
-    voc = dataset(cfg)
+    voc = open_dataset(cfg)
     ev = InstanceEvaluator(len(cfg["dataset"]["classes"]), cfg["evaluate"]["iou_thresholds"])
     with open_stage(path) as f:
         for image_id in ids:

@@ -15,10 +15,12 @@ from ..evaluate import InstanceEvaluator, confusion, semantic_report
 from ..io import coco_instances, open_stage, rle_encode, write_json
 from ..models import build_backbone, load_cam_backbone
 from ..progress import Progress, log
+from ..relations import crf_probabilities
 from ..supervised import (CocoInstances, build_deeplab, build_maskrcnn, collate, keep_valid_targets,
                           predict_segmentation, unit_image)
-from ..train import Checkpointer, autocast_dtype, checkpoint_tag, fit, place, resolve_device
-from . import coco_image_numbers, dataset, split_ids
+from ..train import (Checkpointer, autocast_dtype, checkpoint_tag, fit, place, poly_factor, resolve_device,
+                     step_factor)
+from . import coco_image_numbers, open_dataset, split_ids
 
 
 def write_gt_coco(cfg: dict, split_key: str, out_json: str) -> None:
@@ -28,7 +30,7 @@ def write_gt_coco(cfg: dict, split_key: str, out_json: str) -> None:
     union of the train and eval lists (train first): for the training split both files give an
     image the same id, so a detector trained on either sees the same images in the same order.
     """
-    voc = dataset(cfg)
+    voc = open_dataset(cfg)
     numbers = coco_image_numbers(split_ids(cfg, split_key))
     images, instances = [], []
     for image_id, num in Progress(list(numbers.items()), f"gt_coco {split_key}"):
@@ -56,12 +58,12 @@ def _backbone(cfg: dict, section: dict, cam_model: str | None, last_stride: int)
 
 
 def _train_and_save(model, loader_fn, step_fn, c: dict, ckpt: Checkpointer, name: str, model_out: str,
-                    amp: torch.dtype | None, device: torch.device) -> dict:
+                    amp: torch.dtype | None, device: torch.device, **schedule) -> dict:
     """Train every parameter that requires grad at one lr, then write the final model atomically
-    (and drop the checkpoints)."""
+    (and drop the checkpoints). ``schedule``: fit's ``iterations`` and ``lr_factor``."""
     t0 = time.perf_counter()
     history = fit(model, [{"params": [p for p in model.parameters() if p.requires_grad], "lr": c["lr"]}],
-                  loader_fn, step_fn, c, ckpt, name, amp, device.type)
+                  loader_fn, step_fn, c, ckpt, name, amp, device.type, **schedule)
     ckpt.finish({"model": model.state_dict(), "history": history, "train_seconds": time.perf_counter() - t0},
                 model_out)
     return {"history": history}
@@ -80,7 +82,7 @@ def train_maskrcnn(cfg: dict, coco_json: str, cam_model: str, manifests: list[st
     torch.manual_seed(c["seed"])
     backbone, frozen = _backbone(cfg, c, cam_model, last_stride=2)
     model = place(build_maskrcnn(backbone, len(cfg["dataset"]["classes"]), c, frozen), cfg, device)
-    data = CocoInstances(dataset(cfg), coco_json, train=True, seed=c["seed"])
+    data = CocoInstances(open_dataset(cfg), coco_json, train=True, seed=c["seed"])
     n_ann = sum(len(a) for a in data.anns.values())
     log(f"train_maskrcnn: {len(data)} images, {n_ann} instances from {coco_json}")
 
@@ -94,8 +96,10 @@ def train_maskrcnn(cfg: dict, coco_json: str, cam_model: str, manifests: list[st
         return {"total": sum(losses.values()), **losses}
 
     ckpt = Checkpointer(ckpt_dir, tag=_tag(cfg, "maskrcnn", [coco_json, *manifests], cam_model))
+    factor = (step_factor(c["lr_steps"], c["lr_gamma"], c["warmup_iters"]) if c["lr_schedule"] == "steps"
+              else poly_factor)
     return _train_and_save(model, loader_fn, step_fn, c, ckpt, "train_maskrcnn", model_out,
-                           autocast_dtype(cfg, device), device)
+                           autocast_dtype(cfg, device), device, iterations=c["iterations"], lr_factor=factor)
 
 
 @torch.no_grad()
@@ -107,11 +111,12 @@ def eval_maskrcnn(cfg: dict, model_path: str, val_coco: str, out_json: str, pred
 
     c = cfg["maskrcnn"]
     device = resolve_device(cfg["device"])
+    # frozen BatchNorm computes what a BatchNorm in eval mode does, and loads either's weights
     model = build_maskrcnn(build_backbone(cfg["cam"]["backbone"], last_stride=2), len(cfg["dataset"]["classes"]), c,
-                           frozen_bn=False)
+                           frozen_bn=True)
     model.load_state_dict(torch.load(model_path, map_location="cpu", weights_only=False)["model"])
     place(model, cfg, device).eval()
-    voc = dataset(cfg)
+    voc = open_dataset(cfg)
     gt = json.loads(open(val_coco).read())
     ev = InstanceEvaluator(len(cfg["dataset"]["classes"]), cfg["evaluate"]["iou_thresholds"])
     results = []
@@ -161,8 +166,8 @@ def train_deeplab(cfg: dict, sem_path: str, cam_model: str, train_manifest: str,
     with open_stage(sem_path) as f:
         labels = {i: f[i]["label"][()] for i in ids}
     backbone, frozen = _backbone(cfg, c, cam_model, last_stride=1)
-    model = place(build_deeplab(backbone, len(cfg["dataset"]["classes"]) + 1), cfg, device)
-    data = RelationSet(dataset(cfg), ids, labels, tuple(c["scale_range"]), c["crop_size"], seed=c["seed"], stride=1)
+    model = place(build_deeplab(backbone, len(cfg["dataset"]["classes"]) + 1, frozen), cfg, device)
+    data = RelationSet(open_dataset(cfg), ids, labels, tuple(c["scale_range"]), c["crop_size"], seed=c["seed"], stride=1)
 
     def loader_fn(epoch):
         return epoch_loader(data, epoch, c["batch_size"], c["seed"], cfg["num_workers"])
@@ -181,15 +186,19 @@ def train_deeplab(cfg: dict, sem_path: str, cam_model: str, train_manifest: str,
 def eval_deeplab(cfg: dict, model_path: str, out_json: str) -> dict:
     device = resolve_device(cfg["device"])
     n = len(cfg["dataset"]["classes"]) + 1
-    model = build_deeplab(build_backbone(cfg["cam"]["backbone"]), n)
+    model = build_deeplab(build_backbone(cfg["cam"]["backbone"]), n, frozen_bn=True)
     model.load_state_dict(torch.load(model_path, map_location="cpu", weights_only=False)["model"])
     place(model, cfg, device).eval()
-    voc = dataset(cfg)
+    voc = open_dataset(cfg)
     ids = split_ids(cfg, "val_list")
+    c = cfg["deeplab"]
     conf = np.zeros((n, n), np.int64)
-    for image_id, img in Progress(ImageSet(voc, ids), "eval_deeplab"):
-        pred = predict_segmentation(model, img.to(device)).argmax(0).cpu().numpy()
-        conf += confusion(pred, voc.semantic_gt(image_id), n)
+    for image_id, views in Progress(ImageSet(voc, ids, scales=c["test_scales"]), "eval_deeplab"):
+        size = voc.image_size(image_id)
+        probs = predict_segmentation(model, [v.to(device) for v in views], c["test_flip"], size).float().cpu().numpy()
+        if c["crf"]:
+            probs = crf_probabilities(voc.load_image(image_id), probs)
+        conf += confusion(probs.argmax(0), voc.semantic_gt(image_id), n)
     out = semantic_report(conf, len(ids))
     write_json(out_json, out)
     log(f"eval_deeplab: mIoU {out['miou']:.4f} on {len(ids)} held-out images")

@@ -24,14 +24,19 @@ SCRIPTS = Path(workflow.main_snakefile).parent / "workflow" / "scripts"
 # the dataset keys every reader of images uses; each rule adds the split lists it reads
 DATASET = ("dataset.kind", "dataset.root", "dataset.classes")
 SPLITS = {"train": "train_list", "eval": "eval_list", "val": "val_list"}
-CAM_TRAIN = tuple(f"cam.{k}" for k in ("backbone", "pretrained", "optimizer", "epochs", "batch_size", "lr",
-                                       "weight_decay", "resize_long", "crop_size", "seed"))
+CAM_TRAIN = tuple(f"cam.{k}" for k in ("backbone", "pretrained", "optimizer", "momentum", "epochs", "batch_size",
+                                       "lr", "weight_decay", "resize_long", "crop_size", "seed"))
+# IRNet training reads every irn key but those of inference
+IRN_TRAIN = tuple(f"irn.{k}" for k in config["irn"] if k not in ("infer_pad_to", "flip_aligned"))
 # what builds the detector (training also reads the optimiser keys; gt_upper_bound only adds a run)
 MASKRCNN_MODEL = tuple(f"maskrcnn.{k}" for k in ("min_size", "max_size", "fpn_channels", "anchor_sizes",
                                                  "mask_head_channels", "box_head_dim", "rpn_proposals",
                                                  "rois_per_image", "detections_per_image"))
-MASKRCNN_TRAIN = MASKRCNN_MODEL + tuple(f"maskrcnn.{k}" for k in ("init", "optimizer", "epochs", "batch_size",
-                                                                  "lr", "weight_decay", "seed"))
+MASKRCNN_TRAIN = MASKRCNN_MODEL + tuple(f"maskrcnn.{k}" for k in (
+    "init", "optimizer", "momentum", "epochs", "iterations", "lr_schedule", "lr_steps", "lr_gamma", "warmup_iters",
+    "batch_size", "lr", "weight_decay", "seed"))
+# DeepLab training reads every deeplab key but those of inference
+DEEPLAB_TRAIN = tuple(f"deeplab.{k}" for k in config["deeplab"] if k not in ("test_scales", "test_flip", "crf"))
 
 
 def settings(*keys, splits=()):

@@ -6,7 +6,7 @@ rule train_deeplab:
     output:
         model=f"{OUT}/deeplab/model.pt",
     params:
-        cfg=settings("deeplab", "cam.backbone", *init_keys("deeplab"), "mixed_precision", splits=("train",)),
+        cfg=settings(*DEEPLAB_TRAIN, "cam.backbone", *init_keys("deeplab"), "mixed_precision", splits=("train",)),
         code=code("train_deeplab"),
         ckpt=f"{OUT}/deeplab/checkpoints",
     log:
@@ -30,7 +30,7 @@ rule eval_deeplab:
     output:
         json=f"{OUT}/deeplab/eval.json",
     params:
-        cfg=settings("cam.backbone", splits=("val",)),
+        cfg=settings("cam.backbone", "deeplab.test_scales", "deeplab.test_flip", "deeplab.crf", splits=("val",)),
         code=code("eval_deeplab"),
     log:
         f"{OUT}/logs/eval_deeplab.log",

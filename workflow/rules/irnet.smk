@@ -2,11 +2,13 @@ rule train_irn:
     input:
         relations=rules.mine_relations.output.relations,
         cam_model=rules.train_cam.output.model,
-        train=manifest("train"),
+        # the public mean displacement is taken over the eval list's images
+        manifests=manifests("train", *(("eval",) if config["irn"]["mean_shift"] == "crops" else ())),
     output:
         model=f"{OUT}/irn/model.pt",
     params:
-        cfg=settings("irn", "cam.backbone", *init_keys("irn"), "mixed_precision", splits=("train",)),
+        cfg=settings(*IRN_TRAIN, "cam.backbone", *init_keys("irn"), "mixed_precision",
+                     splits=("train", "eval") if config["irn"]["mean_shift"] == "crops" else ("train",)),
         code=code("train_irn"),
         ckpt=f"{OUT}/irn/checkpoints",
     log:
@@ -31,7 +33,7 @@ rule infer_irn:
     output:
         irn=f"{OUT}/irn/irn_out.h5",
     params:
-        cfg=settings("cam.backbone", splits=("train", "eval")),
+        cfg=settings("cam.backbone", "irn.infer_pad_to", "irn.flip_aligned", splits=("train", "eval")),
         code=code("infer_irn"),
     log:
         f"{OUT}/logs/infer_irn.log",
