@@ -111,3 +111,42 @@ def test_gt_coco_numbers_train_images_as_the_pseudo_label_json(toy_root, tmp_pat
     assert [im["id"] for im in gt["images"]] == list(range(1, len(train) + 1))
     voc = VOCDataset(toy_root, TOY_CLASSES)
     assert len(gt["annotations"]) == sum(len(voc.instance_gt(i)[1]) for i in train)
+
+
+def test_pretrained_backbones_keep_frozen_batchnorm_through_train():
+    """torchvision's FrozenBatchNorm2d: model.train() every epoch cannot make the statistics learn."""
+    from torchvision.ops import FrozenBatchNorm2d
+
+    torch.manual_seed(0)
+    model = build_maskrcnn(build_backbone("resnet_tiny", last_stride=2), 3, TINY, frozen_bn=True).train()
+    body = model.backbone.body
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in body.modules())
+    frozen = [m for m in body.modules() if isinstance(m, FrozenBatchNorm2d)]
+    assert frozen and all(not list(m.parameters()) for m in frozen)
+    before = frozen[0].running_mean.clone()
+    model.backbone(torch.randn(2, 3, 64, 64))
+    assert frozen[0].running_mean.equal(before)
+    # a model trained with ordinary BatchNorm loads into the frozen one (evaluation builds it so)
+    plain = build_maskrcnn(build_backbone("resnet_tiny", last_stride=2), 3, TINY, frozen_bn=False)
+    model.load_state_dict(plain.state_dict())
+    deeplab = build_deeplab(build_backbone("resnet_tiny"), 5, frozen_bn=True)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in deeplab.backbone.modules())
+
+
+def test_deeplab_multiscale_flip_and_crf():
+    from irn_core.data import scaled_views
+    from irn_core.relations import crf_probabilities
+
+    torch.manual_seed(0)
+    model = build_deeplab(build_backbone("resnet_tiny"), 3).eval()
+    img = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    one = predict_segmentation(model, scaled_views(img, [1.0]))
+    both = predict_segmentation(model, scaled_views(img, [1.0, 0.5]), size=(48, 64))
+    half = predict_segmentation(model, scaled_views(img, [0.5]), size=(48, 64))
+    assert torch.allclose(both, (one + half) / 2, atol=1e-6)  # the mean over the scales
+    # the CRF keeps a confident, uniform labelling: probabilities stay normalised, argmax unchanged
+    probs = np.zeros((3, 20, 30), np.float32)
+    probs[1] = 0.9
+    probs[[0, 2]] = 0.05
+    out = crf_probabilities(np.full((20, 30, 3), 128, np.uint8), probs)
+    assert out.shape == (3, 20, 30) and np.allclose(out.sum(0), 1, atol=1e-4) and (out.argmax(0) == 1).all()
