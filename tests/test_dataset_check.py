@@ -110,3 +110,33 @@ def test_unknown_class_and_out_of_range_label_values(root):
     msg = str(err.value)
     assert f"{xml}: unknown class 'zebra'" in msg and f"(image '{ids[0]}')" in msg
     assert f"SegmentationClass/{ids[1]}.png: label value(s) [9] of image '{ids[1]}' are beyond the 4 classes" in msg
+
+
+@pytest.mark.slow
+def test_bad_image_stops_the_run_before_training(root, tmp_path):
+    """snakemake on a VOC-layout copy with a 1x1 image: the check names file and id, nothing trains,
+    and no temporary file is left."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    repo = Path(__file__).resolve().parents[1]
+    ids = _ids(root)
+    Image.new("RGB", (1, 1)).save(root / f"JPEGImages/{ids[1]}.jpg")
+    cfg = yaml.safe_load((repo / "tests/tiny.yaml").read_text())
+    cfg["dataset"].update(kind="voc", root=str(root), **LISTS)
+    cfg.pop("toy")
+    for section in ("cam", "irn", "maskrcnn", "deeplab"):
+        cfg[section]["batch_size"] = 2
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(cfg))
+    r = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "-d", str(tmp_path),
+                        "--configfile", str(tmp_path / "bad.yaml"), "--cores", "2"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode != 0
+    log = (tmp_path / "results/tiny/logs/check_dataset_train.log").read_text()
+    assert f"JPEGImages/{ids[1]}.jpg: image '{ids[1]}' is 1x1 px" in log
+    assert "rule check_dataset" in r.stderr + r.stdout
+    assert not (tmp_path / "results/tiny/cam").exists()
+    assert not [p for p in (tmp_path / "results").rglob(".*tmp*")]
