@@ -26,11 +26,16 @@ DISK_FULL_MARGIN = 1 << 20
 
 def provenance(stage: str, run_name: str, cfg, **extra) -> dict:
     """The attributes every stage file carries. ``config_digest`` and the ``extra`` input digests
-    depend on content only; ``created`` is the one time stamp, kept apart from them."""
+    depend on content only; ``created`` is the one time stamp, kept apart from them. When the
+    settings name the dataset's classes, ``classes`` holds them (JSON), for the ``keys`` and
+    ``classes`` datasets."""
     attrs = {"stage": stage, "run_name": run_name, "config_digest": config_digest(cfg),
              "config_json": json.dumps(cfg, sort_keys=True, default=str),
              "irn_core_version": __version__,
              "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    classes = cfg.get("dataset", {}).get("classes") if isinstance(cfg, dict) else None
+    if classes is not None:
+        attrs["classes"] = json.dumps(list(classes))
     attrs.update({k: str(v) for k, v in extra.items()})
     return attrs
 
@@ -125,33 +130,69 @@ def open_stage(path: str | Path) -> h5py.File:
     return f
 
 
-def write_group(f: h5py.File, name: str, arrays: dict, compression: str | None = None) -> None:
-    """One group per image; each array one dataset."""
+# what each dataset of the stage files holds: its ``meaning`` and, where it applies, ``stride``
+# (image pixels per map cell), ``units`` and ``range``; write_group stores them as attributes
+INFO = {
+    "keys": {"meaning": "class indices (0-based, into the file's `classes` attribute) of the maps, in map order"},
+    "cam_s4": {"meaning": "class activation map of each key, multi-scale + flip, divided by its maximum",
+               "stride": 4, "range": [0.0, 1.0]},
+    "cam_full": {"meaning": "class activation map of each key at full resolution, divided by its maximum",
+                 "stride": 1, "range": [0.0, 1.0]},
+    "relation_label": {"meaning": "confident regions for IRNet: 0 background, k+1 class k, 255 unsure",
+                       "stride": 1},
+    "boundary": {"meaning": "class-boundary probability (image and flip)", "stride": 4, "range": [0.0, 1.0]},
+    "disp": {"meaning": "displacement (dy, dx) towards the instance centroid, mean displacement removed",
+             "stride": 4, "units": "stride-4 pixels"},
+    "image_size": {"meaning": "(H, W) of the image", "units": "pixels"},
+    "label": {"meaning": "semantic pseudo label: 0 background, k+1 class k", "stride": 1},
+    "score": {"meaning": "random-walk score of the chosen label (the background threshold where background)",
+              "stride": 1, "range": [0.0, 1.0]},
+    "instances": {"meaning": "instance id map: 0 no instance, i instance i-1 of `classes` / `scores`",
+                  "stride": 1},
+    "classes": {"meaning": "class index (0-based, into the file's `classes` attribute) of each instance"},
+    "scores": {"meaning": "confidence of each instance"},
+}
+
+
+def write_group(f: h5py.File, name: str, arrays: dict, compression: str | None = None, info: dict | None = None) -> None:
+    """One group per image; each array one dataset, with its attributes from ``INFO`` (by
+    dataset name; ``info`` overrides by name)."""
     g = f.create_group(name)
     digest = getattr(f, "irn_digest", None)
     for k, v in arrays.items():
         v = np.asarray(v)
         if digest is not None:
             digest.update(f"{name}/{k}", v)
-        g.create_dataset(k, data=v, compression=compression if v.size > 64 else None)
+        d = g.create_dataset(k, data=v, compression=compression if v.size > 64 else None)
+        for a, value in ((info or {}).get(k) or INFO.get(k, {})).items():
+            d.attrs[a] = json.dumps(value) if isinstance(value, (list, dict)) else value
+
+
+def write_instances(f: h5py.File, image_id: str, masks: np.ndarray, classes: np.ndarray, scores: np.ndarray) -> None:
+    """Instances of one image as plain arrays: a uint16 instance id map (0 = none, i = instance
+    i-1), the class and the score of each instance. Masks must not overlap."""
+    masks = np.asarray(masks, bool)
+    if masks.shape[0] and masks.sum(0).max() > 1:
+        raise ValueError(f"{image_id}: instance masks overlap; an id map cannot hold them")
+    ids = np.zeros(masks.shape[1:], np.uint16)
+    for i, m in enumerate(masks, start=1):
+        ids[m] = i
+    write_group(f, image_id, {"instances": ids, "classes": np.asarray(classes, np.int64),
+                              "scores": np.asarray(scores, np.float32)}, compression="gzip")
+
+
+def read_instances(f: h5py.File, image_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(masks (N, H, W) bool, classes (N,), scores (N,)) of one image of an instance file."""
+    g = read_group(f, image_id)
+    classes = g["classes"]
+    masks = g["instances"][None] == np.arange(1, len(classes) + 1, dtype=np.uint16)[:, None, None]
+    return masks, classes, g["scores"]
 
 
 def read_group(f: h5py.File, name: str) -> dict:
     if name not in f:
         raise KeyError(f"{f.filename}: no entry for image '{name}'")
     return {k: v[()] for k, v in f[name].items()}
-
-
-def pack_masks(masks: np.ndarray) -> np.ndarray:
-    """(N, H, W) bool -> bit-packed uint8 (N, ceil(H*W/8))."""
-    n, h, w = masks.shape
-    return np.packbits(masks.reshape(n, h * w), axis=1)
-
-
-def unpack_masks(packed: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Inverse of pack_masks."""
-    h, w = shape
-    return np.unpackbits(packed, axis=1, count=h * w).reshape(-1, h, w).astype(bool)
 
 
 def write_json(path: str | Path, obj) -> None:

@@ -1,72 +1,86 @@
-"""Progress lines for long stages: plain text, one line at most every few seconds (log friendly)."""
+"""Logging and progress for long stages.
+
+``log`` writes through the standard ``logging`` module (logger ``irn``, time-stamped lines);
+``log_to`` sends a rule's records to its log file (a fresh file per run) and to stderr.
+``Progress`` shows a tqdm bar with rate and ETA on a terminal only (quiet in log files and under
+a scheduler) and logs one summary line when the loop ends.
+"""
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 
+from tqdm import tqdm
+
+LOGGER = logging.getLogger("irn")
+FORMAT = "%(asctime)s %(levelname)s %(message)s"
+
 
 class Progress:
-    """``for x in Progress(items, 'make_cam'): ...`` prints 'make_cam 120/600 (3.1 it/s, eta 2m)'."""
+    """``for x in Progress(items, 'make_cam'): ...``; ``postfix`` is shown beside the bar."""
 
-    def __init__(self, items, desc: str, total: int | None = None, every_s: float = 10.0, stream=None):
+    def __init__(self, items, desc: str, total: int | None = None, every_s: float = 1.0, stream=None):
         self.items, self.desc, self.every_s = items, desc, every_s
         self.total = total if total is not None else (len(items) if hasattr(items, "__len__") else None)
         self.stream = stream or sys.stderr
         self.postfix = ""
+        self.elapsed = 0.0
 
     def __iter__(self):
-        start = last = time.perf_counter()
+        start = time.perf_counter()
         n = 0
-        for item in self.items:
-            yield item
-            n += 1
-            now = time.perf_counter()
-            if now - last >= self.every_s or n == self.total:
-                rate = n / max(now - start, 1e-9)
-                eta = f", eta {(self.total - n) / rate:.0f}s" if self.total else ""
-                tot = f"/{self.total}" if self.total else ""
-                print(f"{self.desc} {n}{tot} ({rate:.2f} it/s{eta}){self.postfix}", file=self.stream, flush=True)
-                last = now
-        self.elapsed = time.perf_counter() - start
+        bar = tqdm(self.items, desc=self.desc, total=self.total, file=self.stream, mininterval=self.every_s,
+                   disable=None if hasattr(self.stream, "isatty") else True, leave=False, dynamic_ncols=True)
+        try:
+            for item in bar:
+                yield item
+                n += 1
+                if self.postfix:
+                    bar.set_postfix_str(self.postfix.strip(), refresh=False)
+        finally:
+            bar.close()
+            self.elapsed = time.perf_counter() - start
+            if n:
+                log(f"{self.desc}: {n} in {self.elapsed:.1f} s ({n / max(self.elapsed, 1e-9):.2f} it/s){self.postfix}")
 
 
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+def log(msg: str, level: int = logging.INFO) -> None:
+    LOGGER.log(level, msg)
+
+
+def setup_logging(stream=None) -> None:
+    """Time-stamped records of logger ``irn`` to ``stream`` (stderr), once per process."""
+    if not any(getattr(h, "irn_console", False) for h in LOGGER.handlers):
+        h = logging.StreamHandler(stream or sys.stderr)
+        h.setFormatter(logging.Formatter(FORMAT))
+        h.irn_console = True
+        LOGGER.addHandler(h)
+    LOGGER.setLevel(logging.INFO)
+    LOGGER.propagate = False
 
 
 class log_to:
-    """Context manager: append stdout and stderr to a log file too (the rule's ``log``)."""
+    """Context manager: the records of logger ``irn`` (and Python warnings) go to a log file,
+    written anew, and to stderr; an exception is logged with its traceback before it propagates."""
 
     def __init__(self, path):
         self.path = path
 
     def __enter__(self):
-        self.file = open(self.path, "w", buffering=1)  # one log per run, not appended
-        self.saved = sys.stdout, sys.stderr
-        sys.stdout = _Tee(self.saved[0], self.file)
-        sys.stderr = _Tee(self.saved[1], self.file)
+        setup_logging()
+        self.handler = logging.FileHandler(self.path, mode="w")
+        self.handler.setFormatter(logging.Formatter(FORMAT))
+        LOGGER.addHandler(self.handler)
+        logging.captureWarnings(True)
+        logging.getLogger("py.warnings").addHandler(self.handler)
         return self
 
     def __exit__(self, exc_type, exc, tb):
         if exc is not None:
-            import traceback
-
-            traceback.print_exception(exc_type, exc, tb, file=self.file)
-        sys.stdout, sys.stderr = self.saved
-        self.file.close()
+            LOGGER.error(f"{exc_type.__name__}: {exc}", exc_info=(exc_type, exc, tb))
+        logging.getLogger("py.warnings").removeHandler(self.handler)
+        LOGGER.removeHandler(self.handler)
+        self.handler.close()
         return False
-
-
-class _Tee:
-    def __init__(self, *streams):
-        self.streams = streams
-
-    def write(self, s):
-        for st in self.streams:
-            st.write(s)
-        return len(s)
-
-    def flush(self):
-        for st in self.streams:
-            st.flush()

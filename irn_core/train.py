@@ -150,7 +150,9 @@ class Checkpointer:
             return 0, {}
         state = torch.load(found[-1], map_location="cpu", weights_only=False)
         if state.get("tag", "") != self.tag:
-            print(f"checkpoint {found[-1]} was written with other settings or inputs; starting afresh", flush=True)
+            from .progress import log
+
+            log(f"checkpoint {found[-1]} was written with other settings or inputs; starting afresh")
             for old in found:
                 old.unlink()
             return 0, {}

@@ -1,9 +1,11 @@
+import json
+
 import h5py
 import numpy as np
 import pytest
 
-from irn_core.io import (atomic_h5, coco_instances, config_digest, open_stage, pack_masks, provenance,
-                         read_group, unpack_masks, write_group)
+from irn_core.io import (atomic_h5, coco_instances, config_digest, open_stage, provenance, read_group,
+                         read_instances, write_group, write_instances)
 
 
 def test_hdf5_round_trip_with_provenance(tmp_path):
@@ -45,13 +47,24 @@ def test_incomplete_file_is_refused(tmp_path):
         open_stage(tmp_path / "missing.h5")
 
 
-def test_mask_packing(rng):
-    masks = rng.random((3, 17, 23)) < 0.4
-    packed = pack_masks(masks)
-    assert packed.dtype == np.uint8 and packed.shape == (3, (17 * 23 + 7) // 8)
-    assert np.array_equal(unpack_masks(packed, (17, 23)), masks)
-    empty = pack_masks(np.zeros((0, 17, 23), bool))
-    assert unpack_masks(empty, (17, 23)).shape == (0, 17, 23)
+def test_instances_as_an_id_map_with_attributes(tmp_path):
+    masks = np.zeros((2, 5, 6), bool)
+    masks[0, :2, :3] = True
+    masks[1, 3:, 4:] = True
+    attrs = provenance("make_instances", "r", {"dataset": {"classes": ["cat", "dog"]}})
+    with atomic_h5(tmp_path / "ins.h5", attrs) as f:
+        write_instances(f, "img", masks, np.array([1, 0]), np.array([0.9, 0.4]))
+        write_instances(f, "empty", np.zeros((0, 5, 6), bool), np.zeros(0), np.zeros(0))
+        with pytest.raises(ValueError, match="overlap"):
+            write_instances(f, "bad", np.stack([masks[0], masks[0]]), np.array([0, 1]), np.array([1.0, 1.0]))
+    with open_stage(tmp_path / "ins.h5") as f:
+        ids = f["img"]["instances"][()]
+        assert ids.dtype == np.uint16 and ids[0, 0] == 1 and ids[4, 5] == 2 and ids[2, 2] == 0
+        assert "instance id map" in f["img"]["instances"].attrs["meaning"]
+        assert json.loads(f.attrs["classes"]) == ["cat", "dog"]
+        m, c, sc = read_instances(f, "img")
+        assert np.array_equal(m, masks) and c.tolist() == [1, 0] and sc.tolist() == pytest.approx([0.9, 0.4])
+        assert read_instances(f, "empty")[0].shape == (0, 5, 6)
 
 
 def test_coco_json_rle(rng):

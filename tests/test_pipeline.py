@@ -61,12 +61,14 @@ def test_stage_files_carry_provenance(tiny_run):
         assert f.attrs["stage"] == "make_cam" and f.attrs["run_name"] == "tiny" and f.attrs["complete"]
         assert len(f.attrs["checkpoint_digest"]) == 16
         g = f["2019_000001"]
+        assert g["cam_s4"].attrs["stride"] == 4 and "class activation map" in g["cam_s4"].attrs["meaning"]
         k = g["keys"].shape[0]
         assert g["cam_s4"].shape[0] == k == g["cam_full"].shape[0]
         assert g["cam_full"].shape[1] >= 96
     with h5py.File(tiny_run / "labels/ins_pseudo.h5") as f:
         assert f.attrs["stage"] == "make_instances"
-        assert set(f["2019_000001"]) == {"masks", "shape", "classes", "scores"}
+        assert set(f["2019_000001"]) == {"instances", "classes", "scores"}
+        assert json.loads(f.attrs["classes"]) == ["disc", "square", "triangle", "star"]
     coco = json.loads((tiny_run / "labels/ins_pseudo_coco.json").read_text())
     assert len(coco["images"]) == 32 and len(coco["categories"]) == 4
 

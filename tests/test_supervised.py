@@ -2,7 +2,6 @@ import json
 import os
 
 import numpy as np
-import pytest
 import torch
 
 from irn_core.io import coco_instances, write_json

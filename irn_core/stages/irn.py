@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader
 from ..data import ImageSet, RelationSet, epoch_loader
 from ..config import without_execution
 from ..digest import input_digest
-from ..io import atomic_h5, open_stage, provenance, write_group
+from ..io import INFO, atomic_h5, open_stage, provenance, write_group
 from ..models import IRNet, build_backbone, load_cam_backbone
 from ..progress import Progress, log
 from ..relations import irn_losses, relation_labels
@@ -47,7 +47,7 @@ def mine_relations(cfg: dict, cams_path: str, out_path: str, workers: int = 1) -
         results = pool.imap(_relations_job, jobs, chunksize=4) if parallel else map(_relations_job, jobs)
         for image_id, lab in Progress(results, "mine_relations", total=len(ids)):
             counts += [(lab == 0).sum(), ((lab > 0) & (lab < 255)).sum(), (lab == 255).sum()]
-            write_group(out, image_id, {"label": lab}, compression="gzip")
+            write_group(out, image_id, {"label": lab}, compression="gzip", info={"label": INFO["relation_label"]})
     frac = counts / counts.sum()
     log(f"mine_relations: background {frac[0]:.1%}, foreground {frac[1]:.1%}, unsure {frac[2]:.1%} of pixels")
     return {"fractions": frac.tolist()}

@@ -9,36 +9,20 @@ import numpy as np
 import torch
 
 from ..cam import cam_to_label
-from ..evaluate import InstanceEvaluator, confusion, semantic_report
-from ..instances import detect_instances, instance_cams, instance_map, label_with_background
-from ..io import (atomic_h5, coco_instances, open_stage, pack_masks, provenance, unpack_masks, write_group,
-                  write_json)
-from ..progress import Progress, log
-from ..propagate import propagate, upsample_normalise
 from ..config import without_execution
 from ..digest import input_digest
+from ..evaluate import InstanceEvaluator, confusion, semantic_report
+from ..instances import detect_instances, instance_map
+from ..io import (atomic_h5, coco_instances, open_stage, provenance, read_instances, write_group, write_instances,
+                  write_json)
+from ..progress import Progress, log
+from ..synthesis import instance_labels, semantic_labels
 from ..train import resolve_device
 from . import coco_image_numbers, open_dataset, split_ids, union_ids
 
 
-def _walk(cfg, maps: torch.Tensor, boundary: torch.Tensor, size) -> torch.Tensor:
-    p = cfg["propagate"]
-    rw = propagate(maps, boundary, p["radius"], p["beta"], p["steps"])
-    return upsample_normalise(rw, size)
-
-
 def _write_instances(f, image_id: str, masks, classes, scores) -> None:
-    masks = masks.cpu().numpy()
-    write_group(f, image_id, {"masks": pack_masks(masks), "shape": np.array(masks.shape[1:]),
-                              "classes": classes.cpu().numpy().astype(np.int64),
-                              "scores": scores.cpu().numpy().astype(np.float32)})
-
-
-def read_instances(f, image_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(masks (N, H, W) bool, classes (N,), scores (N,)) of one image of an instance file."""
-    g = f[image_id]
-    shape = tuple(g["shape"][()])
-    return unpack_masks(g["masks"][()], shape), g["classes"][()], g["scores"][()]
+    write_instances(f, image_id, masks.cpu().numpy(), classes.cpu().numpy(), scores.cpu().numpy())
 
 
 def _ids(cfg) -> list[str]:
@@ -59,13 +43,9 @@ def make_sem_pseudo(cfg: dict, cams_path: str, irn_path: str, out_path: str) -> 
             keys = c["keys"][()]
             size = tuple(r["image_size"][()])
             t = time.perf_counter()
-            up = _walk(cfg, torch.from_numpy(c["cam_s4"][()]).to(device),
-                       torch.from_numpy(r["boundary"][()]).to(device), size)
+            label, score = semantic_labels(torch.from_numpy(c["cam_s4"][()]).to(device), keys,
+                                           torch.from_numpy(r["boundary"][()]).to(device), size, cfg["propagate"], bg)
             walk_s.append(time.perf_counter() - t)
-            pick = label_with_background(up, bg)
-            lut = torch.as_tensor(np.concatenate([[0], keys + 1]), device=device)
-            label = lut[pick].to(torch.uint8)
-            score = torch.cat([up.new_full((1,) + up.shape[1:], bg), up]).amax(0)
             write_group(out, image_id, {"label": label.cpu().numpy(), "score": score.cpu().numpy()},
                         compression="gzip")
     log(f"propagate: {np.mean(walk_s):.3f} s per image (walk + upsampling), {len(walk_s)} images")
@@ -86,15 +66,12 @@ def make_ins_pseudo(cfg: dict, cams_path: str, irn_path: str, out_path: str, coc
         numbers = coco_image_numbers(ids)
         for image_id in Progress(ids, "make_instances"):
             c, r = cams[image_id], irn[image_id]
-            keys = torch.as_tensor(c["keys"][()], device=device)
             size = tuple(int(v) for v in r["image_size"][()])
             disp = torch.from_numpy(r["disp"][()]).to(device)
             inst = instance_map(disp, lab["centroid_iterations"], lab["centroid_threshold"])
-            icams = instance_cams(torch.from_numpy(c["cam_s4"][()]).to(device), inst)
-            up = _walk(cfg, icams, torch.from_numpy(r["boundary"][()]).to(device), size)
-            label = label_with_background(up, lab["ins_bg_threshold"])
-            masks, cls, scores = detect_instances(up, label, keys.repeat_interleave(inst.shape[0]),
-                                                  lab["min_fraction"])
+            masks, cls, scores = instance_labels(torch.from_numpy(c["cam_s4"][()]).to(device), c["keys"][()],
+                                                 torch.from_numpy(r["boundary"][()]).to(device), inst, size,
+                                                 cfg["propagate"], lab["ins_bg_threshold"], lab["min_fraction"])
             _write_instances(out, image_id, masks, cls, scores)
             n_inst += len(scores)
             images.append({"id": numbers[image_id], "file_name": f"{image_id}.jpg", "height": size[0], "width": size[1]})

@@ -1,0 +1,79 @@
+"""Label synthesis of one image (METHOD.md 5c, 5d): semantic and instance pseudo labels from
+stride-4 CAMs, a boundary map and a class-agnostic instance map; and the ground-truth
+counterparts of those inputs, for the oracle diagnostics.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .instances import detect_instances, instance_cams, label_with_background
+from .propagate import propagate, upsample_normalise
+from .voc import IGNORE
+
+
+def walk(maps: torch.Tensor, boundary: torch.Tensor, size: tuple[int, int], p: dict) -> torch.Tensor:
+    """Random walk of (M, h4, w4) maps on the boundary map (``p``: radius, beta, steps), upsampled
+    x4 to the image ``size`` and divided by the global maximum: (M, H, W)."""
+    return upsample_normalise(propagate(maps, boundary, p["radius"], p["beta"], p["steps"]), size)
+
+
+def semantic_labels(cams: torch.Tensor, keys: np.ndarray, boundary: torch.Tensor, size: tuple[int, int], p: dict,
+                    bg: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(label (H, W) uint8: 0 background, k+1 class k; score (H, W)) of the walked class maps
+    against the constant background ``bg``."""
+    up = walk(cams, boundary, size, p)
+    lut = torch.as_tensor(np.concatenate([[0], np.asarray(keys) + 1]), device=up.device)
+    label = lut[label_with_background(up, bg)].to(torch.uint8)
+    score = torch.cat([up.new_full((1,) + up.shape[1:], bg), up]).amax(0)
+    return label, score
+
+
+def instance_labels(cams: torch.Tensor, keys: np.ndarray, boundary: torch.Tensor, inst: torch.Tensor,
+                    size: tuple[int, int], p: dict, bg: float, min_fraction: float):
+    """(masks (N, H, W), classes (N,), scores (N,)): every class map split by the class-agnostic
+    instance map ``inst`` (K, h4, w4), walked, labelled against ``bg``, cut into components."""
+    up = walk(instance_cams(cams, inst), boundary, size, p)
+    label = label_with_background(up, bg)
+    classes = torch.as_tensor(np.asarray(keys), device=up.device).repeat_interleave(inst.shape[0])
+    return detect_instances(up, label, classes, min_fraction)
+
+
+def stride4_cells(shape: tuple[int, int]) -> tuple[int, int]:
+    return (shape[0] + 3) // 4, (shape[1] + 3) // 4
+
+
+def gt_instance_map(objects: np.ndarray) -> torch.Tensor:
+    """Class-agnostic instance map from a SegmentationObject map (H, W): the value at the centre
+    of each stride-4 cell; one mask per value (background, void and each object), a partition."""
+    h4, w4 = stride4_cells(objects.shape)
+    ys = np.minimum(np.arange(h4) * 4 + 2, objects.shape[0] - 1)
+    xs = np.minimum(np.arange(w4) * 4 + 2, objects.shape[1] - 1)
+    cells = torch.from_numpy(objects[np.ix_(ys, xs)].astype(np.int64))
+    values = torch.unique(cells)
+    return cells[None] == values[:, None, None]
+
+
+def gt_class_maps(semantic: np.ndarray, keys: np.ndarray) -> torch.Tensor:
+    """Ground-truth stand-ins for the CAMs: the fraction of each stride-4 cell covered by each key
+    class of the SegmentationClass map: (K, h4, w4) in [0, 1]."""
+    h4, w4 = stride4_cells(semantic.shape)
+    sem = torch.from_numpy(semantic.astype(np.int64))
+    masks = torch.stack([(sem == k + 1).float() for k in np.asarray(keys)]) if len(keys) else \
+        torch.zeros((0,) + semantic.shape)
+    padded = F.pad(masks, (0, w4 * 4 - semantic.shape[1], 0, h4 * 4 - semantic.shape[0]))
+    return F.avg_pool2d(padded[None], 4)[0] if len(keys) else torch.zeros((0, h4, w4))
+
+
+def gt_boundary(semantic: np.ndarray) -> torch.Tensor:
+    """Ground-truth boundary map (h4, w4) in {0, 1}: 1 in every stride-4 cell holding a pixel
+    whose class differs from its right or lower neighbour, or a void pixel."""
+    sem = semantic.astype(np.int64)
+    edge = sem == IGNORE
+    edge[:, :-1] |= sem[:, :-1] != sem[:, 1:]
+    edge[:-1, :] |= sem[:-1, :] != sem[1:, :]
+    h4, w4 = stride4_cells(sem.shape)
+    t = F.pad(torch.from_numpy(edge).float(), (0, w4 * 4 - sem.shape[1], 0, h4 * 4 - sem.shape[0]))
+    return F.max_pool2d(t[None, None], 4)[0, 0]
