@@ -111,14 +111,16 @@ def test_changed_threshold_replans_the_instance_labels_and_dependents_only(tiny_
     r = subprocess.run(base + ["-n", "--configfile", str(changed)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
     # the ground-truth detector does not depend on the pseudo labels: it is not retrained
+    # (the oracle diagnostics synthesise labels with the same threshold)
     assert _planned(r.stdout) == {"make_instances": 1, "eval_pseudo": 1, "train_maskrcnn": 1, "eval_maskrcnn": 1,
-                                  "summary": 1, "all": 1}
+                                  "diagnostics": 1, "summary": 1, "all": 1}
     assert "wildcards: source=pseudo" in r.stdout and "source=gt" not in r.stdout
     # the one rule whose own settings changed says so; the others follow their inputs
     reasons = dict(re.findall(r"^rule (\w+):\n(?:    .*\n)*?    reason: (.*)$", r.stdout, re.M))
-    assert reasons["make_instances"].startswith("Params have changed since last execution")
+    for own in ("make_instances", "diagnostics"):
+        assert reasons[own].startswith("Params have changed since last execution")
     assert all(reason.startswith("Input files updated by another job") for rule, reason in reasons.items()
-               if rule not in ("make_instances", "all"))
+               if rule not in ("make_instances", "diagnostics", "all"))
 
 
 @pytest.mark.slow
@@ -134,3 +136,17 @@ def test_named_target_ends_with_its_own_summary(tiny_run):
     assert "maskrcnn" not in s and "deeplab" not in s
     assert "eval_cam" in s["seconds"] and "eval_pseudo" in s["seconds"]
     assert not any(k.startswith(("train_maskrcnn", "train_deeplab")) for k in s["seconds"])
+
+
+@pytest.mark.slow
+def test_oracle_with_the_pipelines_own_inputs_equals_the_pseudo_labels(tiny_run):
+    s = json.loads((tiny_run / "summary.json").read_text())
+    d = s["diagnostics"]
+    assert d["images"] == 32
+    assert d["pipeline"]["miou"] == pytest.approx(s["sem_pseudo"]["miou"], abs=1e-12)
+    for k in ("map25", "map50", "map70", "map75"):
+        assert d["pipeline"][k] == pytest.approx(s["ins_pseudo"][k], abs=1e-12)
+    for oracle in ("gt_instance_map", "gt_boundary", "gt_cams"):
+        assert 0 <= d[oracle]["miou"] <= 1 and 0 <= d[oracle]["map50"] <= 1
+    # ground-truth class masks as CAMs beat the tiny run's one-epoch CAMs
+    assert d["gt_cams"]["miou"] > d["pipeline"]["miou"]

@@ -16,7 +16,7 @@ from ..instances import detect_instances, instance_map
 from ..io import (atomic_h5, coco_instances, open_stage, provenance, read_instances, write_group, write_instances,
                   write_json)
 from ..progress import Progress, log
-from ..synthesis import instance_labels, semantic_labels
+from ..synthesis import gt_boundary, gt_class_maps, gt_instance_map, instance_labels, semantic_labels
 from ..train import resolve_device
 from . import coco_image_numbers, open_dataset, split_ids, union_ids
 
@@ -151,4 +151,57 @@ def eval_pseudo(cfg: dict, sem_path: str, ins_path: str, cc_path: str, sem_cc_pa
     log("eval_pseudo: sem mIoU {:.4f}; ins mAP50 {:.4f}; baseline_cc mAP50 {:.4f}; baseline_sem_cc mAP50 {:.4f}".format(
         result["sem_pseudo"]["miou"], result["ins_pseudo"]["map50"], result["baseline_cc"]["map50"],
         result["baseline_sem_cc"]["map50"]))
+    return result
+
+
+ORACLES = ("pipeline", "gt_instance_map", "gt_boundary", "gt_cams")
+
+
+@torch.no_grad()
+def diagnose(cfg: dict, cams_path: str, irn_path: str, out_json: str) -> dict:
+    """Oracle diagnostics: the semantic mIoU and instance mAP^r of the pseudo labels when one input
+    of the label synthesis is replaced by its ground-truth counterpart -- the class-agnostic
+    instance map (SegmentationObject), the boundary map (class edges of SegmentationClass), the
+    CAMs (class masks) -- on the first ``diagnostics.images`` images of the eval list.
+    ``pipeline`` replaces nothing: on the whole eval list it equals eval_pseudo's numbers."""
+    device = resolve_device(cfg["device"])
+    lab, p = cfg["labels"], cfg["propagate"]
+    voc = open_dataset(cfg)
+    ids = split_ids(cfg, "eval_list")
+    n = cfg["diagnostics"]["images"]
+    ids = ids[:n] if n else ids
+    n_cls = len(cfg["dataset"]["classes"])
+    confs = {o: np.zeros((n_cls + 1, n_cls + 1), np.int64) for o in ORACLES}
+    evals = {o: InstanceEvaluator(n_cls, cfg["evaluate"]["iou_thresholds"]) for o in ORACLES}
+    with open_stage(cams_path) as cams, open_stage(irn_path) as irn:
+        for image_id in Progress(ids, "diagnostics"):
+            c, r = cams[image_id], irn[image_id]
+            keys = c["keys"][()]
+            size = tuple(int(v) for v in r["image_size"][()])
+            semantic = voc.semantic_gt(image_id)
+            gt_masks, gt_classes, _ = voc.instance_gt(image_id)
+            own_cams = torch.from_numpy(c["cam_s4"][()]).to(device)
+            own_boundary = torch.from_numpy(r["boundary"][()]).to(device)
+            own_inst = instance_map(torch.from_numpy(r["disp"][()]).to(device), lab["centroid_iterations"],
+                                    lab["centroid_threshold"])
+            inputs = {
+                "pipeline": (own_cams, own_boundary, own_inst),
+                "gt_instance_map": (own_cams, own_boundary, gt_instance_map(voc._load_png("SegmentationObject",
+                                                                                        image_id)).to(device)),
+                "gt_boundary": (own_cams, gt_boundary(semantic).to(device), own_inst),
+                "gt_cams": (gt_class_maps(semantic, keys).to(device), own_boundary, own_inst),
+            }
+            for oracle, (cm, bd, inst) in inputs.items():
+                label, _ = semantic_labels(cm, keys, bd, size, p, lab["sem_bg_threshold"])
+                confs[oracle] += confusion(label.cpu().numpy(), semantic, n_cls + 1)
+                masks, cls, scores = instance_labels(cm, keys, bd, inst, size, p, lab["ins_bg_threshold"],
+                                                     lab["min_fraction"])
+                evals[oracle].add(masks.cpu().numpy(), cls.cpu().numpy(), scores.cpu().numpy(), gt_masks, gt_classes)
+    result = {"images": len(ids)}
+    for oracle in ORACLES:
+        result[oracle] = {"miou": semantic_report(confs[oracle], len(ids))["miou"],
+                          **{f"map{round(t * 100):02d}": v for t, v in evals[oracle].summary().items()}}
+    write_json(out_json, result)
+    log("diagnostics (" + str(len(ids)) + " images): " + "; ".join(
+        f"{o} mIoU {result[o]['miou']:.3f} mAP50 {result[o].get('map50', float('nan')):.3f}" for o in ORACLES))
     return result

@@ -18,12 +18,13 @@ KEYS = {
     "maskrcnn": ("map25", "map50", "map70", "map75", "coco_segm_ap"),
     "maskrcnn_gt": ("map25", "map50", "map70", "map75", "coco_segm_ap"),
     "deeplab": ("miou",),
+    "diagnostics": ("images", "pipeline", "gt_instance_map", "gt_boundary", "gt_cams"),
 }
 
 
 _CAMS = ("prepare_toy", "check_dataset_train", "check_dataset_eval", "train_cam", "make_cam", "eval_cam")
 _PSEUDO = _CAMS + ("mine_relations", "train_irn", "infer_irn", "propagate", "make_instances", "baselines",
-                   "eval_pseudo")
+                   "eval_pseudo", "diagnostics")
 # the rules (benchmark names) behind each named stopping point; "all" counts every rule
 TARGET_RULES = {
     "cams": _CAMS,

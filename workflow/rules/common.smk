@@ -95,6 +95,8 @@ def summary_inputs(wildcards):
     evals = {"cam": f"{OUT}/cam/eval.json"}
     if target in ("pseudo_labels", "maskrcnn", "all"):
         evals["labels"] = f"{OUT}/labels/eval.json"
+    if target in ("pseudo_labels", "all"):
+        evals["diagnostics"] = f"{OUT}/labels/diagnostics.json"
     if target in ("maskrcnn", "all"):
         evals["maskrcnn"] = f"{OUT}/maskrcnn/pseudo/eval.json"
         if config["maskrcnn"]["gt_upper_bound"]:

@@ -22,3 +22,26 @@ rule eval_pseudo:
         "../../envs/irn.yaml"
     script:
         "../scripts/eval_pseudo.py"
+
+
+rule diagnostics:
+    input:
+        cams=rules.make_cam.output.cams,
+        irn=rules.infer_irn.output.irn,
+        eval=manifest("eval"),
+    output:
+        json=f"{OUT}/labels/diagnostics.json",
+    params:
+        cfg=settings("propagate", "labels", "evaluate", "diagnostics", splits=("eval",)),
+        code=code("diagnostics"),
+    log:
+        f"{OUT}/logs/diagnostics.log",
+    benchmark:
+        f"{OUT}/benchmarks/diagnostics.tsv"
+    threads: 1
+    resources:
+        mem_mb=8000,
+    conda:
+        "../../envs/irn.yaml"
+    script:
+        "../scripts/diagnostics.py"
