@@ -1,0 +1,277 @@
+"""Pictures of what every stage did: the per-image panels of ``irn show`` and the figures of the
+Snakemake report (CAM threshold sweep, loss curves, wall times, per-class tables)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .voc import IGNORE, VOCDataset, voc_palette
+
+# stage files of a run folder, by the panel that reads them
+STAGE_FILES = {"cams": "cam/cams.h5", "relations": "relations/relations.h5", "irn": "irn/irn_out.h5",
+               "sem": "labels/sem_pseudo.h5", "ins": "labels/ins_pseudo.h5"}
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def palette_image(label: np.ndarray) -> np.ndarray:
+    """(H, W) index map -> (H, W, 3) uint8 in the VOC colours (255 = void)."""
+    return voc_palette()[label.astype(np.int64).clip(0, 255)]
+
+
+def instance_colours(ids: np.ndarray) -> np.ndarray:
+    """(H, W) instance ids (0 = none) -> (H, W, 3) uint8, one fixed colour per id."""
+    rng = np.random.default_rng(0)
+    colours = np.concatenate([[[0, 0, 0]], rng.integers(40, 256, (max(int(ids.max()), 0) + 1, 3))]).astype(np.uint8)
+    return colours[ids.astype(np.int64)]
+
+
+def blend(image: np.ndarray, overlay: np.ndarray, alpha: float = 0.5, mask: np.ndarray | None = None) -> np.ndarray:
+    out = image.astype(np.float32)
+    mix = (1 - alpha) * out + alpha * overlay.astype(np.float32)
+    out = mix if mask is None else np.where(mask[..., None], mix, out)
+    return out.clip(0, 255).astype(np.uint8)
+
+
+def heat(image: np.ndarray, cam: np.ndarray) -> np.ndarray:
+    """A [0, 1] map as a jet heat map over the image."""
+    plt = _pyplot()
+    return blend(image, (plt.get_cmap("jet")(cam.clip(0, 1))[..., :3] * 255), 0.5)
+
+
+def displacement_hsv(disp: np.ndarray) -> np.ndarray:
+    """(2, h, w) displacement (dy, dx): direction as hue, magnitude (over its maximum) as value."""
+    from matplotlib.colors import hsv_to_rgb
+
+    dy, dx = disp
+    hue = (np.arctan2(dy, dx) / (2 * np.pi)) % 1.0
+    mag = np.hypot(dy, dx)
+    val = mag / max(float(mag.max()), 1e-6)
+    return (hsv_to_rgb(np.stack([hue, np.ones_like(hue), val], -1)) * 255).astype(np.uint8)
+
+
+def upsample(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Nearest upsampling of a stride-4 map (h4, w4, ...) to the image size."""
+    ys = np.minimum(np.arange(size[0]) // 4, arr.shape[0] - 1)
+    xs = np.minimum(np.arange(size[1]) // 4, arr.shape[1] - 1)
+    return arr[np.ix_(ys, xs)]
+
+
+def _run_settings(run: Path) -> dict:
+    """The settings recorded in the run's stage files (dataset root and classes, label settings)."""
+    import h5py
+
+    merged: dict = {}
+    for rel in STAGE_FILES.values():
+        path = run / rel
+        if path.is_file():
+            with h5py.File(path, "r") as f:
+                cfg = json.loads(f.attrs.get("config_json", "{}"))
+            for section, values in cfg.items():
+                if isinstance(values, dict):
+                    merged.setdefault(section, {}).update(values)
+    return merged
+
+
+def _read(files: dict, key: str, image_id: str) -> dict | None:
+    """The arrays of one image in one stage file, or None when the stage has not run on it."""
+    import h5py
+
+    from .io import read_group
+
+    if key not in files:
+        return None
+    with h5py.File(files[key], "r") as f:
+        return read_group(f, image_id) if image_id in f else None
+
+
+def image_panels(run: str | Path, image_id: str) -> list[tuple[str, np.ndarray | str]]:
+    """(title, RGB image or a note) per stage for one image of a run folder (results/<run_name>;
+    a relative dataset root is taken from the folder holding results/)."""
+    import torch
+
+    from .instances import instance_map
+
+    run = Path(run)
+    if not run.is_dir():
+        raise FileNotFoundError(f"{run}: run folder not found (expected results/<run_name>)")
+    cfg = _run_settings(run)
+    if "dataset" not in cfg:
+        raise FileNotFoundError(f"{run}: no stage file with dataset settings (run make_cam first)")
+    classes = list(cfg["dataset"]["classes"])
+    root = Path(cfg["dataset"]["root"]).expanduser()
+    if not root.is_absolute():
+        root = run.resolve().parents[1] / root
+    voc = VOCDataset(root, classes)
+    files = {k: run / v for k, v in STAGE_FILES.items() if (run / v).is_file()}
+    groups = {k: _read(files, k, image_id) for k in STAGE_FILES}
+    if all(g is None for g in groups.values()) and not _is_held_out(run, image_id):
+        raise KeyError(f"image '{image_id}' is in no stage file of {run} (nor in its held-out split)")
+    image = voc.load_image(image_id)
+    size = image.shape[:2]
+    note = "{} has not run on this image".format
+    panels: list[tuple[str, np.ndarray | str]] = []
+    if (voc.root / "SegmentationClass" / f"{image_id}.png").is_file():
+        gt = voc.semantic_gt(image_id)
+        panels.append(("image + ground truth", blend(image, palette_image(gt), 0.5, (gt > 0) & (gt != IGNORE))))
+    else:
+        panels.append(("image (no ground truth)", image))
+    if (g := groups["cams"]) is not None:
+        panels += [(f"CAM: {classes[k]}", heat(image, cam)) for k, cam in zip(g["keys"], g["cam_full"])]
+        if not len(g["keys"]):
+            panels.append(("CAMs", "no foreground label"))
+    else:
+        panels.append(("CAMs", note("make_cam")))
+    if (g := groups["relations"]) is not None:
+        lab = g["label"]
+        panels.append(("relation labels (white: unsure)",
+                       np.where((lab == IGNORE)[..., None], 255, palette_image(lab)).astype(np.uint8)))
+    else:
+        panels.append(("relation labels", note("mine_relations")))
+    if (g := groups["irn"]) is not None:
+        labels_cfg = cfg.get("labels", {})
+        thr = labels_cfg.get("centroid_threshold", 2.5)
+        edge = (255 * upsample(1 - g["boundary"], size)).astype(np.uint8)
+        panels.append(("boundary map (dark: boundary)", np.repeat(edge[..., None], 3, -1)))
+        field = upsample(displacement_hsv(g["disp"]), size)
+        weak = upsample(np.hypot(*g["disp"]) < thr, size)
+        panels.append((f"displacement (hue: direction)\nwhite: centroid regions |D| < {thr}",
+                       blend(field, np.full_like(field, 255), 0.6, weak)))
+        inst = instance_map(torch.from_numpy(g["disp"]), labels_cfg.get("centroid_iterations", 300), thr)
+        ids = (inst.long() * torch.arange(1, inst.shape[0] + 1)[:, None, None]).sum(0).numpy()
+        panels.append((f"class-agnostic instance map ({inst.shape[0]} regions)", upsample(instance_colours(ids), size)))
+    else:
+        panels.append(("boundary / displacement", note("infer_irn")))
+    if (g := groups["sem"]) is not None:
+        panels.append(("semantic pseudo label", blend(image, palette_image(g["label"]), 0.6, g["label"] > 0)))
+    else:
+        panels.append(("semantic pseudo label", note("propagate")))
+    if (g := groups["ins"]) is not None:
+        names = ", ".join(f"{classes[c]} {s:.2f}" for c, s in zip(g["classes"], g["scores"]) if s > 0)
+        panels.append((f"instance pseudo labels\n{names[:60]}",
+                       blend(image, instance_colours(g["instances"]), 0.6, g["instances"] > 0)))
+    else:
+        panels.append(("instance pseudo labels", note("make_instances")))
+    panels.append(_maskrcnn_panel(run, image_id, image, classes))
+    return panels
+
+
+def _held_out_numbers(run: Path) -> dict[str, int]:
+    gt_json = run / "maskrcnn/gt_val_coco.json"
+    if not gt_json.is_file():
+        return {}
+    return {Path(im["file_name"]).stem: im["id"] for im in json.loads(gt_json.read_text())["images"]}
+
+
+def _is_held_out(run: Path, image_id: str) -> bool:
+    return image_id in _held_out_numbers(run)
+
+
+def _maskrcnn_panel(run: Path, image_id: str, image: np.ndarray, classes: list[str]):
+    from pycocotools import mask as mask_utils
+
+    pred_json = run / "maskrcnn/pseudo/predictions_val.json"
+    numbers = _held_out_numbers(run)
+    if not (numbers and pred_json.is_file()):
+        return "Mask R-CNN", "eval_maskrcnn has not run"
+    if image_id not in numbers:
+        return "Mask R-CNN", "not a held-out (val) image"
+    preds = [p for p in json.loads(pred_json.read_text()) if p["image_id"] == numbers[image_id] and p["score"] > 0.5]
+    ids = np.zeros(image.shape[:2], np.int64)
+    for i, p in enumerate(preds, start=1):
+        m = mask_utils.decode(dict(p["segmentation"], counts=p["segmentation"]["counts"].encode())).astype(bool)
+        ids[m & (ids == 0)] = i
+    names = ", ".join(f"{classes[p['category_id'] - 1]} {p['score']:.2f}" for p in preds)
+    return f"Mask R-CNN (score > 0.5)\n{names[:60]}", blend(image, instance_colours(ids), 0.6, ids > 0)
+
+
+def save_panels(panels: list[tuple[str, np.ndarray | str]], out: str | Path, title: str = "", cols: int = 4) -> Path:
+    """One figure of the panels (rows of ``cols``), written as PNG."""
+    plt = _pyplot()
+    rows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.0 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, (name, content) in zip(axes.flat, panels):
+        ax.set_title(name, fontsize=8)
+        if isinstance(content, str):
+            ax.text(0.5, 0.5, content, ha="center", va="center", fontsize=9, transform=ax.transAxes, color="0.4")
+        else:
+            ax.imshow(content)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=80)
+    plt.close(fig)
+    return out
+
+
+def plot_cam_sweep(eval_json: str | Path, out: str | Path) -> Path:
+    plt = _pyplot()
+    data = json.loads(Path(eval_json).read_text())
+    thr = sorted((float(t), v) for t, v in data["sweep"].items())
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.plot([t for t, _ in thr], [v for _, v in thr], "o-")
+    ax.axvline(data["threshold"], color="0.6", ls="--", label=f"configured {data['threshold']:.2f}")
+    ax.set_xlabel("CAM background threshold")
+    ax.set_ylabel("mIoU")
+    ax.set_title(f"CAM mIoU (best {data['best_miou']:.3f} at {data['best_threshold']:.2f})")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return Path(out)
+
+
+def plot_losses(histories: dict[str, list[dict]], out: str | Path) -> Path:
+    """Per-epoch training losses of every trained model (``total`` and its parts)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(histories), figsize=(4 * len(histories), 3.2), squeeze=False)
+    for ax, (name, hist) in zip(axes[0], histories.items()):
+        keys = [k for k in (hist[0] if hist else {}) if k != "epoch"]
+        for k in keys:
+            ax.plot([h["epoch"] for h in hist], [h[k] for h in hist], "o-", label=k, lw=2 if k == "total" else 1)
+        ax.set_title(name)
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+    return Path(out)
+
+
+def plot_wall_time(seconds: dict[str, float], out: str | Path) -> Path:
+    plt = _pyplot()
+    items = sorted(seconds.items(), key=lambda kv: kv[1])
+    fig, ax = plt.subplots(figsize=(6, 0.3 * len(items) + 1))
+    ax.barh([k for k, _ in items], [v for _, v in items])
+    ax.set_xlabel("seconds (wall clock, per rule)")
+    fig.tight_layout()
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+    return Path(out)
+
+
+def per_class_table(classes: list[str], columns: dict[str, list], out: str | Path) -> Path:
+    """An HTML table: one row per class, one column per metric (None shown as -)."""
+    head = "".join(f"<th>{c}</th>" for c in ["class", *columns])
+    rows = []
+    for i, name in enumerate(classes):
+        cells = "".join(f"<td>{'-' if v[i] is None else f'{v[i]:.3f}'}</td>" for v in columns.values())
+        rows.append(f"<tr><td>{name}</td>{cells}</tr>")
+    html = (f"<html><body><table border='1' cellpadding='4' style='border-collapse:collapse'>"
+            f"<tr>{head}</tr>{''.join(rows)}</table></body></html>\n")
+    Path(out).write_text(html)
+    return Path(out)
