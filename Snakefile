@@ -18,9 +18,11 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/maskrcnn.smk"
 include: "workflow/rules/deeplab.smk"
 include: "workflow/rules/summary.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:
     input:
         f"{OUT}/summary.json",
+        rules.report.output,
     default_target: True

@@ -43,7 +43,8 @@ def mean_iou(conf: np.ndarray) -> float:
 
 def semantic_report(conf: np.ndarray, images: int) -> dict:
     """The evaluation record of a semantic segmentation: mIoU, per-class IoU, image count."""
-    return {"miou": mean_iou(conf), "per_class_iou": [float(x) for x in iou_from_confusion(conf)], "images": images}
+    return {"miou": mean_iou(conf), "per_class_iou": [None if np.isnan(x) else float(x) for x in iou_from_confusion(conf)],
+            "images": images}
 
 
 def mask_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:

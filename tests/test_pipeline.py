@@ -113,7 +113,7 @@ def test_changed_threshold_replans_the_instance_labels_and_dependents_only(tiny_
     # the ground-truth detector does not depend on the pseudo labels: it is not retrained
     # (the oracle diagnostics synthesise labels with the same threshold)
     assert _planned(r.stdout) == {"make_instances": 1, "eval_pseudo": 1, "train_maskrcnn": 1, "eval_maskrcnn": 1,
-                                  "diagnostics": 1, "summary": 1, "all": 1}
+                                  "diagnostics": 1, "summary": 1, "report": 1, "all": 1}
     assert "wildcards: source=pseudo" in r.stdout and "source=gt" not in r.stdout
     # the one rule whose own settings changed says so; the others follow their inputs
     reasons = dict(re.findall(r"^rule (\w+):\n(?:    .*\n)*?    reason: (.*)$", r.stdout, re.M))
@@ -150,3 +150,55 @@ def test_oracle_with_the_pipelines_own_inputs_equals_the_pseudo_labels(tiny_run)
         assert 0 <= d[oracle]["miou"] <= 1 and 0 <= d[oracle]["map50"] <= 1
     # ground-truth class masks as CAMs beat the tiny run's one-epoch CAMs
     assert d["gt_cams"]["miou"] > d["pipeline"]["miou"]
+
+
+def _irn(*args):
+    return subprocess.run([sys.executable, "-m", "irn_core.cli", *args], capture_output=True, text=True)
+
+
+@pytest.mark.slow
+def test_irn_inspect_and_show(tiny_run, tmp_path):
+    from importlib.metadata import entry_points
+
+    from PIL import Image
+
+    assert any(e.name == "irn" and e.value == "irn_core.cli:main" for e in entry_points(group="console_scripts"))
+    r = _irn("inspect", str(tiny_run / "cam/cams.h5"))
+    assert r.returncode == 0, r.stderr
+    assert "stage make_cam, run tiny" in r.stdout and "images: 32" in r.stdout
+    assert "class activation map" in r.stdout and "stride 4" in r.stdout and "classes: 0 disc" in r.stdout
+    out = tmp_path / "panel.png"
+    r = _irn("show", str(tiny_run), "2019_000001", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    with Image.open(out) as im:
+        assert im.width >= 800 and im.height >= 600  # a grid of at least 4 x 3 panels
+    val = json.loads((tiny_run / "maskrcnn/gt_val_coco.json").read_text())["images"][0]["file_name"][:-4]
+    assert _irn("show", str(tiny_run), val, "-o", str(tmp_path / "val.png")).returncode == 0  # Mask R-CNN panel
+    r = _irn("show", str(tiny_run), "no_such_image")
+    assert r.returncode == 2 and "image 'no_such_image' is in no stage file" in r.stderr
+    r = _irn("inspect", str(tiny_run / "cam/missing.h5"))
+    assert r.returncode == 2 and "missing.h5: stage file not found" in r.stderr
+
+
+@pytest.mark.slow
+def test_report_rule_draws_the_figures(tiny_run, tmp_path):
+    from PIL import Image
+
+    fig = tiny_run / "report"
+    for name in ("cam_sweep.png", "losses.png", "wall_time.png"):
+        with Image.open(fig / name) as im:
+            assert im.width > 300 and im.height > 200
+    panels = sorted(p.name for p in (fig / "panels").glob("*.png"))
+    assert panels == ["2019_000001.png", "2019_000002.png", "2019_000003.png"]
+    html = (fig / "per_class.html").read_text()
+    assert html.count("<tr>") == 1 + 5 and "semantic pseudo label IoU" in html  # header + background + 4 classes
+    work = tiny_run.parents[1]
+    r = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(work),
+                        "--configfile", str(ROOT / "tests/tiny.yaml"), "--report", str(tmp_path / "report.zip")],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    import zipfile
+
+    names = zipfile.ZipFile(tmp_path / "report.zip").namelist()
+    assert any(n.endswith("report.html") for n in names)
+    assert sum(n.endswith(".png") for n in names) >= 6

@@ -107,6 +107,28 @@ def summary_inputs(wildcards):
     return evals
 
 
+def report_inputs(wildcards):
+    """What the report's figures are drawn from: the summary (every evaluation), the models'
+    training histories, and the stage files of the example panels."""
+    files = {"summary": f"{OUT}/summary.json", "cams": f"{OUT}/cam/cams.h5",
+             "relations": f"{OUT}/relations/relations.h5", "irn": f"{OUT}/irn/irn_out.h5",
+             "sem": f"{OUT}/labels/sem_pseudo.h5", "ins": f"{OUT}/labels/ins_pseudo.h5",
+             "cam_model": f"{OUT}/cam/model.pt", "irn_model": f"{OUT}/irn/model.pt",
+             "maskrcnn_model": f"{OUT}/maskrcnn/pseudo/model.pt", "deeplab_model": f"{OUT}/deeplab/model.pt",
+             "predictions": f"{OUT}/maskrcnn/pseudo/predictions_val.json"}
+    if config["maskrcnn"]["gt_upper_bound"]:
+        files["maskrcnn_gt_model"] = f"{OUT}/maskrcnn/gt/model.pt"
+    return files
+
+
+def report_examples(wildcards=None, n=3):
+    """The images drawn in the report: the first ``n`` of the eval list."""
+    lst = Path(DATA) / config["dataset"]["eval_list"]
+    if not lst.is_file():
+        return []
+    return list(dict.fromkeys(line.split()[0] for line in lst.read_text().splitlines() if line.strip()))[:n]
+
+
 def maskrcnn_train_json(source):
     """Training annotations of a Mask R-CNN variant: pseudo labels, or ground truth (upper bound)."""
     return f"{OUT}/labels/ins_pseudo_coco.json" if source == "pseudo" else f"{OUT}/maskrcnn/gt_train_coco.json"
