@@ -18,8 +18,9 @@ from common import update_results  # noqa: E402
 
 from irn_core.stages.summary import elapsed_seconds, stage_seconds  # noqa: E402
 
-THROUGH_PSEUDO = ("prepare_toy", "train_cam", "make_cam", "eval_cam", "mine_relations", "train_irn", "infer_irn",
-                  "propagate", "make_instances", "baselines", "eval_pseudo")
+THROUGH_PSEUDO = ("prepare_toy", "check_dataset_train", "check_dataset_eval", "train_cam", "make_cam", "eval_cam",
+                  "mine_relations", "train_irn", "infer_irn", "propagate", "make_instances", "baselines", "eval_pseudo",
+                  "diagnostics")
 
 
 def main() -> None:

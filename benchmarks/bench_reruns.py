@@ -1,0 +1,96 @@
+"""Honest reruns on the tiny config (tests/tiny.yaml, CAM trained 3 epochs): what Snakemake plans
+after a change, and the wall time of each rerun.
+
+(a) labels.ins_bg_threshold changed; (b) relations.fg_threshold changed; (c) -R train_cam;
+(d) train_cam killed (SIGKILL) after its first checkpoint, then rerun.
+
+Usage: python benchmarks/bench_reruns.py   (about 6 minutes on 2 cores)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import update_results  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def snakemake(work: Path, config: Path, *args, popen=False):
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(work), *args,
+           "--configfile", str(config), "--cores", "2"]
+    if popen:
+        return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    t = time.perf_counter()
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode:
+        raise RuntimeError(r.stderr[-3000:])
+    return r, round(time.perf_counter() - t, 1)
+
+
+def planned(stdout: str) -> dict[str, int]:
+    if "job " not in stdout:
+        return {}
+    table = stdout.split("job ", 1)[1].split("total", 1)[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+
+
+def config(work: Path, name: str, **changes) -> Path:
+    cfg = yaml.safe_load((ROOT / "tests/tiny.yaml").read_text())
+    cfg["cam"]["epochs"] = 3
+    for key, value in changes.items():
+        section, k = key.split("__")
+        cfg[section][k] = value
+    path = work / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="reruns"))
+    base = config(work, "base")
+    rows = {}
+    _, rows["fresh_run_s"] = snakemake(work, base)
+    for case, change in (("a_ins_bg_threshold", {"labels__ins_bg_threshold": 0.3}),
+                         ("b_relations_fg_threshold", {"relations__fg_threshold": 0.4})):
+        cfg = config(work, case, **change)
+        r, _ = snakemake(work, cfg, "-n")
+        _, seconds = snakemake(work, cfg)
+        rows[case] = {"change": change, "planned": planned(r.stdout), "rerun_s": seconds}
+        snakemake(work, base)  # back to the base settings
+    r, _ = snakemake(work, base, "-R", "train_cam", "--until", "train_cam", "-n")
+    _, seconds = snakemake(work, base, "-R", "train_cam", "--until", "train_cam")
+    log = (work / "results/tiny/logs/train_cam.log").read_text()
+    rows["c_forced_train_cam"] = {"planned": planned(r.stdout), "rerun_s": seconds,
+                                  "epochs_trained": re.findall(r"train_cam: epoch (\d+) ", log)}
+    proc = snakemake(work, base, "-R", "train_cam", "--until", "train_cam", popen=True)
+    first = work / "results/tiny/cam/checkpoints/epoch0001.pt"
+    while not first.exists() and proc.poll() is None:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(work),
+                    "--configfile", str(base), "--unlock"], capture_output=True, check=True)
+    r, _ = snakemake(work, base, "--until", "train_cam", "-n")
+    _, seconds = snakemake(work, base, "--until", "train_cam")
+    log = (work / "results/tiny/logs/train_cam.log").read_text()
+    rows["d_killed_train_cam"] = {"planned": planned(r.stdout), "rerun_s": seconds,
+                                  "resumed_from_epoch": re.findall(r"resumed from epoch (\d+)", log),
+                                  "epochs_trained": re.findall(r"train_cam: epoch (\d+) ", log)}
+    rows["note"] = "tests/tiny.yaml with cam.epochs 3, --cores 2; planned = Snakemake's dry-run job table"
+    print(yaml.safe_dump(rows, sort_keys=False))
+    update_results("reruns", rows)
+
+
+if __name__ == "__main__":
+    main()
