@@ -1,4 +1,5 @@
 import copy
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -158,3 +159,20 @@ def test_user_config_without_dataset_root_is_an_error(tmp_path):
     assert r.returncode != 0
     assert "'root' is a required property" in r.stderr + r.stdout
     assert "data/toy" not in r.stdout
+
+
+def test_weights_file_is_an_input_of_the_rules_that_read_it(tmp_path):
+    import torch
+
+    from irn_core.models import build_backbone
+
+    weights = tmp_path / "resnet_tiny.pth"
+    torch.save(build_backbone("resnet_tiny").state_dict(), weights)
+    cfg = _load("config/config.yaml")
+    cfg["cam"]["pretrained"] = str(weights)
+    cfg["deeplab"]["init"] = "imagenet"
+    r = _dry_run(tmp_path, cfg)
+    assert r.returncode == 0, r.stderr[-2000:]
+    inputs = dict(re.findall(r"^rule (\w+):\n    input: (.*)$", r.stdout, re.M))
+    assert str(weights) in inputs["train_cam"] and str(weights) in inputs["train_deeplab"]
+    assert str(weights) not in inputs["train_irn"]  # irn.init: cam

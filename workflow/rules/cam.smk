@@ -1,6 +1,7 @@
 rule train_cam:
     input:
         train=manifest("train"),
+        weights=weights("cam"),
     output:
         model=f"{OUT}/cam/model.pt",
     params:

@@ -51,6 +51,14 @@ def init_keys(section):
     return ("cam.pretrained",) if config[section]["init"] == "imagenet" else ()
 
 
+def weights(section):
+    """The ImageNet weights file that a training step reads, as an input (a replaced file reruns
+    it); for cam when cam.pretrained is set, for the others when their init is 'imagenet'."""
+    pre = config["cam"]["pretrained"]
+    used = pre and (section == "cam" or config[section]["init"] == "imagenet")
+    return [str(Path(pre).expanduser())] if used else []
+
+
 def code(script):
     """Code version of a rule: its script and the irn_core modules it imports (syntax trees)."""
     return code_digest(SCRIPTS / f"{script}.py")

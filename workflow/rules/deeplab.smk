@@ -3,6 +3,7 @@ rule train_deeplab:
         sem=rules.propagate.output.sem,
         cam_model=rules.train_cam.output.model,
         train=manifest("train"),
+        weights=weights("deeplab"),
     output:
         model=f"{OUT}/deeplab/model.pt",
     params:

@@ -4,6 +4,7 @@ rule train_irn:
         cam_model=rules.train_cam.output.model,
         # the public mean displacement is taken over the eval list's images
         manifests=manifests("train", *(("eval",) if config["irn"]["mean_shift"] == "crops" else ())),
+        weights=weights("irn"),
     output:
         model=f"{OUT}/irn/model.pt",
     params:

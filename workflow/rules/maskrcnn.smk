@@ -25,6 +25,7 @@ rule train_maskrcnn:
         coco=lambda wc: maskrcnn_train_json(wc.source),
         cam_model=rules.train_cam.output.model,
         manifests=manifests("train", "eval"),
+        weights=weights("maskrcnn"),
     output:
         model=f"{OUT}/maskrcnn/{{source}}/model.pt",
     params:
