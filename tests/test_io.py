@@ -4,8 +4,8 @@ import h5py
 import numpy as np
 import pytest
 
-from irn_core.io import (atomic_h5, coco_instances, config_digest, open_stage, provenance, read_group,
-                         read_instances, write_group, write_instances)
+from irn_core.io import (atomic_h5, coco_instances, config_digest, open_stage, provenance, read_group, read_instances,
+                         write_group, write_instances)
 
 
 def test_hdf5_round_trip_with_provenance(tmp_path):

@@ -12,8 +12,7 @@ from irn_core.data import normalise
 from irn_core.models import CAMNet, IRNet, build_backbone
 from irn_core.relations import boundary_affinity, irn_losses, pair_labels, public_source_region, search_directions
 from irn_core.stages.irn import _pad_right, irn_forward, mean_displacement_crops, top_left_crop
-from irn_core.train import fit, make_optimizer, step_factor
-from irn_core.train import Checkpointer
+from irn_core.train import Checkpointer, fit, make_optimizer, step_factor
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 

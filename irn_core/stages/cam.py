@@ -9,10 +9,10 @@ import torch
 from torch.utils.data import DataLoader
 
 from .. import cam as camlib
-from ..data import ClassificationSet, ImageSet, epoch_loader
-from ..evaluate import confusion, iou_from_confusion
 from ..config import without_execution
+from ..data import ClassificationSet, ImageSet, epoch_loader
 from ..digest import input_digest
+from ..evaluate import confusion, iou_from_confusion
 from ..io import atomic_h5, open_stage, provenance, write_group, write_json
 from ..models import CAMNet, build_backbone
 from ..progress import Progress, log

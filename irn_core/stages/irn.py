@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from ..data import ImageSet, RelationSet, epoch_loader
 from ..config import without_execution
+from ..data import ImageSet, RelationSet, epoch_loader
 from ..digest import input_digest
 from ..io import INFO, atomic_h5, open_stage, provenance, write_group
 from ..models import IRNet, build_backbone, load_cam_backbone

@@ -18,8 +18,7 @@ from ..progress import Progress, log
 from ..relations import crf_probabilities
 from ..supervised import (CocoInstances, build_deeplab, build_maskrcnn, collate, keep_valid_targets,
                           predict_segmentation, unit_image)
-from ..train import (Checkpointer, autocast_dtype, checkpoint_tag, fit, place, poly_factor, resolve_device,
-                     step_factor)
+from ..train import Checkpointer, autocast_dtype, checkpoint_tag, fit, place, poly_factor, resolve_device, step_factor
 from . import coco_image_numbers, open_dataset, split_ids
 
 
