@@ -107,7 +107,7 @@ class RelationSet(Dataset):
 
 class ImageSet(Dataset):
     """Plain images for inference: (id, normalised (3, H, W) tensor); with ``scales``, (id, list of
-    the normalised image at each scale)."""
+    the normalised image at each scale, (H, W))."""
 
     def __init__(self, voc: VOCDataset, ids: list[str], scales=None):
         self.voc, self.ids, self.scales = voc, ids, scales
@@ -118,7 +118,7 @@ class ImageSet(Dataset):
     def __getitem__(self, i: int):
         img = self.voc.load_image(self.ids[i])
         if self.scales is not None:
-            return self.ids[i], scaled_views(img, self.scales)
+            return self.ids[i], scaled_views(img, self.scales), img.shape[:2]
         return self.ids[i], torch.from_numpy(normalise(img))
 
 

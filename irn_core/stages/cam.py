@@ -81,9 +81,9 @@ def make_cam(cfg: dict, model_path: str, out_path: str) -> None:
     loader = DataLoader(ImageSet(voc, ids, scales=cfg["cam"]["scales"]), batch_size=None,
                         num_workers=cfg["num_workers"])
     with atomic_h5(out_path, attrs) as f:
-        for image_id, views in Progress(loader, "make_cam", total=len(ids)):
+        for image_id, views, size in Progress(loader, "make_cam", total=len(ids)):
             keys = np.nonzero(voc.labels(image_id))[0]
-            size = voc.image_size(image_id)
+            size = tuple(int(v) for v in size)
             s4, full = camlib.multiscale_cam(net.cam, [v.to(device) for v in views],
                                              torch.as_tensor(keys, device=device), size)
             write_group(f, image_id, {"keys": keys.astype(np.int64), "cam_s4": s4.float().cpu().numpy(),

@@ -192,8 +192,7 @@ def eval_deeplab(cfg: dict, model_path: str, out_json: str) -> dict:
     ids = split_ids(cfg, "val_list")
     c = cfg["deeplab"]
     conf = np.zeros((n, n), np.int64)
-    for image_id, views in Progress(ImageSet(voc, ids, scales=c["test_scales"]), "eval_deeplab"):
-        size = voc.image_size(image_id)
+    for image_id, views, size in Progress(ImageSet(voc, ids, scales=c["test_scales"]), "eval_deeplab"):
         probs = predict_segmentation(model, [v.to(device) for v in views], c["test_flip"], size).float().cpu().numpy()
         if c["crf"]:
             probs = crf_probabilities(voc.load_image(image_id), probs)
