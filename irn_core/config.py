@@ -111,7 +111,13 @@ def check_config(cfg: dict) -> list[str]:
         if list(ds["classes"]) != list(TOY_CLASSES):
             errors.append(f"config key dataset.classes: the toy dataset's classes are {list(TOY_CLASSES)}")
     pre = cfg["cam"]["pretrained"]
-    if pre:
+    if pre == "imagenet":  # torchvision's weights: from the torch cache, downloaded by the rule when absent
+        from .models import IMAGENET_WEIGHTS
+
+        if cfg["cam"]["backbone"] not in IMAGENET_WEIGHTS:
+            errors.append(f"config key cam.pretrained: 'imagenet' has no weights for cam.backbone "
+                          f"'{cfg['cam']['backbone']}' (those with weights: {', '.join(IMAGENET_WEIGHTS)})")
+    elif pre:
         problem = weights_problem(pre)
         if problem:
             errors.append(f"config key cam.pretrained: {problem}")

@@ -69,8 +69,42 @@ ARCHS = {
 }
 
 
-def load_state(path: str | Path) -> dict:
-    """A state dict from a local file (a bare state dict or a checkpoint holding ``model``)."""
+# torchvision's ImageNet weights of the backbones that have them (``pretrained: imagenet``)
+IMAGENET_WEIGHTS = {"resnet50": "ResNet50_Weights.IMAGENET1K_V1", "resnet18": "ResNet18_Weights.IMAGENET1K_V1"}
+
+
+def imagenet_cache_path(arch: str) -> Path:
+    """Where torchvision keeps the ImageNet weights of ``arch``: the torch hub cache
+    (``$TORCH_HOME/hub/checkpoints``, by default ``~/.cache/torch/hub/checkpoints``)."""
+    from torchvision.models import get_weight
+
+    if arch not in IMAGENET_WEIGHTS:
+        raise WeightsError(f"backbone '{arch}' has no ImageNet weights in torchvision "
+                           f"(those that do: {', '.join(IMAGENET_WEIGHTS)})")
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(get_weight(IMAGENET_WEIGHTS[arch]).url).name
+
+
+def imagenet_state(arch: str) -> dict:
+    """torchvision's ImageNet weights of ``arch`` through its weights API: from the torch cache,
+    downloaded into it when absent; offline, an error naming the cache path."""
+    from torchvision.models import get_weight
+
+    path = imagenet_cache_path(arch)
+    if path.is_file():
+        return torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        return get_weight(IMAGENET_WEIGHTS[arch]).get_state_dict(progress=True)
+    except OSError as err:  # URLError and socket errors are OSErrors
+        raise WeightsError(f"torchvision's ImageNet weights for '{arch}' are not in the torch cache ({path}) and "
+                           f"could not be downloaded ({err}). On a machine without internet, copy "
+                           f"{path.name} there, or set the path of a weights file instead of 'imagenet'") from err
+
+
+def load_state(path: str | Path, arch: str | None = None) -> dict:
+    """A state dict from a local file (a bare state dict or a checkpoint holding ``model``), or,
+    for ``path`` 'imagenet', torchvision's ImageNet weights of ``arch``."""
+    if str(path) == "imagenet":
+        return imagenet_state(arch)
     path = Path(path).expanduser()
     if not path.is_file():
         raise WeightsError(
@@ -82,13 +116,14 @@ def load_state(path: str | Path) -> dict:
 
 
 def build_backbone(arch: str, pretrained: str | None = None, last_stride: int = 1) -> ResNetBackbone:
-    """A backbone by name; ``pretrained`` is a local weights file or None (from scratch)."""
+    """A backbone by name; ``pretrained`` is a local weights file, 'imagenet' (torchvision's
+    weights through the torch cache) or None (from scratch)."""
     if arch not in ARCHS:
         raise ValueError(f"unknown backbone '{arch}' (known: {', '.join(ARCHS)})")
     block, layers, widths, stem = ARCHS[arch]
     net = ResNetBackbone(block, layers, widths, stem, last_stride)
     if pretrained:
-        state = {k: v for k, v in load_state(pretrained).items() if not k.startswith("fc.")}
+        state = {k: v for k, v in load_state(pretrained, arch).items() if not k.startswith("fc.")}
         missing, unexpected = net.load_state_dict(state, strict=False)
         if missing:
             raise WeightsError(f"{pretrained}: weights do not fit backbone '{arch}' (missing {missing[:3]}...)")

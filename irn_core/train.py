@@ -112,8 +112,8 @@ def atomic_save(obj, path: str | Path) -> None:
 def checkpoint_tag(settings: dict, inputs: list[str | Path]) -> str:
     """What a training run's checkpoints belong to: its settings and its inputs' contents (the
     ImageNet weights file included when the settings start from one)."""
-    pre = settings.get("cam", {}).get("pretrained")
-    inputs = [*inputs, Path(pre).expanduser()] if pre else list(inputs)
+    pre = settings.get("cam", {}).get("pretrained")  # 'imagenet': torchvision's weights, named in the settings
+    inputs = [*inputs, Path(pre).expanduser()] if pre and pre != "imagenet" else list(inputs)
     return config_digest({"settings": settings, "inputs": [input_digest(p) for p in inputs]})
 
 

@@ -96,3 +96,31 @@ def test_label_resize_samples_pixel_centres():
     assert pil_resize(lab, (2, 3), nearest=True)[0].tolist() == [1, 3, 5]
     # growing 0..2 to 5 columns: floor((x + 0.5) * 3 / 5) = 0, 0, 1, 2, 2
     assert pil_resize(lab[:, :3], (2, 5), nearest=True)[0].tolist() == [0, 0, 1, 2, 2]
+
+
+def test_imagenet_weights_come_from_the_torch_cache(tmp_path, monkeypatch):
+    """'imagenet' loads torchvision's file from $TORCH_HOME/hub/checkpoints; when it is absent and
+    the download fails (no network), the error names the cache path. Nothing is downloaded here."""
+    import urllib.error
+
+    import torchvision
+
+    from irn_core.models import imagenet_cache_path
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    path = imagenet_cache_path("resnet18")
+    assert path == tmp_path / "hub" / "checkpoints" / "resnet18-f37072fd.pth"
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(torchvision.models.WeightsEnum, "get_state_dict", offline)
+    with pytest.raises(WeightsError, match=f"not in the torch cache \\({path}\\).*no network"):
+        build_backbone("resnet18", "imagenet")
+    source = build_backbone("resnet18")
+    path.parent.mkdir(parents=True)
+    torch.save({**source.state_dict(), "fc.weight": torch.zeros(1000, 512)}, path)
+    net = build_backbone("resnet18", "imagenet")
+    assert torch.equal(net.conv1.weight, source.conv1.weight)
+    with pytest.raises(WeightsError, match="'resnet_tiny' has no ImageNet weights"):
+        build_backbone("resnet_tiny", "imagenet")

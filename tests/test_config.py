@@ -176,3 +176,10 @@ def test_weights_file_is_an_input_of_the_rules_that_read_it(tmp_path):
     inputs = dict(re.findall(r"^rule (\w+):\n    input: (.*)$", r.stdout, re.M))
     assert str(weights) in inputs["train_cam"] and str(weights) in inputs["train_deeplab"]
     assert str(weights) not in inputs["train_irn"]  # irn.init: cam
+
+
+def test_imagenet_keyword_needs_a_backbone_with_torchvision_weights():
+    errors = _errors(lambda c: c["cam"].update(pretrained="imagenet"))  # toy backbone: resnet_tiny
+    assert errors == ["config key cam.pretrained: 'imagenet' has no weights for cam.backbone 'resnet_tiny' "
+                      "(those with weights: resnet50, resnet18)"]
+    assert _errors(lambda c: c["cam"].update(pretrained="imagenet", backbone="resnet18")) == []

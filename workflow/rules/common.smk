@@ -54,8 +54,8 @@ def init_keys(section):
 def weights(section):
     """The ImageNet weights file that a training step reads, as an input (a replaced file reruns
     it); for cam when cam.pretrained is set, for the others when their init is 'imagenet'."""
-    pre = config["cam"]["pretrained"]
-    used = pre and (section == "cam" or config[section]["init"] == "imagenet")
+    pre = config["cam"]["pretrained"]  # 'imagenet': torchvision's weights (the torch cache; named, not a file)
+    used = pre and pre != "imagenet" and (section == "cam" or config[section]["init"] == "imagenet")
     return [str(Path(pre).expanduser())] if used else []
 
 
