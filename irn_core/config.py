@@ -61,9 +61,11 @@ def _split_size(cfg: dict, key: str) -> int | None:
         toy = cfg.get("toy", {})
         return toy.get("n_val") if key == "val_list" else toy.get("n_train")
     path = Path(ds["root"]) / ds[key]
-    if not path.is_file():
+    if not path.is_file() or not path.read_text().strip():
         return None
-    return len({line.split()[0] for line in path.read_text().splitlines() if line.strip()})
+    from .voc import read_split
+
+    return len(set(read_split(path)))
 
 
 def weights_problem(path: str) -> str | None:

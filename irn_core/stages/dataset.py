@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..digest import file_digest
+from ..digest import config_digest, file_digest
 from ..io import write_json
 from ..progress import Progress, log
 from ..voc import IGNORE, DatasetError, VOCDataset, read_split
@@ -100,8 +100,6 @@ def check_image(voc: VOCDataset, image_id: str, with_gt: bool, min_side: int) ->
 def check_dataset(cfg: dict, split_key: str, out_json: str, threads: int = 1) -> dict:
     """Check every image of split ``dataset.<split_key>``; write its manifest or raise a
     DatasetError listing every problem."""
-    from ..digest import config_digest
-
     ds = cfg["dataset"]
     list_path = Path(ds["root"]) / ds[split_key]
     voc = VOCDataset(ds["root"], ds["classes"])

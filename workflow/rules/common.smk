@@ -5,6 +5,7 @@ from snakemake.utils import validate
 from irn_core.config import check_config, select
 from irn_core.digest import code_digest
 from irn_core.stages.dataset import split_files
+from irn_core.voc import read_split
 
 
 validate(config, "../schemas/config.schema.yaml")
@@ -81,7 +82,7 @@ def split_inputs(wildcards):
     lst = Path(DATA) / ds[SPLITS[wildcards.split]]
     if ds["kind"] == "toy" or not lst.is_file():
         return [str(lst)]
-    ids = list(dict.fromkeys(line.split()[0] for line in lst.read_text().splitlines() if line.strip()))
+    ids = list(dict.fromkeys(read_split(lst)))
     return [str(lst)] + [str(p) for p in split_files(DATA, ids, with_gt=wildcards.split != "train") if p.is_file()]
 
 
@@ -132,9 +133,9 @@ def report_inputs(wildcards):
 def report_examples(wildcards=None, n=3):
     """The images drawn in the report: the first ``n`` of the eval list."""
     lst = Path(DATA) / config["dataset"]["eval_list"]
-    if not lst.is_file():
+    if not lst.is_file() or not lst.read_text().strip():
         return []
-    return list(dict.fromkeys(line.split()[0] for line in lst.read_text().splitlines() if line.strip()))[:n]
+    return list(dict.fromkeys(read_split(lst)))[:n]
 
 
 def maskrcnn_train_json(source):
