@@ -63,9 +63,34 @@ def _split_size(cfg: dict, key: str) -> int | None:
     path = Path(ds["root"]) / ds[key]
     if not path.is_file() or not path.read_text().strip():
         return None
-    from .voc import read_split
+    from .datasets import dataset_split_ids
+    from .voc import DatasetError
 
-    return len(set(read_split(path)))
+    try:
+        return len(set(dataset_split_ids(ds, key)))
+    except DatasetError:
+        return None  # reported by the dataset checks
+
+
+def _dataset_problems(ds: dict) -> list[str]:
+    """Class lists that do not fit the dataset (the files exist)."""
+    from .datasets import label_classes, open_dataset_section
+    from .voc import DatasetError
+
+    try:
+        known = label_classes(ds)
+    except DatasetError as err:
+        return [f"config key dataset.{'train_list' if ds['kind'] == 'coco' else 'label_classes'}: {err}"]
+    unknown = [c for c in ds["classes"] if c not in known]
+    if unknown:
+        source = {"voc": "dataset.label_classes (default: VOC's 20 classes)",
+                  "coco": "the categories of the COCO file"}[ds["kind"]]
+        return [f"config key dataset.classes: {unknown} not among {source}: {', '.join(known)}"]
+    try:
+        open_dataset_section(ds)
+    except DatasetError as err:
+        return [f"config key dataset: {err}"]
+    return []
 
 
 def weights_problem(path: str) -> str | None:
@@ -96,13 +121,21 @@ def check_config(cfg: dict) -> list[str]:
     errors = []
     ds = cfg["dataset"]
     root = Path(ds["root"])
-    if ds["kind"] == "voc":
+    if ds["kind"] in ("voc", "coco"):
+        what = "split list" if ds["kind"] == "voc" else "COCO annotation file"
         if not root.is_dir():
             errors.append(f"config key dataset.root: dataset folder '{root}' does not exist")
         else:
             for key in ("train_list", "eval_list", "val_list"):
                 if not (root / ds[key]).is_file():
-                    errors.append(f"config key dataset.{key}: split list '{root / ds[key]}' does not exist")
+                    errors.append(f"config key dataset.{key}: {what} '{root / ds[key]}' does not exist")
+        if ds["kind"] == "coco" and ds.get("label_classes"):
+            errors.append("config key dataset.label_classes: must be null for kind 'coco' (the JSON's categories "
+                          "index its labels)")
+        if ds["kind"] == "voc" and ds.get("image_dir"):
+            errors.append("config key dataset.image_dir: not used by kind 'voc' (its images are in JPEGImages)")
+        if not errors:
+            errors += _dataset_problems(ds)
     else:
         from .toy import TOY_CLASSES
 
@@ -112,6 +145,8 @@ def check_config(cfg: dict) -> list[str]:
             errors.append("config key toy.min_size: larger than toy.max_size")
         if list(ds["classes"]) != list(TOY_CLASSES):
             errors.append(f"config key dataset.classes: the toy dataset's classes are {list(TOY_CLASSES)}")
+        if ds.get("label_classes") or ds.get("image_dir"):
+            errors.append("config keys dataset.label_classes / dataset.image_dir: must be null for the toy dataset")
     pre = cfg["cam"]["pretrained"]
     if pre == "imagenet":  # torchvision's weights: from the torch cache, downloaded by the rule when absent
         from .models import IMAGENET_WEIGHTS

@@ -196,15 +196,27 @@ def read_group(f: h5py.File, name: str) -> dict:
 
 
 def write_json(path: str | Path, obj) -> None:
-    """JSON to a temporary name, then rename."""
+    """Strict JSON (a NaN, e.g. the IoU of a class absent from the data, is written as null) to a
+    temporary name, then rename."""
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+        tmp.write_text(json.dumps(json_ready(obj), indent=2, sort_keys=True, allow_nan=False) + "\n")
 
 
-def _json_default(x):
-    if isinstance(x, np.integer):
-        return int(x)
-    return float(x)
+def json_ready(obj):
+    """``obj`` with numpy scalars and arrays as Python values and non-finite floats as None."""
+    if isinstance(obj, dict):
+        return {str(k) if not isinstance(k, str) else k: json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_ready(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return json_ready(obj.tolist())
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if np.isfinite(obj) else None
+    return obj
 
 
 def rle_encode(mask: np.ndarray) -> dict:

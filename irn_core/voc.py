@@ -88,16 +88,32 @@ def read_annotation(path: str | Path) -> list[VOCObject]:
 class VOCDataset:
     """Read-only view of a dataset in VOC layout.
 
-    ``classes`` are the foreground class names in index order (index 0 = first foreground
-    class; label maps use 0 for background and ``k + 1`` for class ``k``).
+    ``classes`` are the foreground classes to learn, in index order (index 0 = first foreground
+    class; label maps use 0 for background and ``k + 1`` for class ``k``). ``label_classes`` are
+    the classes that index the dataset's PNGs (value ``v`` = ``label_classes[v - 1]``) and name
+    its XML objects; default: ``classes``. Objects of a label class that is not learned are
+    background to the learned classes: absent from image labels and ground-truth instances.
     """
 
-    def __init__(self, root: str | Path, classes: list[str] | tuple[str, ...]):
+    kind = "voc"
+
+    def __init__(self, root: str | Path, classes: list[str] | tuple[str, ...],
+                 label_classes: list[str] | tuple[str, ...] | None = None):
         self.root = Path(root)
         if not self.root.is_dir():
             raise DatasetError(f"{self.root}: dataset root not found")
         self.classes = tuple(classes)
+        self.label_classes = tuple(label_classes) if label_classes else self.classes
+        unknown = [c for c in self.classes if c not in self.label_classes]
+        if unknown:
+            raise DatasetError(f"{self.root}: class(es) {unknown} of dataset.classes are not among the dataset's label "
+                               f"classes ({', '.join(self.label_classes)})")
         self._index = {name: i for i, name in enumerate(self.classes)}
+        # PNG value -> learned label value (0 background, k + 1 class k); 255 stays void
+        self._lut = np.zeros(256, np.uint8)
+        for v, name in enumerate(self.label_classes, start=1):
+            self._lut[v] = self._index[name] + 1 if name in self._index else 0
+        self._lut[IGNORE] = IGNORE
 
     def image_path(self, image_id: str) -> Path:
         return self.root / "JPEGImages" / f"{image_id}.jpg"
@@ -119,14 +135,19 @@ class VOCDataset:
             return img.size[1], img.size[0]
 
     def labels(self, image_id: str) -> np.ndarray:
-        """Multi-hot (C,) float32 image-level label from the XML annotation."""
+        """Multi-hot (C,) float32 image-level label from the XML annotation (learned classes)."""
         path = self.root / "Annotations" / f"{image_id}.xml"
         out = np.zeros(len(self.classes), dtype=np.float32)
         for obj in read_annotation(path):
-            if obj.name not in self._index:
-                raise DatasetError(f"{path}: unknown class '{obj.name}' (known: {', '.join(self.classes)})")
-            out[self._index[obj.name]] = 1.0
+            if obj.name not in self.label_classes:
+                raise DatasetError(f"{path}: unknown class '{obj.name}' (known: {', '.join(self.label_classes)})")
+            if obj.name in self._index:
+                out[self._index[obj.name]] = 1.0
         return out
+
+    def label_file(self, image_id: str) -> Path:
+        """The file an image's image-level labels come from (named in warnings)."""
+        return self.root / "Annotations" / f"{image_id}.xml"
 
     def _load_png(self, folder: str, image_id: str) -> np.ndarray:
         path = self.root / folder / f"{image_id}.png"
@@ -137,24 +158,87 @@ class VOCDataset:
                 raise DatasetError(f"{path}: expected a palette or grey PNG, got mode {img.mode}")
             return np.asarray(img, dtype=np.uint8)
 
-    def semantic_gt(self, image_id: str) -> np.ndarray:
-        """(H, W) uint8: 0 background, k+1 class k, 255 void."""
+    def raw_semantic(self, image_id: str) -> np.ndarray:
+        """The SegmentationClass PNG as stored (values index ``label_classes``)."""
         return self._load_png("SegmentationClass", image_id)
 
-    def instance_gt(self, image_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Ground-truth instances: masks (N, H, W) bool, classes (N,) int (0-based), void (H, W) bool."""
+    def semantic_gt(self, image_id: str) -> np.ndarray:
+        """(H, W) uint8: 0 background, k+1 learned class k, 255 void."""
+        raw = self.raw_semantic(image_id)
+        top = int(raw[raw != IGNORE].max(initial=0))
+        if top > len(self.label_classes):
+            raise DatasetError(f"{self.root}/SegmentationClass/{image_id}.png: label value {top} is beyond the "
+                               f"{len(self.label_classes)} label classes (0 = background, 255 = void)")
+        return self._lut[raw]
+
+    def _instances(self, image_id: str):
         obj = self._load_png("SegmentationObject", image_id)
-        cls = self.semantic_gt(image_id)
-        ids = [i for i in np.unique(obj) if i not in (0, IGNORE)]
-        masks = np.stack([obj == i for i in ids]) if ids else np.zeros((0,) + obj.shape, bool)
-        classes = []
-        for m in masks:
-            values = cls[m]
+        cls = self.raw_semantic(image_id)
+        out = []
+        for i in np.unique(obj):
+            if i in (0, IGNORE):
+                continue
+            values = cls[obj == i]
             values = values[(values != 0) & (values != IGNORE)]
             if values.size == 0:
                 raise DatasetError(f"{self.root}/SegmentationObject/{image_id}.png: instance without a class")
-            classes.append(int(np.bincount(values).argmax()) - 1)
-        return masks, np.asarray(classes, dtype=np.int64), obj == IGNORE
+            learned = int(self._lut[min(int(np.bincount(values).argmax()), 255)]) - 1
+            out.append((int(i), learned))
+        return obj, out
+
+    def instance_gt(self, image_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Ground-truth instances of the learned classes: masks (N, H, W) bool, classes (N,) int
+        (0-based), void (H, W) bool."""
+        obj, inst = self._instances(image_id)
+        inst = [(i, c) for i, c in inst if c >= 0]
+        masks = np.stack([obj == i for i, _ in inst]) if inst else np.zeros((0,) + obj.shape, bool)
+        return masks, np.asarray([c for _, c in inst], dtype=np.int64), obj == IGNORE
+
+    def object_map(self, image_id: str) -> np.ndarray:
+        """(H, W) class-agnostic instance ids of the learned classes: 0 none, 255 void."""
+        obj, inst = self._instances(image_id)
+        out = obj.copy()
+        for i, c in inst:
+            if c < 0:
+                out[obj == i] = 0
+        return out
+
+    def has_gt(self, image_id: str) -> bool:
+        return (self.root / "SegmentationClass" / f"{image_id}.png").is_file()
+
+    def gt_files(self, image_id: str) -> list[Path]:
+        return [self.root / folder / f"{image_id}.png" for folder in ("SegmentationClass", "SegmentationObject")]
+
+    def files(self, image_id: str, with_gt: bool) -> list[Path]:
+        """The files an image's record is read from (its content digest)."""
+        return [self.image_path(image_id), self.label_file(image_id)] + (self.gt_files(image_id) if with_gt else [])
+
+    def check_gt(self, image_id: str, size: tuple[int, int] | None) -> list[str]:
+        """Problems of an image's ground truth (file, id, what is wrong); reads every file."""
+        problems = []
+        for folder in ("SegmentationClass", "SegmentationObject"):
+            png = self.root / folder / f"{image_id}.png"
+            try:
+                arr = self._load_png(folder, image_id)
+            except (DatasetError, OSError) as err:
+                problems.append(f"{err} (image '{image_id}')")
+                continue
+            if size is not None and arr.shape != tuple(size):
+                problems.append(f"{png}: mask is {arr.shape[1]}x{arr.shape[0]} px, its image '{image_id}' "
+                                f"is {size[1]}x{size[0]} px")
+            elif folder == "SegmentationClass":
+                n = len(self.label_classes)
+                bad = sorted(set(np.unique(arr).tolist()) - set(range(n + 1)) - {IGNORE})
+                if bad:
+                    what = "dataset.label_classes" if self.label_classes != self.classes else "dataset.classes"
+                    problems.append(f"{png}: label value(s) {bad} of image '{image_id}' are beyond the {n} "
+                                    f"classes of {what} (0 = background, 255 = void)")
+        if not problems:
+            try:
+                self.instance_gt(image_id)
+            except DatasetError as err:
+                problems.append(f"{err} (image '{image_id}')")
+        return problems
 
     def split_with_labels(self, ids: list[str]) -> tuple[list[str], list[str]]:
         """Split ids into (with at least one foreground label, without any)."""

@@ -27,7 +27,7 @@ def test_shipped_configs_are_valid(name):
     (lambda c: c["cam"].update(epochs="ten"), "ten"),
     (lambda c: c["cam"].update(backbone="vgg16"), "vgg16"),
     (lambda c: c["irn"].pop("radius"), "radius"),
-    (lambda c: c["dataset"].update(kind="coco"), "coco"),
+    (lambda c: c["dataset"].update(kind="ade20k"), "ade20k"),
     (lambda c: c["irn"].update(crop_size=100), "100"),
     (lambda c: c.update(mixed_precision="fp8"), "fp8"),
     (lambda c: c.pop("channels_last"), "channels_last"),

@@ -30,7 +30,8 @@ def root(clean, tmp_path):
 
 
 def _cfg(root, scales=(1.0, 0.5)):
-    return {"dataset": {"kind": "voc", "root": str(root), "classes": list(TOY_CLASSES), **LISTS},
+    return {"dataset": {"kind": "voc", "root": str(root), "classes": list(TOY_CLASSES),
+                        "label_classes": list(TOY_CLASSES), **LISTS},
             "cam": {"scales": list(scales)}}
 
 
@@ -94,7 +95,7 @@ def test_image_without_labels_is_a_warning(root):
     xml.write_text(re.sub(r"<object>.*?</object>", "", xml.read_text(), flags=re.S))
     manifest, _ = _check(root, "train_list")
     assert manifest["images"][ids[2]]["labels"] == []
-    assert manifest["warnings"] == [f"{xml}: image '{ids[2]}' has no foreground label (skipped for CAM training; "
+    assert manifest["warnings"] == [f"{xml}: image '{ids[2]}' has no label among dataset.classes (skipped for CAM training; "
                                     f"its CAMs are empty)"]
 
 
@@ -126,7 +127,7 @@ def test_bad_image_stops_the_run_before_training(root, tmp_path):
     ids = _ids(root)
     Image.new("RGB", (1, 1)).save(root / f"JPEGImages/{ids[1]}.jpg")
     cfg = yaml.safe_load((repo / "tests/tiny.yaml").read_text())
-    cfg["dataset"].update(kind="voc", root=str(root), **LISTS)
+    cfg["dataset"].update(kind="voc", root=str(root), label_classes=list(TOY_CLASSES), **LISTS)
     cfg.pop("toy")
     for section in ("cam", "irn", "maskrcnn", "deeplab"):
         cfg[section]["batch_size"] = 2

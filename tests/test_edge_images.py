@@ -41,7 +41,7 @@ def edge_run(tmp_path_factory):
         else:
             save_palette_png(path, arr)
     cfg = yaml.safe_load((ROOT / "tests/tiny.yaml").read_text())
-    cfg["dataset"].update(kind="voc", root=str(data))
+    cfg["dataset"].update(kind="voc", root=str(data), label_classes=list(TOY_CLASSES))
     cfg.pop("toy")
     cfg["propagate"]["radius"] = 10
     cfg["irn"].update(pairs_at_border=False, mean_shift="crops", infer_pad_to=160, flip_aligned=False)
@@ -60,8 +60,8 @@ def edge_run(tmp_path_factory):
 def test_label_less_image_flows_through(edge_run):
     out, empty, _ = edge_run
     manifest = json.loads((out / "dataset/train.json").read_text())
-    assert any(f"image '{empty}' has no foreground label" in w for w in manifest["warnings"])
-    assert "has no foreground label" in (out / "logs/check_dataset_train.log").read_text()
+    assert any(f"image '{empty}' has no label among dataset.classes" in w for w in manifest["warnings"])
+    assert "has no label among dataset.classes" in (out / "logs/check_dataset_train.log").read_text()
     with h5py.File(out / "cam/cams.h5") as f:
         assert f[empty]["keys"].shape == (0,) and f[empty]["cam_full"].shape[0] == 0
     with h5py.File(out / "relations/relations.h5") as f:

@@ -101,7 +101,7 @@ def test_gt_coco_numbers_train_images_as_the_pseudo_label_json(toy_root, tmp_pat
     JSON of the train split numbers its list from 1: equal ids, equal order, no shared file."""
     train = read_split(toy_root / "ImageSets/Segmentation/train.txt")
     val = read_split(toy_root / "ImageSets/Segmentation/val.txt")
-    cfg = {"dataset": {"root": str(toy_root), "classes": list(TOY_CLASSES),
+    cfg = {"dataset": {"kind": "toy", "root": str(toy_root), "classes": list(TOY_CLASSES),
                        "train_list": "ImageSets/Segmentation/train.txt", "val_list": "ImageSets/Segmentation/val.txt"}}
     write_gt_coco(cfg, "train_list", str(tmp_path / "gt.json"))
     gt = json.loads((tmp_path / "gt.json").read_text())

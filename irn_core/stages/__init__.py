@@ -6,12 +6,10 @@ Snakemake's objects and call one of these.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 
 from ..config import stage_config
-from ..voc import VOCDataset, read_split
+from ..datasets import dataset_split_ids, open_dataset_section
 
 
 def rule_config(smk) -> dict:
@@ -20,13 +18,14 @@ def rule_config(smk) -> dict:
     return stage_config(smk.params.cfg, smk.config)
 
 
-def open_dataset(cfg: dict) -> VOCDataset:
-    return VOCDataset(cfg["dataset"]["root"], cfg["dataset"]["classes"])
+def open_dataset(cfg: dict):
+    """The reader of the configured dataset (VOC layout or COCO; same interface)."""
+    return open_dataset_section(cfg["dataset"])
 
 
 def split_ids(cfg: dict, key: str) -> list[str]:
     """Ids of the split named by ``dataset.<key>`` (a path relative to the dataset root)."""
-    return read_split(Path(cfg["dataset"]["root"]) / cfg["dataset"][key])
+    return dataset_split_ids(cfg["dataset"], key)
 
 
 def union_ids(*lists: list[str]) -> list[str]:

@@ -186,8 +186,7 @@ def diagnose(cfg: dict, cams_path: str, irn_path: str, out_json: str) -> dict:
                                     lab["centroid_threshold"])
             inputs = {
                 "pipeline": (own_cams, own_boundary, own_inst),
-                "gt_instance_map": (own_cams, own_boundary, gt_instance_map(voc._load_png("SegmentationObject",
-                                                                                        image_id)).to(device)),
+                "gt_instance_map": (own_cams, own_boundary, gt_instance_map(voc.object_map(image_id)).to(device)),
                 "gt_boundary": (own_cams, gt_boundary(semantic).to(device), own_inst),
                 "gt_cams": (gt_class_maps(semantic, keys).to(device), own_boundary, own_inst),
             }

@@ -4,8 +4,7 @@ from snakemake.utils import validate
 
 from irn_core.config import check_config, select
 from irn_core.digest import code_digest
-from irn_core.stages.dataset import split_files
-from irn_core.voc import read_split
+from irn_core.datasets import dataset_split_ids, split_input_files
 
 
 validate(config, "../schemas/config.schema.yaml")
@@ -23,7 +22,7 @@ SCRIPTS = Path(workflow.main_snakefile).parent / "workflow" / "scripts"
 
 # ---- what a rule's output depends on (its params; see irn_core/config.py) -------------------
 # the dataset keys every reader of images uses; each rule adds the split lists it reads
-DATASET = ("dataset.kind", "dataset.root", "dataset.classes")
+DATASET = ("dataset.kind", "dataset.root", "dataset.classes", "dataset.label_classes", "dataset.image_dir")
 SPLITS = {"train": "train_list", "eval": "eval_list", "val": "val_list"}
 CAM_TRAIN = tuple(f"cam.{k}" for k in ("backbone", "pretrained", "optimizer", "momentum", "epochs", "batch_size",
                                        "lr", "weight_decay", "resize_long", "crop_size", "seed"))
@@ -75,19 +74,18 @@ def manifests(*splits):
 
 
 def split_inputs(wildcards):
-    """check_dataset's inputs: the split list and the files of its images, so an edited image or
+    """check_dataset's inputs: the split file and the files of its images, so an edited image or
     annotation reruns the check and what depends on it. A missing file is the check's to report
     (with every other problem). The toy set is the product of prepare_toy: its list stands for it."""
     ds = config["dataset"]
-    lst = Path(DATA) / ds[SPLITS[wildcards.split]]
-    if ds["kind"] == "toy" or not lst.is_file():
-        return [str(lst)]
-    ids = list(dict.fromkeys(read_split(lst)))
-    return [str(lst)] + [str(p) for p in split_files(DATA, ids, with_gt=wildcards.split != "train") if p.is_file()]
+    key = SPLITS[wildcards.split]
+    if ds["kind"] == "toy":
+        return [f"{DATA}/{ds[key]}"]
+    return [str(p) for p in split_input_files(ds, key, with_gt=wildcards.split != "train")]
 
 
 def dataset_lists():
-    """The dataset's split lists: produced by prepare_toy, or already on disk for VOC."""
+    """The dataset's split files: produced by prepare_toy, or already on disk (VOC lists, COCO JSON)."""
     ds = config["dataset"]
     return sorted({f"{DATA}/{ds[k]}" for k in SPLITS.values()})
 
@@ -135,7 +133,7 @@ def report_examples(wildcards=None, n=3):
     lst = Path(DATA) / config["dataset"]["eval_list"]
     if not lst.is_file() or not lst.read_text().strip():
         return []
-    return list(dict.fromkeys(read_split(lst)))[:n]
+    return list(dict.fromkeys(dataset_split_ids(config["dataset"], "eval_list")))[:n]
 
 
 def maskrcnn_train_json(source):

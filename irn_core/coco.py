@@ -1,0 +1,274 @@
+"""COCO layout: an image folder plus COCO instance JSON files (one per split).
+
+The same interface as :class:`irn_core.voc.VOCDataset`, so every stage runs unchanged:
+image-level labels from the annotations, ground-truth instance masks decoded from polygons or
+RLE by pycocotools, ``iscrowd`` regions as void (ignored in evaluation), and a semantic ground
+truth painted from the instances (larger first, so a smaller object on top stays visible).
+Image ids are the file names without extension (``COCO_train2014_000000000009``).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .voc import IGNORE, DatasetError
+
+
+@lru_cache(maxsize=4)
+def _read_json(path: str, mtime_ns: int) -> dict:
+    try:
+        with open(path) as fh:
+            data = json.load(fh)
+    except json.JSONDecodeError as err:
+        raise DatasetError(f"{path}: not valid JSON ({err})") from err
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
+        raise DatasetError(f"{path}: not a COCO instances file (no 'images' list)")
+    for key in ("annotations", "categories"):
+        if not isinstance(data.get(key), list):
+            raise DatasetError(f"{path}: not a COCO instances file (no '{key}' list)")
+    return data
+
+
+def read_coco_json(path: str | Path) -> dict:
+    """A COCO instances file, parsed once per process (and again when it changes)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: COCO annotation file not found")
+    return _read_json(str(path), path.stat().st_mtime_ns)
+
+
+def image_key(file_name: str) -> str:
+    """Our id of a COCO image: its file name without folders and extension."""
+    return Path(file_name).stem
+
+
+def category_names(path: str | Path) -> list[str]:
+    """Category names in the order the JSON lists them."""
+    return [c["name"] for c in read_coco_json(path)["categories"]]
+
+
+def coco_split_ids(path: str | Path) -> list[str]:
+    """Image ids of a COCO split, in the JSON's image order."""
+    images = read_coco_json(path)["images"]
+    if not images:
+        raise DatasetError(f"{path}: the COCO file lists no image")
+    return [image_key(im["file_name"]) for im in images]
+
+
+def decode_segmentation(seg, height: int, width: int) -> np.ndarray:
+    """(H, W) bool mask of a COCO segmentation: polygons, uncompressed or compressed RLE."""
+    from pycocotools import mask as mask_utils
+
+    if isinstance(seg, list):  # polygons
+        if not seg:
+            return np.zeros((height, width), bool)
+        rle = mask_utils.merge(mask_utils.frPyObjects(seg, height, width))
+    elif isinstance(seg, dict) and isinstance(seg.get("counts"), list):  # uncompressed RLE
+        rle = mask_utils.frPyObjects(seg, height, width)
+    elif isinstance(seg, dict) and isinstance(seg.get("counts"), (str, bytes)):
+        rle = dict(seg)
+        if isinstance(rle["counts"], str):
+            rle["counts"] = rle["counts"].encode("ascii")
+    else:
+        raise ValueError(f"unknown segmentation format {type(seg).__name__}")
+    mask = mask_utils.decode(rle).astype(bool)
+    if mask.shape != (height, width):
+        raise ValueError(f"segmentation is {mask.shape[1]}x{mask.shape[0]} px, the image record says {width}x{height}")
+    return mask
+
+
+class COCODataset:
+    """Read-only view of a dataset in COCO layout.
+
+    ``ann_files``: the COCO JSON of every split (train, eval, val; the same file may serve
+    several). ``classes``: the categories to learn, a subset of the JSON's category names in the
+    JSON's order; annotations of other categories are background to them.
+    """
+
+    kind = "coco"
+
+    def __init__(self, root: str | Path, classes, ann_files, image_dir: str | list[str]):
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise DatasetError(f"{self.root}: dataset root not found")
+        self.classes = tuple(classes)
+        self.ann_files = list(dict.fromkeys(self.root / a for a in ann_files))
+        dirs = [image_dir] if isinstance(image_dir, str) else list(image_dir)
+        self.image_dirs = [self.root / d for d in dirs]
+        self._records: dict[str, dict] = {}
+        self._anns: dict[str, list[dict]] = {}
+        self._source: dict[str, Path] = {}
+        self.label_classes: tuple[str, ...] = ()
+        for path in self.ann_files:
+            self._index(path)
+
+    def _index(self, path: Path) -> None:
+        data = read_coco_json(path)
+        names = [c["name"] for c in data["categories"]]
+        if self.label_classes and tuple(names) != self.label_classes:
+            raise DatasetError(f"{path}: categories {names} differ from those of {self.ann_files[0]} "
+                               f"({list(self.label_classes)})")
+        self.label_classes = tuple(names)
+        missing = [c for c in self.classes if c not in names]
+        if missing:
+            raise DatasetError(f"{path}: class(es) {missing} of dataset.classes are not categories of this file "
+                               f"(its categories: {', '.join(names)})")
+        order = [names.index(c) for c in self.classes]
+        if order != sorted(order):
+            raise DatasetError(f"{path}: dataset.classes must follow the file's category order "
+                               f"({', '.join(n for n in names if n in self.classes)})")
+        cat_class = {c["id"]: (self.classes.index(c["name"]) if c["name"] in self.classes else -1)
+                     for c in data["categories"]}
+        by_number = {}
+        for im in data["images"]:
+            key = image_key(im["file_name"])
+            if key in self._source and self._source[key] != path:
+                other = self._records[key]
+                if (other["file_name"], other.get("id")) != (im["file_name"], im.get("id")):
+                    raise DatasetError(f"{path}: image '{key}' is also in {self._source[key]} with other annotations")
+                continue
+            self._records[key] = im
+            self._anns[key] = []
+            self._source[key] = path
+            by_number[im["id"]] = key
+        for ann in data["annotations"]:
+            key = by_number.get(ann.get("image_id"))
+            if key is None:
+                continue
+            if ann.get("category_id") not in cat_class:
+                raise DatasetError(f"{path}: annotation {ann.get('id')} has category_id {ann.get('category_id')}, "
+                                   f"which is not among the file's categories")
+            cls = cat_class[ann["category_id"]]
+            if cls >= 0:
+                self._anns[key].append({**ann, "class": cls})
+
+    def _record(self, image_id: str) -> dict:
+        if image_id not in self._records:
+            raise DatasetError(f"image '{image_id}' is in none of {', '.join(map(str, self.ann_files))}")
+        return self._records[image_id]
+
+    def image_path(self, image_id: str) -> Path:
+        name = self._record(image_id)["file_name"]
+        for folder in self.image_dirs:
+            if (folder / name).is_file():
+                return folder / name
+        return self.image_dirs[0] / name
+
+    def load_image(self, image_id: str) -> np.ndarray:
+        """(H, W, 3) uint8 RGB."""
+        path = self.image_path(image_id)
+        if not path.is_file():
+            raise DatasetError(f"{path}: image not found (dataset.image_dir: "
+                               f"{', '.join(map(str, self.image_dirs))})")
+        try:
+            with Image.open(path) as img:
+                return np.array(img.convert("RGB"))
+        except OSError as err:
+            raise DatasetError(f"{path}: cannot decode image ({err})") from err
+
+    def image_size(self, image_id: str) -> tuple[int, int]:
+        rec = self._record(image_id)
+        return int(rec["height"]), int(rec["width"])
+
+    def label_file(self, image_id: str) -> Path:
+        return self._source[image_id] if image_id in self._source else self.ann_files[0]
+
+    def labels(self, image_id: str) -> np.ndarray:
+        """Multi-hot (C,) float32: the learned classes of the image's annotations (crowd included)."""
+        self._record(image_id)
+        out = np.zeros(len(self.classes), dtype=np.float32)
+        for ann in self._anns[image_id]:
+            out[ann["class"]] = 1.0
+        return out
+
+    def _masks(self, image_id: str):
+        """(masks, classes, crowd flags) of the learned classes' annotations, larger first."""
+        h, w = self.image_size(image_id)
+        anns = self._anns[image_id]
+        masks = []
+        for ann in anns:
+            try:
+                masks.append(decode_segmentation(ann.get("segmentation", []), h, w))
+            except Exception as err:  # noqa: BLE001 - pycocotools raises bare errors; name the annotation
+                raise DatasetError(f"{self._source[image_id]}: annotation {ann.get('id')} of image '{image_id}': "
+                                   f"{err}") from err
+        order = sorted(range(len(anns)), key=lambda k: -int(masks[k].sum()))
+        return ([masks[k] for k in order], [anns[k]["class"] for k in order],
+                [bool(anns[k].get("iscrowd", 0)) for k in order])
+
+    def instance_gt(self, image_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Non-crowd instances of the learned classes: masks (N, H, W) bool, classes (N,), and
+        void (H, W) bool: the crowd regions, ignored in evaluation."""
+        h, w = self.image_size(image_id)
+        masks, classes, crowd = self._masks(image_id)
+        keep = [k for k in range(len(masks)) if not crowd[k]]
+        void = np.zeros((h, w), bool)
+        for k in range(len(masks)):
+            if crowd[k]:
+                void |= masks[k]
+        out = np.stack([masks[k] for k in keep]) if keep else np.zeros((0, h, w), bool)
+        return out, np.asarray([classes[k] for k in keep], np.int64), void
+
+    def semantic_gt(self, image_id: str) -> np.ndarray:
+        """(H, W) uint8 painted from the instances: 0 background, k+1 class k, 255 crowd regions
+        not covered by a non-crowd instance."""
+        h, w = self.image_size(image_id)
+        masks, classes, crowd = self._masks(image_id)
+        out = np.zeros((h, w), np.uint8)
+        for m, c, cr in zip(masks, classes, crowd):
+            if cr:
+                out[m & (out == 0)] = IGNORE
+        for m, c, cr in zip(masks, classes, crowd):
+            if not cr:
+                out[m] = c + 1
+        return out
+
+    def object_map(self, image_id: str) -> np.ndarray:
+        """(H, W) class-agnostic instance ids (1, 2, ... larger first), 0 none, 255 crowd."""
+        h, w = self.image_size(image_id)
+        masks, _, crowd = self._masks(image_id)
+        out = np.zeros((h, w), np.uint8)
+        for m, cr in zip(masks, crowd):
+            if cr:
+                out[m & (out == 0)] = IGNORE
+        n = 0
+        for m, cr in zip(masks, crowd):
+            if not cr:
+                n += 1
+                out[m] = min(n, IGNORE - 1)
+        return out
+
+    def has_gt(self, image_id: str) -> bool:
+        return image_id in self._records
+
+    def files(self, image_id: str, with_gt: bool) -> list[Path]:
+        return [self.image_path(image_id)]
+
+    def record_digest_text(self, image_id: str) -> str:
+        """The image's record and annotations as canonical text (its annotations' digest)."""
+        return json.dumps([self._record(image_id), self._anns[image_id]], sort_keys=True)
+
+    def check_gt(self, image_id: str, size: tuple[int, int] | None) -> list[str]:
+        problems = []
+        rec = self._record(image_id)
+        where = f"{self._source[image_id]}: image '{image_id}'"
+        if size is not None and (int(rec.get("height", -1)), int(rec.get("width", -1))) != tuple(size):
+            problems.append(f"{where} is {rec.get('width')}x{rec.get('height')} px in the JSON, its file "
+                            f"{self.image_path(image_id)} is {size[1]}x{size[0]} px")
+            return problems
+        try:
+            self._masks(image_id)
+        except DatasetError as err:
+            problems.append(str(err))
+        return problems
+
+    def split_with_labels(self, ids: list[str]) -> tuple[list[str], list[str]]:
+        keep, empty = [], []
+        for image_id in ids:
+            (keep if self.labels(image_id).any() else empty).append(image_id)
+        return keep, empty
