@@ -19,6 +19,7 @@ include: "workflow/rules/maskrcnn.smk"
 include: "workflow/rules/deeplab.smk"
 include: "workflow/rules/summary.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/export.smk"
 
 
 rule all:

@@ -162,6 +162,15 @@ def check_config(cfg: dict) -> list[str]:
         if cfg[section]["init"] == "imagenet" and not pre:
             errors.append(f"config key {section}.init: 'imagenet' needs cam.pretrained (a weights file); "
                           f"set cam.pretrained or use init 'cam'")
+    ext = cfg["cam"].get("external")
+    if ext:
+        if not Path(ext).expanduser().exists():
+            errors.append(f"config key cam.external: '{ext}' does not exist (a folder of <id>.npy CAM files or an "
+                          f"HDF5 file)")
+        for section in ("irn", "maskrcnn", "deeplab"):
+            if cfg[section]["init"] == "cam":
+                errors.append(f"config key {section}.init: 'cam' needs the trained CAM network, which external CAMs "
+                              f"(cam.external) do not provide; use 'imagenet' (with cam.pretrained)")
     r = cfg["relations"]
     if r["fg_threshold"] <= r["bg_threshold"]:
         errors.append(f"config key relations.fg_threshold: {r['fg_threshold']} must be above relations.bg_threshold "

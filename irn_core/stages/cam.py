@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
+import h5py
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
@@ -16,6 +19,7 @@ from ..evaluate import confusion, iou_from_confusion
 from ..io import atomic_h5, open_stage, provenance, write_group, write_json
 from ..models import CAMNet, build_backbone
 from ..progress import Progress, log
+from ..public import cam_problems, read_public_cam
 from ..train import Checkpointer, autocast_dtype, checkpoint_tag, fit, place, resolve_device
 from . import open_dataset, split_ids, union_ids
 
@@ -115,3 +119,71 @@ def eval_cam(cfg: dict, cams_path: str, out_json: str) -> dict:
               "classes": ["background", *cfg["dataset"]["classes"]], "images": len(ids)}
     write_json(out_json, result)
     return result
+
+
+def _manifest_records(manifests: list[str]) -> dict[str, dict]:
+    """image id -> {size, labels} over the given split manifests (first occurrence wins)."""
+    records: dict[str, dict] = {}
+    for path in manifests:
+        with open(path) as fh:
+            for image_id, rec in json.load(fh)["images"].items():
+                records.setdefault(image_id, rec)
+    return records
+
+
+def _external_cams(source: Path, image_id: str):
+    """(where, keys, cam_s4, cam_full) of one image from a public .npy folder or our HDF5."""
+    if source.is_dir():
+        path = source / f"{image_id}.npy"
+        if not path.is_file():
+            raise ValueError(f"{path}: CAMs of image '{image_id}' not found")
+        arrays = read_public_cam(path)
+        return str(path), arrays["keys"], arrays["cam"], arrays["high_res"]
+    with h5py.File(source, "r") as f:
+        if image_id not in f:
+            raise ValueError(f"{source}: no group for image '{image_id}'")
+        g = f[image_id]
+        missing = [k for k in ("keys", "cam_s4", "cam_full") if k not in g]
+        if missing:
+            raise ValueError(f"{source}: group '{image_id}' lacks {', '.join(missing)}")
+        return f"{source}[{image_id}]", g["keys"][()], g["cam_s4"][()], g["cam_full"][()]
+
+
+def import_cam(cfg: dict, source: str, manifests: list[str], out_path: str) -> dict:
+    """CAMs computed elsewhere -> the cams stage file, after checking every image against the
+    dataset (shapes vs image size, keys vs image labels, values in [0, 1]). ``source``: a folder
+    of public ``<id>.npy`` files or an HDF5 file in our layout. Every problem is reported at once."""
+    src = Path(source).expanduser()
+    if not src.exists():
+        raise FileNotFoundError(f"config key cam.external: '{src}' does not exist (a folder of <id>.npy files in the "
+                                f"public make_cam layout, or an HDF5 file of our cams layout)")
+    records = _manifest_records(manifests)
+    ids = union_ids(split_ids(cfg, "train_list"), split_ids(cfg, "eval_list"))
+    n_classes = len(cfg["dataset"]["classes"])
+    problems, arrays = [], {}
+    for image_id in Progress(ids, "import_cam (check)"):
+        rec = records[image_id]
+        try:
+            where, keys, s4, full = _external_cams(src, image_id)
+        except (ValueError, OSError) as err:
+            problems.append(str(err))
+            continue
+        found = cam_problems(where, image_id, np.asarray(keys), np.asarray(s4), np.asarray(full),
+                             tuple(rec["size"]), rec["labels"], n_classes)
+        if found:
+            problems += found
+        else:  # the maps in the order of the sorted keys, as make_cam writes them
+            order = np.argsort(keys, kind="stable")
+            arrays[image_id] = {"keys": np.asarray(keys, np.int64)[order],
+                                "cam_s4": np.asarray(s4, np.float32)[order],
+                                "cam_full": np.asarray(full, np.float32)[order]}
+    if problems:
+        shown = "\n  ".join(problems[:50])
+        more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
+        raise ValueError(f"external CAMs {src}: {len(problems)} problem(s) in {len(ids)} images\n  {shown}{more}")
+    attrs = provenance("import_cam", cfg["run_name"], without_execution(cfg), source=str(src))
+    with atomic_h5(out_path, attrs) as f:
+        for image_id in ids:
+            write_group(f, image_id, arrays[image_id])
+    log(f"import_cam: {len(ids)} images from {src}")
+    return {"images": len(ids)}

@@ -54,16 +54,14 @@ def mine_relations(cfg: dict, cams_path: str, out_path: str, workers: int = 1) -
 
 
 def build_irnet(cfg: dict, cam_model: str | None) -> IRNet:
-    """IRNet on the CAM backbone's architecture, initialised per ``irn.init`` (from the CAM
-    network's weights, or ImageNet's); with ``cam_model`` None, uninitialised (for loading)."""
+    """IRNet on the CAM backbone's architecture, initialised per ``irn.init``: from the CAM
+    network's weights (``cam_model``), or ImageNet's (``cam.pretrained``)."""
     arch = cfg["cam"]["backbone"]
-    if cam_model is not None and cfg["irn"]["init"] == "imagenet":
-        backbone = build_backbone(arch, cfg["cam"]["pretrained"])
-    else:
-        backbone = build_backbone(arch)
-        if cam_model is not None:
-            load_cam_backbone(backbone, cam_model)
-    return IRNet(backbone)
+    if cfg["irn"]["init"] == "imagenet":
+        return IRNet(build_backbone(arch, cfg["cam"]["pretrained"]))
+    if not cam_model:
+        raise ValueError("irn.init 'cam' needs the trained CAM network (not made when cam.external is set)")
+    return IRNet(load_cam_backbone(build_backbone(arch), cam_model))
 
 
 def train_irn(cfg: dict, relations_path: str, cam_model: str, manifests: list[str], model_out: str,

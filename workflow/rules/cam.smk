@@ -1,55 +1,82 @@
-rule train_cam:
-    input:
-        train=manifest("train"),
-        weights=weights("cam"),
-    output:
-        model=f"{OUT}/cam/model.pt",
-    params:
-        cfg=settings(*CAM_TRAIN, "mixed_precision", splits=("train",)),
-        code=code("train_cam"),
-        ckpt=f"{OUT}/cam/checkpoints",
-    log:
-        f"{OUT}/logs/train_cam.log",
-    benchmark:
-        f"{OUT}/benchmarks/train_cam.tsv"
-    threads: THREADS
-    priority: 1  # the pseudo-label chain goes before the supervised models
-    resources:
-        mem_mb=8000,
-        gpu=1 if config["device"] != "cpu" else 0,
-    conda:
-        "../../envs/irn.yaml"
-    script:
-        "../scripts/train_cam.py"
+if not EXTERNAL_CAMS:
+
+    rule train_cam:
+        input:
+            train=manifest("train"),
+            weights=weights("cam"),
+        output:
+            model=f"{OUT}/cam/model.pt",
+        params:
+            cfg=settings(*CAM_TRAIN, "mixed_precision", splits=("train",)),
+            code=code("train_cam"),
+            ckpt=f"{OUT}/cam/checkpoints",
+        log:
+            f"{OUT}/logs/train_cam.log",
+        benchmark:
+            f"{OUT}/benchmarks/train_cam.tsv"
+        threads: THREADS
+        priority: 1  # the pseudo-label chain goes before the supervised models
+        resources:
+            mem_mb=8000,
+            gpu=1 if config["device"] != "cpu" else 0,
+        conda:
+            "../../envs/irn.yaml"
+        script:
+            "../scripts/train_cam.py"
 
 
-rule make_cam:
-    input:
-        model=rules.train_cam.output.model,
-        manifests=manifests("train", "eval"),
-    output:
-        cams=f"{OUT}/cam/cams.h5",
-    params:
-        cfg=settings("cam.backbone", "cam.scales", splits=("train", "eval")),
-        code=code("make_cam"),
-    log:
-        f"{OUT}/logs/make_cam.log",
-    benchmark:
-        f"{OUT}/benchmarks/make_cam.tsv"
-    threads: THREADS
-    priority: 1  # the pseudo-label chain goes before the supervised models
-    resources:
-        mem_mb=8000,
-        gpu=1 if config["device"] != "cpu" else 0,
-    conda:
-        "../../envs/irn.yaml"
-    script:
-        "../scripts/make_cam.py"
+    rule make_cam:
+        input:
+            model=rules.train_cam.output.model,
+            manifests=manifests("train", "eval"),
+        output:
+            cams=f"{OUT}/cam/cams.h5",
+        params:
+            cfg=settings("cam.backbone", "cam.scales", splits=("train", "eval")),
+            code=code("make_cam"),
+        log:
+            f"{OUT}/logs/make_cam.log",
+        benchmark:
+            f"{OUT}/benchmarks/make_cam.tsv"
+        threads: THREADS
+        priority: 1  # the pseudo-label chain goes before the supervised models
+        resources:
+            mem_mb=8000,
+            gpu=1 if config["device"] != "cpu" else 0,
+        conda:
+            "../../envs/irn.yaml"
+        script:
+            "../scripts/make_cam.py"
+
+else:
+
+    rule import_cam:
+        input:
+            external_cam_inputs,
+            manifests=manifests("train", "eval"),
+        output:
+            cams=CAMS,
+        params:
+            cfg=settings(splits=("train", "eval")),
+            source=EXTERNAL_CAMS,
+            code=code("import_cam"),
+        log:
+            f"{OUT}/logs/import_cam.log",
+        benchmark:
+            f"{OUT}/benchmarks/import_cam.tsv"
+        threads: 1
+        priority: 1
+        resources:
+            mem_mb=4000,
+        conda:
+            "../../envs/irn.yaml"
+        script:
+            "../scripts/import_cam.py"
 
 
 rule eval_cam:
     input:
-        cams=rules.make_cam.output.cams,
+        cams=CAMS,
         eval=manifest("eval"),
     output:
         json=f"{OUT}/cam/eval.json",

@@ -64,6 +64,27 @@ def code(script):
     return code_digest(SCRIPTS / f"{script}.py")
 
 
+# the CAMs every later stage reads: made by make_cam, or imported by import_cam (cam.external)
+CAMS = f"{OUT}/cam/cams.h5"
+EXTERNAL_CAMS = config["cam"]["external"]
+
+
+def cam_model(section):
+    """The trained CAM network, as an input of a step that starts from its backbone (init 'cam')."""
+    return [f"{OUT}/cam/model.pt"] if config[section]["init"] == "cam" else []
+
+
+def external_cam_inputs(wildcards):
+    """import_cam's inputs: the HDF5 file, or the .npy file of every train/eval image that exists
+    (a missing one is the import's to report), so a replaced CAM file reruns the import."""
+    src = Path(EXTERNAL_CAMS).expanduser()
+    if not src.is_dir():
+        return [str(src)]
+    ds = config["dataset"]
+    ids = dict.fromkeys(i for k in ("train_list", "eval_list") for i in dataset_split_ids(ds, k))
+    return [str(src / f"{i}.npy") for i in ids if (src / f"{i}.npy").is_file()]
+
+
 def manifest(split):
     """The checked manifest of a split (written by check_dataset)."""
     return f"{OUT}/dataset/{split}.json"
@@ -120,9 +141,11 @@ def report_inputs(wildcards):
     files = {"summary": f"{OUT}/summary.json", "cams": f"{OUT}/cam/cams.h5",
              "relations": f"{OUT}/relations/relations.h5", "irn": f"{OUT}/irn/irn_out.h5",
              "sem": f"{OUT}/labels/sem_pseudo.h5", "ins": f"{OUT}/labels/ins_pseudo.h5",
-             "cam_model": f"{OUT}/cam/model.pt", "irn_model": f"{OUT}/irn/model.pt",
+             "irn_model": f"{OUT}/irn/model.pt",
              "maskrcnn_model": f"{OUT}/maskrcnn/pseudo/model.pt", "deeplab_model": f"{OUT}/deeplab/model.pt",
              "predictions": f"{OUT}/maskrcnn/pseudo/predictions_val.json"}
+    if not EXTERNAL_CAMS:
+        files["cam_model"] = f"{OUT}/cam/model.pt"
     if config["maskrcnn"]["gt_upper_bound"]:
         files["maskrcnn_gt_model"] = f"{OUT}/maskrcnn/gt/model.pt"
     return files

@@ -1,7 +1,7 @@
 rule train_deeplab:
     input:
         sem=rules.propagate.output.sem,
-        cam_model=rules.train_cam.output.model,
+        cam_model=cam_model("deeplab"),
         train=manifest("train"),
         weights=weights("deeplab"),
     output:

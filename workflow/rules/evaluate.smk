@@ -26,7 +26,7 @@ rule eval_pseudo:
 
 rule diagnostics:
     input:
-        cams=rules.make_cam.output.cams,
+        cams=CAMS,
         irn=rules.infer_irn.output.irn,
         eval=manifest("eval"),
     output:

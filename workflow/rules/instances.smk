@@ -1,6 +1,6 @@
 rule make_instances:
     input:
-        cams=rules.make_cam.output.cams,
+        cams=CAMS,
         irn=rules.infer_irn.output.irn,
         manifests=manifests("train", "eval"),
     output:
@@ -27,7 +27,7 @@ rule make_instances:
 
 rule baselines:
     input:
-        cams=rules.make_cam.output.cams,
+        cams=CAMS,
         sem=rules.propagate.output.sem,
         eval=manifest("eval"),
     output:

@@ -1,7 +1,7 @@
 rule train_irn:
     input:
         relations=rules.mine_relations.output.relations,
-        cam_model=rules.train_cam.output.model,
+        cam_model=cam_model("irn"),
         # the public mean displacement is taken over the eval list's images
         manifests=manifests("train", *(("eval",) if config["irn"]["mean_shift"] == "crops" else ())),
         weights=weights("irn"),

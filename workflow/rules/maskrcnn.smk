@@ -23,7 +23,7 @@ rule gt_coco:
 rule train_maskrcnn:
     input:
         coco=lambda wc: maskrcnn_train_json(wc.source),
-        cam_model=rules.train_cam.output.model,
+        cam_model=cam_model("maskrcnn"),
         manifests=manifests("train", "eval"),
         weights=weights("maskrcnn"),
     output:

@@ -1,6 +1,6 @@
 rule propagate:
     input:
-        cams=rules.make_cam.output.cams,
+        cams=CAMS,
         irn=rules.infer_irn.output.irn,
         manifests=manifests("train", "eval"),
     output:

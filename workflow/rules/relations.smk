@@ -1,6 +1,6 @@
 rule mine_relations:
     input:
-        cams=rules.make_cam.output.cams,
+        cams=CAMS,
         train=manifest("train"),
     output:
         relations=f"{OUT}/relations/relations.h5",

@@ -6,6 +6,6 @@ from irn_core.stages.supervised import train_deeplab
 with log_to(snakemake.log[0]):
     cfg = rule_config(snakemake)
     setup_torch(snakemake.threads)
-    train_deeplab(cfg, snakemake.input.sem, snakemake.input.cam_model, snakemake.input.train,
+    train_deeplab(cfg, snakemake.input.sem, snakemake.input.cam_model or None, snakemake.input.train,
                   snakemake.output.model,
                   snakemake.params.ckpt)

@@ -6,6 +6,6 @@ from irn_core.stages.irn import train_irn
 with log_to(snakemake.log[0]):
     cfg = rule_config(snakemake)
     setup_torch(snakemake.threads)
-    train_irn(cfg, snakemake.input.relations, snakemake.input.cam_model, snakemake.input.manifests,
+    train_irn(cfg, snakemake.input.relations, snakemake.input.cam_model or None, snakemake.input.manifests,
               snakemake.output.model,
               snakemake.params.ckpt)

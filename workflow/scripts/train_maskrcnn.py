@@ -6,6 +6,6 @@ from irn_core.stages.supervised import train_maskrcnn
 with log_to(snakemake.log[0]):
     cfg = rule_config(snakemake)
     setup_torch(snakemake.threads)
-    train_maskrcnn(cfg, snakemake.input.coco, snakemake.input.cam_model, snakemake.input.manifests,
+    train_maskrcnn(cfg, snakemake.input.coco, snakemake.input.cam_model or None, snakemake.input.manifests,
                    snakemake.output.model,
                    snakemake.params.ckpt)
