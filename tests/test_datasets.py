@@ -193,3 +193,30 @@ def test_json_files_are_strict(tmp_path):
     text = (tmp_path / "e.json").read_text()
     assert "NaN" not in text and "Infinity" not in text
     assert json.loads(text) == {"per_class_iou": [0.5, None, None], "n": 3, "inf": None}
+
+
+def test_coco2014_config_names_the_json_categories(tmp_path):
+    """config/coco2014.yaml validates, and its 80 classes are COCO's categories in the file's order."""
+    import yaml
+    from snakemake.utils import validate
+
+    cfg = yaml.safe_load(open("config/coco2014.yaml"))
+    validate(cfg, "workflow/schemas/config.schema.yaml")
+    classes = cfg["dataset"]["classes"]
+    assert len(classes) == 80 and classes[0] == "person" and classes[-1] == "toothbrush"
+    root = tmp_path / "coco"
+    (root / "annotations").mkdir(parents=True)
+    gaps = [12, 26, 29, 30, 45, 66, 68, 69, 71, 83]  # COCO's unused category ids
+    ids = [i for i in range(1, 91) if i not in gaps]
+    data = {"images": [{"id": 1, "file_name": "COCO_train2014_000000000009.jpg", "height": 4, "width": 4}],
+            "annotations": [], "categories": [{"id": i, "name": n} for i, n in zip(ids, classes)]}
+    for split in ("train", "val"):
+        (root / f"annotations/instances_{split}2014.json").write_text(json.dumps(data))
+    cfg["dataset"]["root"] = str(root)
+    cfg["cam"]["pretrained"] = None
+    cfg["irn"]["init"] = "cam"
+    assert not [e for e in check_config(cfg) if "dataset.classes" in e or "config key dataset:" in e]
+    data["categories"][0]["name"] = "people"
+    (root / "annotations/instances_train2014.json").write_text(json.dumps(data))
+    errors = check_config(cfg)
+    assert any("config key dataset.classes: ['person'] not among the categories of the COCO file" in e for e in errors)
