@@ -16,7 +16,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from irn_core.toy import ToySettings, write_toy_dataset
+from irn_core.toy import TOY_CLASSES, ToySettings, write_toy_dataset
 from irn_core.voc import save_palette_png
 
 ROOT = Path(__file__).resolve().parents[1]
