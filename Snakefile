@@ -8,12 +8,24 @@ if not workflow.overwrite_configfiles:
 
 
 include: "workflow/rules/common.smk"
+
+
+# bookkeeping that would wait longer for a cluster slot than it runs: on the submitting machine
+localrules:
+    all,
+    cams,
+    pseudo_labels,
+    maskrcnn,
+    deeplab,
+    summary,
+
+
 include: "workflow/rules/data.smk"
 include: "workflow/rules/cam.smk"
 include: "workflow/rules/relations.smk"
 include: "workflow/rules/irnet.smk"
-include: "workflow/rules/propagate.smk"
-include: "workflow/rules/instances.smk"
+include: "workflow/rules/labels.smk"
+include: "workflow/rules/shards.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/maskrcnn.smk"
 include: "workflow/rules/deeplab.smk"

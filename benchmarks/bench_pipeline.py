@@ -19,7 +19,7 @@ from common import update_results  # noqa: E402
 from irn_core.stages.summary import elapsed_seconds, stage_seconds  # noqa: E402
 
 THROUGH_PSEUDO = ("prepare_toy", "check_dataset_train", "check_dataset_eval", "train_cam", "make_cam", "eval_cam",
-                  "mine_relations", "train_irn", "infer_irn", "propagate", "make_instances", "baselines", "eval_pseudo",
+                  "mine_relations", "train_irn", "infer_irn", "make_labels", "pseudo_coco", "baselines", "eval_pseudo",
                   "diagnostics")
 
 

@@ -54,7 +54,7 @@ def without_execution(cfg: dict) -> dict:
     return {k: v for k, v in cfg.items() if k not in EXECUTION_KEYS}
 
 
-def _split_size(cfg: dict, key: str) -> int | None:
+def split_size(cfg: dict, key: str) -> int | None:
     """Number of ids in split ``dataset.<key>`` when it can be known before the run."""
     ds = cfg["dataset"]
     if ds["kind"] == "toy":
@@ -91,6 +91,13 @@ def _dataset_problems(ds: dict) -> list[str]:
     except DatasetError as err:
         return [f"config key dataset: {err}"]
     return []
+
+
+def cuda_visible() -> bool:
+    """Whether this process sees a CUDA device (how ``device: auto`` resolves here)."""
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def weights_problem(path: str) -> str | None:
@@ -184,7 +191,7 @@ def check_config(cfg: dict) -> list[str]:
             errors.append(f"config key {section}.scale_range: [{a}, {b}] is not [low, high]")
     if cfg["maskrcnn"]["min_size"] > cfg["maskrcnn"]["max_size"]:
         errors.append("config key maskrcnn.min_size: larger than maskrcnn.max_size")
-    n_train = _split_size(cfg, "train_list")
+    n_train = split_size(cfg, "train_list")
     for section in ("cam", "irn", "maskrcnn", "deeplab"):
         bs = cfg[section]["batch_size"]
         if n_train is not None and bs > n_train:

@@ -56,20 +56,22 @@ def transition_matrix(boundary: torch.Tensor, radius: int = 5, beta: float = 10.
 
 
 def propagate(maps: torch.Tensor, boundary: torch.Tensor, radius: int = 5, beta: float = 10.0,
-              steps: int = 256, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+              steps: int = 256, dtype: torch.dtype = torch.float64, out_dtype: torch.dtype | None = None) -> torch.Tensor:
     """Random walk of every map of (M, h, w) on a (h, w) boundary map in [0, 1]: (M, h, w).
 
     Each map is first multiplied by (1 - B), then the walk is applied ``steps`` times
-    (public code: 2^8 = 256). Accumulates in float64 by default; returns ``maps.dtype``.
+    (public code: 2^8 = 256). Accumulates in float64 by default; returns ``out_dtype``
+    (default ``maps.dtype``).
     """
     m, h, w = maps.shape
+    out_dtype = out_dtype or maps.dtype
     if m == 0:
-        return maps.clone()
+        return maps.to(out_dtype).clone()
     r = transition_matrix(boundary, radius, beta, dtype)
     v = (maps.to(dtype) * (1 - boundary.to(dtype))).reshape(m, h * w).T.contiguous()
     for _ in range(steps):
         v = r @ v
-    return v.T.reshape(m, h, w).to(maps.dtype)
+    return v.T.reshape(m, h, w).to(out_dtype)
 
 
 def propagate_dense(maps: torch.Tensor, boundary: torch.Tensor, radius: int = 5, beta: float = 10.0,

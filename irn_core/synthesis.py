@@ -41,6 +41,28 @@ def instance_labels(cams: torch.Tensor, keys: np.ndarray, boundary: torch.Tensor
     return detect_instances(up, label, classes, min_fraction)
 
 
+def labels_one_walk(cams: torch.Tensor, keys: np.ndarray, boundary: torch.Tensor, inst: torch.Tensor,
+                    size: tuple[int, int], p: dict, sem_bg: float, ins_bg: float, min_fraction: float):
+    """Semantic and instance pseudo labels from one walk: (semantic (label, score), instances
+    (masks, classes, scores)), equal to :func:`semantic_labels` and :func:`instance_labels`.
+
+    The instance maps M_c * I_k of a class sum to M_c (the instance map partitions the image)
+    and the walk is linear, so the walk of a class map is the sum of the walks of its instance
+    maps: one sparse transition matrix and one walk of the K x J instance maps serve both
+    (summed in float64, as the walk accumulates)."""
+    k, j = len(keys), inst.shape[0]
+    rw = propagate(instance_cams(cams, inst), boundary, p["radius"], p["beta"], p["steps"], out_dtype=torch.float64)
+    sem_rw = rw.reshape(k, j, *rw.shape[1:]).sum(1)
+    sem_up = upsample_normalise(sem_rw.to(cams.dtype), size)
+    lut = torch.as_tensor(np.concatenate([[0], np.asarray(keys) + 1]), device=sem_up.device)
+    sem_label = lut[label_with_background(sem_up, sem_bg)].to(torch.uint8)
+    sem_score = torch.cat([sem_up.new_full((1,) + sem_up.shape[1:], sem_bg), sem_up]).amax(0)
+    ins_up = upsample_normalise(rw.to(cams.dtype), size)
+    classes = torch.as_tensor(np.asarray(keys), device=ins_up.device).repeat_interleave(j)
+    instances = detect_instances(ins_up, label_with_background(ins_up, ins_bg), classes, min_fraction)
+    return (sem_label, sem_score), instances
+
+
 def stride4_cells(shape: tuple[int, int]) -> tuple[int, int]:
     return (shape[0] + 3) // 4, (shape[1] + 3) // 4
 

@@ -74,7 +74,7 @@ def test_default_config_plans_every_stage(tmp_path):
     r = _dry_run(tmp_path, _load("config/config.yaml"))
     assert r.returncode == 0, r.stderr
     for rule in ("prepare_toy", "train_cam", "make_cam", "eval_cam", "mine_relations", "train_irn", "infer_irn",
-                 "propagate", "make_instances", "baselines", "eval_pseudo", "summary"):
+                 "make_labels", "pseudo_coco", "baselines", "eval_pseudo", "summary"):
         assert rule in r.stdout
 
 

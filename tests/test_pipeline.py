@@ -66,7 +66,7 @@ def test_stage_files_carry_provenance(tiny_run):
         assert g["cam_s4"].shape[0] == k == g["cam_full"].shape[0]
         assert g["cam_full"].shape[1] >= 96
     with h5py.File(tiny_run / "labels/ins_pseudo.h5") as f:
-        assert f.attrs["stage"] == "make_instances"
+        assert f.attrs["stage"] == "make_labels"
         assert set(f["2019_000001"]) == {"instances", "classes", "scores"}
         assert json.loads(f.attrs["classes"]) == ["disc", "square", "triangle", "star"]
     coco = json.loads((tiny_run / "labels/ins_pseudo_coco.json").read_text())
@@ -111,16 +111,18 @@ def test_changed_threshold_replans_the_instance_labels_and_dependents_only(tiny_
     r = subprocess.run(base + ["-n", "--configfile", str(changed)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
     # the ground-truth detector does not depend on the pseudo labels: it is not retrained
-    # (the oracle diagnostics synthesise labels with the same threshold)
-    assert _planned(r.stdout) == {"make_instances": 1, "eval_pseudo": 1, "train_maskrcnn": 1, "eval_maskrcnn": 1,
+    # (the oracle diagnostics synthesise labels with the same threshold). One walk makes both
+    # label kinds, so the semantic labels are rewritten too and what reads them reruns
+    assert _planned(r.stdout) == {"make_labels": 1, "pseudo_coco": 1, "baselines": 1, "eval_pseudo": 1,
+                                  "train_maskrcnn": 1, "eval_maskrcnn": 1, "train_deeplab": 1, "eval_deeplab": 1,
                                   "diagnostics": 1, "summary": 1, "report": 1, "all": 1}
     assert "wildcards: source=pseudo" in r.stdout and "source=gt" not in r.stdout
     # the one rule whose own settings changed says so; the others follow their inputs
     reasons = dict(re.findall(r"^rule (\w+):\n(?:    .*\n)*?    reason: (.*)$", r.stdout, re.M))
-    for own in ("make_instances", "diagnostics"):
+    for own in ("make_labels", "diagnostics"):
         assert reasons[own].startswith("Params have changed since last execution")
     assert all(reason.startswith("Input files updated by another job") for rule, reason in reasons.items()
-               if rule not in ("make_instances", "diagnostics", "all"))
+               if rule not in ("make_labels", "diagnostics", "all"))
 
 
 @pytest.mark.slow
@@ -202,3 +204,41 @@ def test_report_rule_draws_the_figures(tiny_run, tmp_path):
     names = zipfile.ZipFile(tmp_path / "report.zip").namelist()
     assert any(n.endswith("report.html") for n in names)
     assert sum(n.endswith(".png") for n in names) >= 6
+
+
+STAGE_FILES = ("cam/cams.h5", "relations/relations.h5", "irn/irn_out.h5", "labels/sem_pseudo.h5",
+               "labels/ins_pseudo.h5", "labels/baseline_cc.h5", "labels/baseline_sem_cc.h5")
+
+
+def assert_same_stage_files(a: Path, b: Path) -> None:
+    """Every per-image stage file of run ``b`` holds the arrays of run ``a``, image by image."""
+    for rel in STAGE_FILES:
+        with h5py.File(a / rel) as fa, h5py.File(b / rel) as fb:
+            assert sorted(fa) == sorted(fb), rel
+            for image_id in fa:
+                for name, ds in fa[image_id].items():
+                    assert (ds[()] == fb[image_id][name][()]).all(), f"{rel}: {image_id}/{name}"
+    for rel in ("cam/eval.json", "labels/eval.json", "labels/ins_pseudo_coco.json"):
+        ja, jb = (json.loads((r / rel).read_text()) for r in (a, b))
+        assert {k: v for k, v in ja.items() if k != "seconds"} == {k: v for k, v in jb.items() if k != "seconds"}, rel
+
+
+@pytest.mark.slow
+def test_sharded_run_equals_the_unsharded_one(tiny_run, tmp_path):
+    """shards: 3 splits every per-image stage into 3 jobs; the index files read as the single
+    files of the unsharded run, array for array."""
+    cfg = yaml.safe_load((ROOT / "tests/tiny.yaml").read_text())
+    cfg["shards"] = 3
+    (tmp_path / "sharded.yaml").write_text(yaml.safe_dump(cfg))
+    r = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path),
+                        "pseudo_labels", "results/tiny/labels/ins_pseudo_coco.json",
+                        "--configfile", str(tmp_path / "sharded.yaml"), "--cores", "2"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-4000:]
+    run = tmp_path / "results/tiny"
+    assert sorted(p.name for p in (run / "cam/shards").iterdir()) == ["cams.0.h5", "cams.1.h5", "cams.2.h5"]
+    with h5py.File(run / "cam/shards/cams.1.h5") as f:
+        assert len(f) == 11  # the train/eval union (32 ids) in blocks of 10, 11, 11
+    assert_same_stage_files(tiny_run, run)
+    summary = json.loads((run / "summary_pseudo_labels.json").read_text())
+    assert summary["seconds"]["make_cam"] > 0  # the shard jobs' times, summed

@@ -20,6 +20,7 @@ from ..io import atomic_h5, open_stage, provenance, write_group, write_json
 from ..models import CAMNet, build_backbone
 from ..progress import Progress, log
 from ..public import cam_problems, read_public_cam
+from ..shards import shard_ids
 from ..train import Checkpointer, autocast_dtype, checkpoint_tag, fit, place, resolve_device
 from . import open_dataset, split_ids, union_ids
 
@@ -75,12 +76,12 @@ def load_cam_net(cfg: dict, model_path: str, device: torch.device) -> CAMNet:
 
 
 @torch.no_grad()
-def make_cam(cfg: dict, model_path: str, out_path: str) -> None:
-    """Multi-scale + flip CAMs of every train/eval image, one HDF5 group per image."""
+def make_cam(cfg: dict, model_path: str, out_path: str, shard: tuple[int, int] = (0, 1)) -> None:
+    """Multi-scale + flip CAMs of every train/eval image (of one shard), one HDF5 group per image."""
     device = resolve_device(cfg["device"])
     net = load_cam_net(cfg, model_path, device)
     voc = open_dataset(cfg)
-    ids = union_ids(split_ids(cfg, "train_list"), split_ids(cfg, "eval_list"))
+    ids = shard_ids(union_ids(split_ids(cfg, "train_list"), split_ids(cfg, "eval_list")), *shard)
     attrs = provenance("make_cam", cfg["run_name"], without_execution(cfg), checkpoint_digest=input_digest(model_path))
     loader = DataLoader(ImageSet(voc, ids, scales=cfg["cam"]["scales"]), batch_size=None,
                         num_workers=cfg["num_workers"])

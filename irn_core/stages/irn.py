@@ -18,6 +18,7 @@ from ..io import INFO, atomic_h5, open_stage, provenance, write_group
 from ..models import IRNet, build_backbone, load_cam_backbone
 from ..progress import Progress, log
 from ..relations import irn_losses, relation_labels
+from ..shards import shard_ids
 from ..train import Checkpointer, autocast_dtype, checkpoint_tag, fit, place, resolve_device
 from . import open_dataset, split_ids, union_ids
 
@@ -27,11 +28,11 @@ def _relations_job(args):
     return image_id, relation_labels(voc.load_image(image_id), cams, keys, fg, bg, crf)
 
 
-def mine_relations(cfg: dict, cams_path: str, out_path: str, workers: int = 1) -> dict:
-    """Confident fg/bg label maps (CRF-refined) of every training image, to HDF5."""
+def mine_relations(cfg: dict, cams_path: str, out_path: str, workers: int = 1, shard: tuple[int, int] = (0, 1)) -> dict:
+    """Confident fg/bg label maps (CRF-refined) of every training image (of one shard), to HDF5."""
     r = cfg["relations"]
     voc = open_dataset(cfg)
-    ids = split_ids(cfg, "train_list")
+    ids = shard_ids(split_ids(cfg, "train_list"), *shard)
     attrs = provenance("mine_relations", cfg["run_name"], without_execution(cfg), cams_digest=input_digest(cams_path))
     counts = np.zeros(3, np.int64)  # background, foreground, unsure pixels
     settings = (r["fg_threshold"], r["bg_threshold"], r["crf"])
@@ -186,12 +187,12 @@ def load_irnet(cfg: dict, model_path: str, device) -> IRNet:
     return place(net, cfg, device).eval()
 
 
-def infer_irn(cfg: dict, model_path: str, out_path: str) -> None:
-    """Boundary map and displacement field of every train/eval image, to HDF5."""
+def infer_irn(cfg: dict, model_path: str, out_path: str, shard: tuple[int, int] = (0, 1)) -> None:
+    """Boundary map and displacement field of every train/eval image (of one shard), to HDF5."""
     device = resolve_device(cfg["device"])
     net = load_irnet(cfg, model_path, device)
     voc = open_dataset(cfg)
-    ids = union_ids(split_ids(cfg, "train_list"), split_ids(cfg, "eval_list"))
+    ids = shard_ids(union_ids(split_ids(cfg, "train_list"), split_ids(cfg, "eval_list")), *shard)
     attrs = provenance("infer_irn", cfg["run_name"], without_execution(cfg), checkpoint_digest=input_digest(model_path))
     loader = DataLoader(ImageSet(voc, ids), batch_size=None, num_workers=cfg["num_workers"])
     with atomic_h5(out_path, attrs) as f:

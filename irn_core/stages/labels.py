@@ -16,7 +16,9 @@ from ..instances import detect_instances, instance_map
 from ..io import (atomic_h5, coco_instances, open_stage, provenance, read_instances, write_group, write_instances,
                   write_json)
 from ..progress import Progress, log
-from ..synthesis import gt_boundary, gt_class_maps, gt_instance_map, instance_labels, semantic_labels
+from ..shards import shard_ids
+from ..synthesis import (gt_boundary, gt_class_maps, gt_instance_map, instance_labels, labels_one_walk,
+                         semantic_labels)
 from ..train import resolve_device
 from . import coco_image_numbers, open_dataset, split_ids, union_ids
 
@@ -30,66 +32,66 @@ def _ids(cfg) -> list[str]:
 
 
 @torch.no_grad()
-def make_sem_pseudo(cfg: dict, cams_path: str, irn_path: str, out_path: str) -> dict:
-    """Semantic pseudo labels: propagate each class CAM, argmax with a constant background."""
-    device = resolve_device(cfg["device"])
-    bg = cfg["labels"]["sem_bg_threshold"]
-    attrs = provenance("propagate", cfg["run_name"], without_execution(cfg), cams_digest=input_digest(cams_path),
-                       irn_digest=input_digest(irn_path))
-    walk_s = []
-    with open_stage(cams_path) as cams, open_stage(irn_path) as irn, atomic_h5(out_path, attrs) as out:
-        for image_id in Progress(_ids(cfg), "propagate"):
-            c, r = cams[image_id], irn[image_id]
-            keys = c["keys"][()]
-            size = tuple(r["image_size"][()])
-            t = time.perf_counter()
-            label, score = semantic_labels(torch.from_numpy(c["cam_s4"][()]).to(device), keys,
-                                           torch.from_numpy(r["boundary"][()]).to(device), size, cfg["propagate"], bg)
-            walk_s.append(time.perf_counter() - t)
-            write_group(out, image_id, {"label": label.cpu().numpy(), "score": score.cpu().numpy()},
-                        compression="gzip")
-    log(f"propagate: {np.mean(walk_s):.3f} s per image (walk + upsampling), {len(walk_s)} images")
-    return {"seconds_per_image": float(np.mean(walk_s))}
-
-
-@torch.no_grad()
-def make_ins_pseudo(cfg: dict, cams_path: str, irn_path: str, out_path: str, coco_path: str) -> dict:
-    """Instance pseudo labels (METHOD.md 5a + 5d) to HDF5, plus a COCO JSON for Mask R-CNN."""
+def make_labels(cfg: dict, cams_path: str, irn_path: str, sem_out: str, ins_out: str,
+                shard: tuple[int, int] = (0, 1)) -> dict:
+    """Semantic and instance pseudo labels (METHOD.md 5a-5d) of every train/eval image (of one
+    shard), from one random walk per image: the walk of the instance maps, summed per class, is
+    the semantic walk (:func:`irn_core.synthesis.labels_one_walk`)."""
     device = resolve_device(cfg["device"])
     lab = cfg["labels"]
-    classes = list(cfg["dataset"]["classes"])
-    ids = _ids(cfg)
-    attrs = provenance("make_instances", cfg["run_name"], without_execution(cfg), cams_digest=input_digest(cams_path),
-                       irn_digest=input_digest(irn_path))
-    images, kept, n_inst = [], [], 0
-    with open_stage(cams_path) as cams, open_stage(irn_path) as irn, atomic_h5(out_path, attrs) as out:
-        numbers = coco_image_numbers(ids)
-        for image_id in Progress(ids, "make_instances"):
+    ids = shard_ids(_ids(cfg), *shard)
+    digests = {"cams_digest": input_digest(cams_path), "irn_digest": input_digest(irn_path)}
+    attrs = provenance("make_labels", cfg["run_name"], without_execution(cfg), **digests)
+    seconds, n_inst = [], 0
+    with open_stage(cams_path) as cams, open_stage(irn_path) as irn, atomic_h5(sem_out, attrs) as sem, \
+            atomic_h5(ins_out, attrs) as ins:
+        for image_id in Progress(ids, "make_labels"):
             c, r = cams[image_id], irn[image_id]
             size = tuple(int(v) for v in r["image_size"][()])
-            disp = torch.from_numpy(r["disp"][()]).to(device)
-            inst = instance_map(disp, lab["centroid_iterations"], lab["centroid_threshold"])
-            masks, cls, scores = instance_labels(torch.from_numpy(c["cam_s4"][()]).to(device), c["keys"][()],
-                                                 torch.from_numpy(r["boundary"][()]).to(device), inst, size,
-                                                 cfg["propagate"], lab["ins_bg_threshold"], lab["min_fraction"])
-            _write_instances(out, image_id, masks, cls, scores)
+            t = time.perf_counter()
+            inst = instance_map(torch.from_numpy(r["disp"][()]).to(device), lab["centroid_iterations"],
+                                lab["centroid_threshold"])
+            (label, score), (masks, cls, scores) = labels_one_walk(
+                torch.from_numpy(c["cam_s4"][()]).to(device), c["keys"][()],
+                torch.from_numpy(r["boundary"][()]).to(device), inst, size, cfg["propagate"],
+                lab["sem_bg_threshold"], lab["ins_bg_threshold"], lab["min_fraction"])
+            seconds.append(time.perf_counter() - t)
+            write_group(sem, image_id, {"label": label.cpu().numpy(), "score": score.cpu().numpy()},
+                        compression="gzip")
+            _write_instances(ins, image_id, masks, cls, scores)
             n_inst += len(scores)
-            images.append({"id": numbers[image_id], "file_name": f"{image_id}.jpg", "height": size[0], "width": size[1]})
-            m = masks.cpu().numpy()
-            for k in np.nonzero(scores.cpu().numpy() > lab["min_score"])[0]:
-                kept.append({"image_id": numbers[image_id], "mask": m[k], "class": int(cls[k]), "score": float(scores[k])})
-    write_json(coco_path, coco_instances(images, kept, classes))
-    log(f"make_instances: {n_inst} instances in {len(ids)} images, {len(kept)} with score > {lab['min_score']} "
-        f"written to {coco_path}")
-    return {"instances": n_inst, "coco_instances": len(kept)}
+    log(f"make_labels: {np.mean(seconds) if seconds else 0:.3f} s per image (instance map, walk, labels), "
+        f"{n_inst} instances in {len(ids)} images")
+    return {"seconds_per_image": float(np.mean(seconds)) if seconds else 0.0, "instances": n_inst}
 
 
-def make_baselines(cfg: dict, cams_path: str, sem_path: str, out_cc: str, out_sem_cc: str) -> None:
+def pseudo_coco(cfg: dict, ins_path: str, coco_path: str) -> dict:
+    """The instance pseudo labels scoring above ``labels.min_score`` as a COCO JSON (Mask R-CNN's
+    training set). Images are numbered as :func:`coco_image_numbers` does for the train/eval ids."""
+    ids = _ids(cfg)
+    numbers = coco_image_numbers(ids)
+    min_score = cfg["labels"]["min_score"]
+    images, kept = [], []
+    with open_stage(ins_path) as ins:
+        for image_id in Progress(ids, "pseudo_coco"):
+            masks, cls, scores = read_instances(ins, image_id)
+            h, w = ins[image_id]["instances"].shape
+            images.append({"id": numbers[image_id], "file_name": f"{image_id}.jpg", "height": int(h), "width": int(w)})
+            for k in np.nonzero(scores > min_score)[0]:
+                kept.append({"image_id": numbers[image_id], "mask": masks[k], "class": int(cls[k]),
+                             "score": float(scores[k])})
+    write_json(coco_path, coco_instances(images, kept, list(cfg["dataset"]["classes"])))
+    log(f"pseudo_coco: {len(kept)} instances with score > {min_score} in {len(ids)} images, to {coco_path}")
+    return {"coco_instances": len(kept)}
+
+
+def make_baselines(cfg: dict, cams_path: str, sem_path: str, out_cc: str, out_sem_cc: str,
+                   shard: tuple[int, int] = (0, 1)) -> None:
     """(a) CAM + background threshold + connected components; (b) semantic propagation +
     connected components. Same instance format as the pseudo labels."""
     thr = cfg["cam"]["eval_threshold"]
     frac = cfg["labels"]["min_fraction"]
-    ids = split_ids(cfg, "eval_list")
+    ids = shard_ids(split_ids(cfg, "eval_list"), *shard)
     attrs = provenance("baselines", cfg["run_name"], without_execution(cfg), cams_digest=input_digest(cams_path),
                        sem_digest=input_digest(sem_path))
     with open_stage(cams_path) as cams, open_stage(sem_path) as sem, \

@@ -23,7 +23,7 @@ KEYS = {
 
 
 _CAMS = ("prepare_toy", "check_dataset_train", "check_dataset_eval", "train_cam", "make_cam", "eval_cam")
-_PSEUDO = _CAMS + ("mine_relations", "train_irn", "infer_irn", "propagate", "make_instances", "baselines",
+_PSEUDO = _CAMS + ("mine_relations", "train_irn", "infer_irn", "make_labels", "pseudo_coco", "baselines",
                    "eval_pseudo", "diagnostics")
 # the rules (benchmark names) behind each named stopping point; "all" counts every rule
 TARGET_RULES = {
@@ -36,18 +36,24 @@ TARGET_RULES = {
 }
 
 
+def _rule(p: Path) -> str:
+    """The rule of a benchmark file: ``make_cam.3.tsv`` (shard 3) is make_cam's."""
+    return p.stem.split(".")[0]
+
+
 def _benchmarks(bench_dir: str | Path, rules=None) -> list[Path]:
-    return [p for p in sorted(Path(bench_dir).glob("*.tsv")) if rules is None or p.stem in rules]
+    return [p for p in sorted(Path(bench_dir).glob("*.tsv")) if rules is None or _rule(p) in rules]
 
 
 def stage_seconds(bench_dir: str | Path, rules=None) -> dict[str, float]:
-    """Wall seconds per rule from Snakemake benchmark files (of ``rules`` only, when given)."""
-    out = {}
+    """Wall seconds per rule from Snakemake benchmark files (of ``rules`` only, when given); the
+    shard jobs of a sharded rule are summed (machine time, not wall time)."""
+    out: dict[str, float] = {}
     for p in _benchmarks(bench_dir, rules):
         with open(p) as f:
             rows = list(csv.DictReader(f, delimiter="\t"))
         if rows:
-            out[p.stem] = round(float(rows[-1]["s"]), 2)
+            out[_rule(p)] = round(out.get(_rule(p), 0.0) + float(rows[-1]["s"]), 2)
     return out
 
 
@@ -61,7 +67,9 @@ def elapsed_seconds(bench_dir: str | Path, until: str | None = None, rules=None)
             rows = list(csv.DictReader(f, delimiter="\t"))
         if rows:
             end = p.stat().st_mtime
-            spans[p.stem] = (end - float(rows[-1]["s"]), end)
+            start = end - float(rows[-1]["s"])
+            old = spans.get(_rule(p), (start, end))
+            spans[_rule(p)] = (min(old[0], start), max(old[1], end))
     if not spans or (until is not None and until not in spans):
         return None
     end = spans[until][1] if until is not None else max(e for _, e in spans.values())

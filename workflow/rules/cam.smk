@@ -14,11 +14,12 @@ if not EXTERNAL_CAMS:
             f"{OUT}/logs/train_cam.log",
         benchmark:
             f"{OUT}/benchmarks/train_cam.tsv"
-        threads: THREADS
+        threads: threads_of("train_cam")
         priority: 1  # the pseudo-label chain goes before the supervised models
         resources:
-            mem_mb=8000,
-            gpu=1 if config["device"] != "cpu" else 0,
+            mem_mb=mem_mb("train_cam"),
+            runtime=runtime("train_cam"),
+            gpu=uses_gpu("train_cam"),
         conda:
             "../../envs/irn.yaml"
         script:
@@ -30,19 +31,21 @@ if not EXTERNAL_CAMS:
             model=rules.train_cam.output.model,
             manifests=manifests("train", "eval"),
         output:
-            cams=f"{OUT}/cam/cams.h5",
+            cams=sharded(CAMS),
         params:
             cfg=settings("cam.backbone", "cam.scales", splits=("train", "eval")),
+            shard=shard_of,
             code=code("make_cam"),
         log:
-            f"{OUT}/logs/make_cam.log",
+            f"{OUT}/logs/make_cam{SHARD_SUFFIX}.log",
         benchmark:
-            f"{OUT}/benchmarks/make_cam.tsv"
-        threads: THREADS
+            f"{OUT}/benchmarks/make_cam{SHARD_SUFFIX}.tsv"
+        threads: threads_of("make_cam")
         priority: 1  # the pseudo-label chain goes before the supervised models
         resources:
-            mem_mb=8000,
-            gpu=1 if config["device"] != "cpu" else 0,
+            mem_mb=mem_mb("make_cam"),
+            runtime=runtime("make_cam"),
+            gpu=uses_gpu("make_cam"),
         conda:
             "../../envs/irn.yaml"
         script:
@@ -64,10 +67,11 @@ else:
             f"{OUT}/logs/import_cam.log",
         benchmark:
             f"{OUT}/benchmarks/import_cam.tsv"
-        threads: 1
+        threads: threads_of("import_cam")
         priority: 1
         resources:
-            mem_mb=4000,
+            mem_mb=mem_mb("import_cam"),
+            runtime=runtime("import_cam"),
         conda:
             "../../envs/irn.yaml"
         script:
@@ -87,9 +91,10 @@ rule eval_cam:
         f"{OUT}/logs/eval_cam.log",
     benchmark:
         f"{OUT}/benchmarks/eval_cam.tsv"
-    threads: 1
+    threads: threads_of("eval_cam")
     resources:
-        mem_mb=4000,
+        mem_mb=mem_mb("eval_cam"),
+        runtime=runtime("eval_cam"),
     conda:
         "../../envs/irn.yaml"
     script:

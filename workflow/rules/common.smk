@@ -2,7 +2,7 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from irn_core.config import check_config, select
+from irn_core.config import check_config, cuda_visible, select, split_size
 from irn_core.digest import code_digest
 from irn_core.datasets import dataset_split_ids, split_input_files
 
@@ -16,8 +16,6 @@ RUN = config["run_name"]
 OUT = f"results/{RUN}"
 DATA = config["dataset"]["root"]
 THREADS = config["threads"]
-# rules that run two at a time (propagate beside make_instances, the two Mask R-CNNs) share the cores
-HALF_THREADS = max(1, THREADS // 2)
 SCRIPTS = Path(workflow.main_snakefile).parent / "workflow" / "scripts"
 
 # ---- what a rule's output depends on (its params; see irn_core/config.py) -------------------
@@ -67,6 +65,38 @@ def code(script):
 # the CAMs every later stage reads: made by make_cam, or imported by import_cam (cam.external)
 CAMS = f"{OUT}/cam/cams.h5"
 EXTERNAL_CAMS = config["cam"]["external"]
+# the per-image stage files; with shards > 1 each is an index of the stage's shard files
+RELATIONS = f"{OUT}/relations/relations.h5"
+IRN_OUT = f"{OUT}/irn/irn_out.h5"
+SEM = f"{OUT}/labels/sem_pseudo.h5"
+INS = f"{OUT}/labels/ins_pseudo.h5"
+BASELINE_CC = f"{OUT}/labels/baseline_cc.h5"
+BASELINE_SEM_CC = f"{OUT}/labels/baseline_sem_cc.h5"
+
+# ---- sharded per-image stages ---------------------------------------------------------------
+SHARDS = config["shards"]
+
+
+SHARD_SUFFIX = "" if SHARDS == 1 else ".{shard}"  # logs and benchmarks of shard jobs
+
+
+def sharded(path):
+    """The file a per-image job writes for the stage file ``path``. The file itself, or with
+    shards > 1 its shard ``<dir>/shards/<name>.{shard}.h5`` (index_shards joins them)."""
+    if SHARDS == 1:
+        return path
+    p = Path(path)
+    return str(p.parent / "shards" / f"{p.stem}.{{shard}}.h5")
+
+
+def shard_of(wildcards):
+    """(index, count) of a per-image job's shard: (0, 1) when unsharded."""
+    return (int(wildcards.shard), SHARDS) if SHARDS > 1 else (0, 1)
+
+
+def shard_files(path):
+    """The shard files of the stage file ``path``."""
+    return [sharded(path).format(shard=k) for k in range(SHARDS)]
 
 
 def cam_model(section):
@@ -109,6 +139,83 @@ def dataset_lists():
     """The dataset's split files: produced by prepare_toy, or already on disk (VOC lists, COCO JSON)."""
     ds = config["dataset"]
     return sorted({f"{DATA}/{ds[k]}" for k in SPLITS.values()})
+
+
+# ---- resources: what an executor (SLURM) needs to place a job -----------------------------------
+# device: cuda asks for a GPU per torch job; auto asks for one when CUDA is visible where Snakemake
+# is started (so a run started on a login node without GPUs runs its jobs on the CPU: set
+# device: cuda there to get GPU jobs); cpu never does.
+TORCH_GPU = config["device"].startswith("cuda") or (config["device"] == "auto" and cuda_visible())
+# per rule: fixed minutes, seconds per image (per epoch for training), fixed MB, MB per image,
+# torch (uses the GPU when there is one). Seconds and MB are upper estimates for VOC-sized images
+# (500 x 375) with ResNet-50 on one GPU or 8 cores (runtime x 4 on the CPU); a job's runtime and
+# memory double with each --retries attempt.
+COSTS = {
+    "prepare_toy": (5, 0.05, 1000, 0, False),
+    "check_dataset": (5, 0.05, 2000, 0, False),
+    "train_cam": (10, 0.3, 12000, 0, True),
+    "make_cam": (5, 0.5, 8000, 0, True),
+    "import_cam": (5, 0.05, 4000, 0, False),
+    "eval_cam": (5, 0.1, 4000, 0, False),
+    "mine_relations": (5, 2.0, 4000, 0, False),
+    "train_irn": (10, 0.3, 12000, 0.3, True),
+    "infer_irn": (5, 0.5, 8000, 0, True),
+    "make_labels": (5, 3.0, 8000, 0, True),
+    "pseudo_coco": (5, 0.05, 4000, 0.05, False),
+    "baselines": (5, 0.2, 4000, 0, False),
+    "eval_pseudo": (5, 0.2, 4000, 0, False),
+    "diagnostics": (5, 8.0, 8000, 0, True),
+    "gt_coco": (5, 0.05, 2000, 0.05, False),
+    "train_maskrcnn": (10, 0.5, 16000, 0.05, True),
+    "eval_maskrcnn": (5, 0.3, 8000, 0.02, True),
+    "train_deeplab": (10, 0.3, 12000, 0, True),
+    "eval_deeplab": (5, 0.5, 8000, 0, True),
+    "summary": (2, 0, 1000, 0, False),
+    "report": (5, 0, 4000, 0, False),
+    "export_public": (5, 0.1, 2000, 0, False),
+    "index_shards": (2, 0.001, 1000, 0, False),
+}
+# the images one job reads (per-image rules: one shard of them) and its epochs
+SPLIT_OF = {"train_cam": ("train",), "make_cam": ("train", "eval"), "import_cam": ("train", "eval"),
+            "eval_cam": ("eval",), "mine_relations": ("train",), "train_irn": ("train",),
+            "infer_irn": ("train", "eval"), "make_labels": ("train", "eval"), "pseudo_coco": ("train", "eval"),
+            "baselines": ("eval",), "eval_pseudo": ("eval",), "diagnostics": ("eval",),
+            "train_maskrcnn": ("train", "eval"), "eval_maskrcnn": ("val",), "train_deeplab": ("train",),
+            "eval_deeplab": ("val",), "export_public": ("train", "eval"), "index_shards": ("train", "eval"),
+            "check_dataset": ("train", "eval", "val"), "gt_coco": ("train", "val"), "prepare_toy": ("train", "val")}
+SHARDED = ("make_cam", "mine_relations", "infer_irn", "make_labels", "baselines")
+EPOCHS = {"train_cam": config["cam"]["epochs"], "train_irn": config["irn"]["epochs"],
+          "train_maskrcnn": config["maskrcnn"]["epochs"], "train_deeplab": config["deeplab"]["epochs"]}
+
+
+def job_images(rule):
+    """Images one job of ``rule`` reads (an upper bound: splits may overlap), known at start-up."""
+    n = sum(split_size(config, SPLITS[s]) or 1000 for s in SPLIT_OF.get(rule, ()))
+    return -(-n // SHARDS) if rule in SHARDED else n
+
+
+def threads_of(rule):
+    """A torch or multi-process rule takes ``threads``; the others one core."""
+    return THREADS if COSTS[rule][4] or rule in ("mine_relations", "check_dataset") else 1
+
+
+def uses_gpu(rule):
+    return int(TORCH_GPU and COSTS[rule][4])
+
+
+def mem_mb(rule):
+    """Memory of a job (MB): fixed + per image; doubles with each --retries attempt."""
+    _, _, fixed, per_image, _ = COSTS[rule]
+    return lambda wildcards, attempt: int((fixed + per_image * job_images(rule)) * 2 ** (attempt - 1))
+
+
+def runtime(rule):
+    """Wall-time limit of a job (minutes): fixed + per image (x epochs; x4 without a GPU);
+    doubles with each --retries attempt."""
+    base, per_image, _, _, torch_rule = COSTS[rule]
+    slow = 4 if torch_rule and not TORCH_GPU else 1
+    seconds = per_image * job_images(rule) * EPOCHS.get(rule, 1) * slow
+    return lambda wildcards, attempt: int((base + seconds / 60) * 2 ** (attempt - 1))
 
 
 # ---- summaries ---------------------------------------------------------------------------------

@@ -11,9 +11,10 @@ if config["dataset"]["kind"] == "toy":
             f"{OUT}/logs/prepare_toy.log",
         benchmark:
             f"{OUT}/benchmarks/prepare_toy.tsv"
-        threads: 1
+        threads: threads_of("prepare_toy")
         resources:
-            mem_mb=1000,
+            mem_mb=mem_mb("prepare_toy"),
+            runtime=runtime("prepare_toy"),
         conda:
             "../../envs/irn.yaml"
         script:
@@ -36,10 +37,11 @@ rule check_dataset:
         f"{OUT}/logs/check_dataset_{{split}}.log",
     benchmark:
         f"{OUT}/benchmarks/check_dataset_{{split}}.tsv"
-    threads: THREADS
+    threads: threads_of("check_dataset")
     priority: 2
     resources:
-        mem_mb=2000,
+        mem_mb=mem_mb("check_dataset"),
+        runtime=runtime("check_dataset"),
     conda:
         "../../envs/irn.yaml"
     script:

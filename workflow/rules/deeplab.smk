@@ -1,6 +1,6 @@
 rule train_deeplab:
     input:
-        sem=rules.propagate.output.sem,
+        sem=SEM,
         cam_model=cam_model("deeplab"),
         train=manifest("train"),
         weights=weights("deeplab"),
@@ -14,10 +14,11 @@ rule train_deeplab:
         f"{OUT}/logs/train_deeplab.log",
     benchmark:
         f"{OUT}/benchmarks/train_deeplab.tsv"
-    threads: THREADS
+    threads: threads_of("train_deeplab")
     resources:
-        mem_mb=12000,
-        gpu=1 if config["device"] != "cpu" else 0,
+        mem_mb=mem_mb("train_deeplab"),
+        runtime=runtime("train_deeplab"),
+        gpu=uses_gpu("train_deeplab"),
     conda:
         "../../envs/irn.yaml"
     script:
@@ -37,10 +38,11 @@ rule eval_deeplab:
         f"{OUT}/logs/eval_deeplab.log",
     benchmark:
         f"{OUT}/benchmarks/eval_deeplab.tsv"
-    threads: THREADS
+    threads: threads_of("eval_deeplab")
     resources:
-        mem_mb=8000,
-        gpu=1 if config["device"] != "cpu" else 0,
+        mem_mb=mem_mb("eval_deeplab"),
+        runtime=runtime("eval_deeplab"),
+        gpu=uses_gpu("eval_deeplab"),
     conda:
         "../../envs/irn.yaml"
     script:

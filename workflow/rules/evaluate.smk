@@ -1,9 +1,9 @@
 rule eval_pseudo:
     input:
-        sem=rules.propagate.output.sem,
-        ins=rules.make_instances.output.ins,
-        cc=rules.baselines.output.cc,
-        sem_cc=rules.baselines.output.sem_cc,
+        sem=SEM,
+        ins=INS,
+        cc=BASELINE_CC,
+        sem_cc=BASELINE_SEM_CC,
         eval=manifest("eval"),
     output:
         json=f"{OUT}/labels/eval.json",
@@ -14,10 +14,11 @@ rule eval_pseudo:
         f"{OUT}/logs/eval_pseudo.log",
     benchmark:
         f"{OUT}/benchmarks/eval_pseudo.tsv"
-    threads: 1
+    threads: threads_of("eval_pseudo")
     priority: 1  # the pseudo-label chain goes before the supervised models
     resources:
-        mem_mb=4000,
+        mem_mb=mem_mb("eval_pseudo"),
+        runtime=runtime("eval_pseudo"),
     conda:
         "../../envs/irn.yaml"
     script:
@@ -27,7 +28,7 @@ rule eval_pseudo:
 rule diagnostics:
     input:
         cams=CAMS,
-        irn=rules.infer_irn.output.irn,
+        irn=IRN_OUT,
         eval=manifest("eval"),
     output:
         json=f"{OUT}/labels/diagnostics.json",
@@ -38,9 +39,11 @@ rule diagnostics:
         f"{OUT}/logs/diagnostics.log",
     benchmark:
         f"{OUT}/benchmarks/diagnostics.tsv"
-    threads: 1
+    threads: threads_of("diagnostics")
     resources:
-        mem_mb=8000,
+        mem_mb=mem_mb("diagnostics"),
+        runtime=runtime("diagnostics"),
+        gpu=uses_gpu("diagnostics"),
     conda:
         "../../envs/irn.yaml"
     script:

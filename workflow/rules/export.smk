@@ -1,8 +1,8 @@
 rule export_public:
     input:
         cams=CAMS,
-        sem=rules.propagate.output.sem,
-        ins=rules.make_instances.output.ins,
+        sem=SEM,
+        ins=INS,
         manifests=manifests("train", "eval"),
     output:
         folder=directory(f"{OUT}/public"),
@@ -13,9 +13,10 @@ rule export_public:
         f"{OUT}/logs/export_public.log",
     benchmark:
         f"{OUT}/benchmarks/export_public.tsv"
-    threads: 1
+    threads: threads_of("export_public")
     resources:
-        mem_mb=2000,
+        mem_mb=mem_mb("export_public"),
+        runtime=runtime("export_public"),
     conda:
         "../../envs/irn.yaml"
     script:

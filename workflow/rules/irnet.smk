@@ -1,6 +1,6 @@
 rule train_irn:
     input:
-        relations=rules.mine_relations.output.relations,
+        relations=RELATIONS,
         cam_model=cam_model("irn"),
         # the public mean displacement is taken over the eval list's images
         manifests=manifests("train", *(("eval",) if config["irn"]["mean_shift"] == "crops" else ())),
@@ -16,11 +16,12 @@ rule train_irn:
         f"{OUT}/logs/train_irn.log",
     benchmark:
         f"{OUT}/benchmarks/train_irn.tsv"
-    threads: THREADS
+    threads: threads_of("train_irn")
     priority: 1  # the pseudo-label chain goes before the supervised models
     resources:
-        mem_mb=12000,
-        gpu=1 if config["device"] != "cpu" else 0,
+        mem_mb=mem_mb("train_irn"),
+        runtime=runtime("train_irn"),
+        gpu=uses_gpu("train_irn"),
     conda:
         "../../envs/irn.yaml"
     script:
@@ -32,19 +33,21 @@ rule infer_irn:
         model=rules.train_irn.output.model,
         manifests=manifests("train", "eval"),
     output:
-        irn=f"{OUT}/irn/irn_out.h5",
+        irn=sharded(IRN_OUT),
     params:
         cfg=settings("cam.backbone", "irn.infer_pad_to", "irn.flip_aligned", splits=("train", "eval")),
+        shard=shard_of,
         code=code("infer_irn"),
     log:
-        f"{OUT}/logs/infer_irn.log",
+        f"{OUT}/logs/infer_irn{SHARD_SUFFIX}.log",
     benchmark:
-        f"{OUT}/benchmarks/infer_irn.tsv"
-    threads: THREADS
+        f"{OUT}/benchmarks/infer_irn{SHARD_SUFFIX}.tsv"
+    threads: threads_of("infer_irn")
     priority: 1  # the pseudo-label chain goes before the supervised models
     resources:
-        mem_mb=8000,
-        gpu=1 if config["device"] != "cpu" else 0,
+        mem_mb=mem_mb("infer_irn"),
+        runtime=runtime("infer_irn"),
+        gpu=uses_gpu("infer_irn"),
     conda:
         "../../envs/irn.yaml"
     script:

@@ -11,9 +11,10 @@ rule gt_coco:
         split="train|val",
     log:
         f"{OUT}/logs/gt_coco_{{split}}.log",
-    threads: 1
+    threads: threads_of("gt_coco")
     resources:
-        mem_mb=2000,
+        mem_mb=mem_mb("gt_coco"),
+        runtime=runtime("gt_coco"),
     conda:
         "../../envs/irn.yaml"
     script:
@@ -40,10 +41,11 @@ rule train_maskrcnn:
         f"{OUT}/logs/train_maskrcnn_{{source}}.log",
     benchmark:
         f"{OUT}/benchmarks/train_maskrcnn_{{source}}.tsv"
-    threads: HALF_THREADS  # the pseudo-label and ground-truth detectors train side by side
+    threads: threads_of("train_maskrcnn")
     resources:
-        mem_mb=12000,
-        gpu=1 if config["device"] != "cpu" else 0,
+        mem_mb=mem_mb("train_maskrcnn"),
+        runtime=runtime("train_maskrcnn"),
+        gpu=uses_gpu("train_maskrcnn"),
     conda:
         "../../envs/irn.yaml"
     script:
@@ -67,10 +69,11 @@ rule eval_maskrcnn:
         f"{OUT}/logs/eval_maskrcnn_{{source}}.log",
     benchmark:
         f"{OUT}/benchmarks/eval_maskrcnn_{{source}}.tsv"
-    threads: HALF_THREADS
+    threads: threads_of("eval_maskrcnn")
     resources:
-        mem_mb=8000,
-        gpu=1 if config["device"] != "cpu" else 0,
+        mem_mb=mem_mb("eval_maskrcnn"),
+        runtime=runtime("eval_maskrcnn"),
+        gpu=uses_gpu("eval_maskrcnn"),
     conda:
         "../../envs/irn.yaml"
     script:

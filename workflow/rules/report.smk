@@ -19,9 +19,10 @@ rule report:
         code=code("report"),
     log:
         f"{OUT}/logs/report.log",
-    threads: 1
+    threads: threads_of("report")
     resources:
-        mem_mb=2000,
+        mem_mb=mem_mb("report"),
+        runtime=runtime("report"),
     conda:
         "../../envs/irn.yaml"
     script:

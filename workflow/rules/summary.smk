@@ -14,7 +14,10 @@ rule summary:
         name="summary(_cams|_pseudo_labels|_maskrcnn|_deeplab)?",
     log:
         f"{OUT}/logs/{{name}}.log",
-    threads: 1
+    threads: threads_of("summary")
+    resources:
+        mem_mb=mem_mb("summary"),
+        runtime=runtime("summary"),
     conda:
         "../../envs/irn.yaml"
     script:

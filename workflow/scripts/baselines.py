@@ -6,4 +6,4 @@ from irn_core.stages.labels import make_baselines
 with log_to(snakemake.log[0]):
     cfg = rule_config(snakemake)
     make_baselines(cfg, snakemake.input.cams, snakemake.input.sem, snakemake.output.cc,
-                   snakemake.output.sem_cc)
+                   snakemake.output.sem_cc, snakemake.params.shard)

@@ -6,4 +6,4 @@ from irn_core.stages.irn import infer_irn
 with log_to(snakemake.log[0]):
     cfg = rule_config(snakemake)
     setup_torch(snakemake.threads)
-    infer_irn(cfg, snakemake.input.model, snakemake.output.irn)
+    infer_irn(cfg, snakemake.input.model, snakemake.output.irn, snakemake.params.shard)

@@ -6,4 +6,4 @@ from irn_core.stages.cam import make_cam
 with log_to(snakemake.log[0]):
     cfg = rule_config(snakemake)
     setup_torch(snakemake.threads)
-    make_cam(cfg, snakemake.input.model, snakemake.output.cams)
+    make_cam(cfg, snakemake.input.model, snakemake.output.cams, snakemake.params.shard)

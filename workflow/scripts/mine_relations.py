@@ -5,4 +5,5 @@ from irn_core.stages.irn import mine_relations
 
 with log_to(snakemake.log[0]):
     cfg = rule_config(snakemake)
-    mine_relations(cfg, snakemake.input.cams, snakemake.output.relations, snakemake.threads)
+    mine_relations(cfg, snakemake.input.cams, snakemake.output.relations, snakemake.threads,
+                   snakemake.params.shard)
