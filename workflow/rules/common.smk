@@ -203,9 +203,14 @@ def uses_gpu(rule):
     return int(TORCH_GPU and COSTS[rule][4])
 
 
+# the fixed memory of a torch rule scales with the backbone (ResNet-50's is the table's)
+BACKBONE_MEMORY = {"resnet50": 1.0, "resnet18": 0.5, "resnet_tiny": 0.125}[config["cam"]["backbone"]]
+
+
 def mem_mb(rule):
     """Memory of a job (MB): fixed + per image; doubles with each --retries attempt."""
-    _, _, fixed, per_image, _ = COSTS[rule]
+    _, _, fixed, per_image, torch_rule = COSTS[rule]
+    fixed = max(1000, fixed * BACKBONE_MEMORY) if torch_rule else fixed
     return lambda wildcards, attempt: int((fixed + per_image * job_images(rule)) * 2 ** (attempt - 1))
 
 

@@ -1,0 +1,82 @@
+"""The tiny config through the SLURM profile on a real single-node SLURM (started by .ci/slurm),
+sharded, against the local run."""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from test_pipeline import assert_same_stage_files
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _can_start_slurm() -> str | None:
+    """Why this machine cannot run the SLURM test, or None."""
+    if sys.version_info < (3, 11):
+        return "the SLURM executor plugin 2.x needs Python >= 3.11"
+    try:
+        import snakemake_executor_plugin_slurm  # noqa: F401
+    except ImportError:
+        return "snakemake-executor-plugin-slurm is not installed (pip install -e '.[test]')"
+    if os.geteuid() != 0 or not (shutil.which("slurmctld") or shutil.which("apt-get")):
+        return "starting a SLURM needs root and Debian's packages (CI has both)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    """A running single-node SLURM; its daemons are stopped (by PID) afterwards."""
+    why = _can_start_slurm()
+    if why:
+        pytest.skip(why)
+    state = tmp_path_factory.mktemp("slurm")
+    env = dict(os.environ, IRN_SLURM_DIR=str(state))
+    up = subprocess.run([str(ROOT / ".ci/slurm"), "up"], env=env, capture_output=True, text=True, timeout=300)
+    assert up.returncode == 0, up.stdout + up.stderr
+    env["SLURM_CONF"] = str(state / "slurm.conf")
+    try:
+        yield env
+    finally:
+        subprocess.run(["scancel", "--user", "root"], env=env, capture_output=True)
+        down = subprocess.run([str(ROOT / ".ci/slurm"), "down"], env=env, capture_output=True, text=True)
+        assert down.returncode == 0, down.stderr
+        for name in ("slurmctld", "slurmd"):
+            assert not (state / f"run/{name}.pid").exists()
+
+
+def _snakemake(work, cfg_path, *args, env=None, timeout=1200):
+    # Snakemake ignores SIGTERM while jobs run: timeout -k ends it with SIGKILL
+    cmd = ["timeout", "-k", "10", str(timeout), sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"),
+           "-d", str(work), "pseudo_labels", "results/tiny/labels/ins_pseudo_coco.json",
+           "--configfile", str(cfg_path), *args]
+    t = time.perf_counter()
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, (r.stdout[-3000:] + r.stderr[-5000:])
+    return time.perf_counter() - t, r
+
+
+@pytest.mark.slow
+def test_sharded_slurm_run_equals_the_local_run(slurm, tmp_path):
+    cfg = yaml.safe_load((ROOT / "tests/tiny.yaml").read_text())
+    (tmp_path / "local.yaml").write_text(yaml.safe_dump(cfg))
+    local_s, _ = _snakemake(tmp_path / "local", tmp_path / "local.yaml", "--cores", "2")
+    cfg["shards"] = 2
+    (tmp_path / "slurm.yaml").write_text(yaml.safe_dump(cfg))
+    # the profile as a site uses it, with this cluster's partition and no accounts
+    slurm_s, r = _snakemake(tmp_path / "slurm", tmp_path / "slurm.yaml",
+                            "--workflow-profile", str(ROOT / "workflow/profiles/slurm"),
+                            "--default-resources", "slurm_partition=ci", "--slurm-no-account",
+                            "--slurm-init-seconds-before-status-checks", "5", "--seconds-between-status-checks", "2",
+                            "--latency-wait", "5", env=slurm)
+    log = r.stdout + r.stderr
+    submitted = log.count("has been submitted with SLURM jobid")
+    assert submitted >= 10, log[-3000:]  # every per-image shard is a SLURM job
+    assert "make_cam" in log and "shard=1" in log
+    assert_same_stage_files(tmp_path / "local/results/tiny", tmp_path / "slurm/results/tiny")
+    print(f"\nlocal {local_s:.1f} s; SLURM {slurm_s:.1f} s with {submitted} jobs submitted")
