@@ -192,8 +192,12 @@ def check_config(cfg: dict) -> list[str]:
     if cfg["maskrcnn"]["min_size"] > cfg["maskrcnn"]["max_size"]:
         errors.append("config key maskrcnn.min_size: larger than maskrcnn.max_size")
     n_train = split_size(cfg, "train_list")
+    procs = cfg.get("train_processes", 1)
     for section in ("cam", "irn", "maskrcnn", "deeplab"):
         bs = cfg[section]["batch_size"]
+        if bs % procs:
+            errors.append(f"config key {section}.batch_size: {bs} is not a multiple of train_processes ({procs}): "
+                          f"each process takes an equal slice of every batch")
         if n_train is not None and bs > n_train:
             errors.append(f"config key {section}.batch_size: {bs} is above the {n_train} images of "
                           f"dataset.train_list (every batch must be full)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler
 
 from .voc import IGNORE, VOCDataset
 
@@ -131,5 +131,30 @@ def epoch_loader(data: Dataset, epoch: int, batch_size: int, seed: int, num_work
         raise ValueError(f"batch_size {batch_size} exceeds the {len(data)} training images: no full batch to train on")
     data.epoch = epoch
     gen = torch.Generator().manual_seed(seed * 1000 + epoch)
-    return DataLoader(data, batch_size=batch_size, shuffle=True, drop_last=True, generator=gen,
-                      num_workers=num_workers, collate_fn=collate_fn)
+    from .train import dist_info
+
+    rank, world = dist_info()
+    if world == 1:
+        return DataLoader(data, batch_size=batch_size, shuffle=True, drop_last=True, generator=gen,
+                          num_workers=num_workers, collate_fn=collate_fn)
+    if batch_size % world:
+        raise ValueError(f"batch_size {batch_size} is not a multiple of the {world} training processes")
+    # the batches of one process, sliced: under torchrun each process takes every world-th image
+    # of each batch, so the processes together see the single-process batches
+    batches = BatchSampler(RandomSampler(data, generator=gen), batch_size, drop_last=True)
+    return DataLoader(data, batch_sampler=RankSlice(batches, rank, world), generator=gen, num_workers=num_workers,
+                      collate_fn=collate_fn)
+
+
+class RankSlice:
+    """Every ``world``-th index of each batch of ``batches``, from ``rank`` on."""
+
+    def __init__(self, batches, rank: int, world: int):
+        self.batches, self.rank, self.world = batches, rank, world
+
+    def __iter__(self):
+        for batch in self.batches:
+            yield batch[self.rank:: self.world]
+
+    def __len__(self) -> int:
+        return len(self.batches)

@@ -13,12 +13,27 @@ from .digest import ArrayDigest, config_digest, input_digest
 from .io import atomic_path, remove_stale_temporaries
 
 
+def dist_info() -> tuple[int, int]:
+    """(rank, world size) of this process: (0, 1) unless it runs under torchrun (see
+    irn_core.distributed)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
 def resolve_device(name: str = "auto") -> torch.device:
-    """'auto' -> cuda when available, else cpu; 'cpu' / 'cuda' / 'cuda:N' as given."""
+    """'auto' -> cuda when available, else cpu; 'cpu' / 'cuda' / 'cuda:N' as given. Under
+    torchrun each process takes the GPU of its local rank."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError(f"device '{name}' asked for, but CUDA is not available on this machine")
+    if name == "cuda" and dist_info()[1] > 1:
+        import os
+
+        return torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}")
     return torch.device(name)
 
 
@@ -132,12 +147,16 @@ class Checkpointer:
         self.keep = keep
 
     def finish(self, obj: dict, model_out: str | Path) -> None:
-        """Save the final model atomically, then remove the checkpoint folder."""
-        atomic_save(obj, model_out)
-        shutil.rmtree(self.folder, ignore_errors=True)
+        """Save the final model atomically, then remove the checkpoint folder (the first
+        process only, under torchrun)."""
+        if dist_info()[0] == 0:
+            atomic_save(obj, model_out)
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     def save(self, epoch: int, model, optimizer, extra: dict | None = None) -> Path:
         path = self.folder / f"epoch{epoch:04d}.pt"
+        if dist_info()[0] != 0:  # under torchrun the first process writes
+            return path
         atomic_save({"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                      "rng": torch.get_rng_state(), "tag": self.tag, "extra": extra or {}}, path)
         for old in sorted(self.folder.glob("epoch*.pt"))[: -self.keep]:
@@ -156,8 +175,9 @@ class Checkpointer:
             from .progress import log
 
             log(f"checkpoint {found[-1]} was written with other settings or inputs; starting afresh")
-            for old in found:
-                old.unlink()
+            if dist_info()[0] == 0:
+                for old in found:
+                    old.unlink(missing_ok=True)
             return 0, {}
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -172,8 +192,11 @@ def fit(model, groups: list[dict], loader_fn, step_fn, c: dict, ckpt: Checkpoint
 
     groups: optimizer parameter groups, each with its ``lr`` (scaled at each step by
     ``lr_factor(step, total_steps)``: poly decay by default);
-    loader_fn(epoch) -> an iterable of batches; step_fn(batch) -> dict of scalar tensors whose
-    ``total`` is minimised (the others are only averaged and logged). ``c`` holds ``optimizer``,
+    loader_fn(epoch) -> an iterable of batches; step_fn(model, batch) -> dict of scalar tensors
+    whose ``total`` is minimised (the others are only averaged and logged); ``model`` is the
+    module to call: under torchrun the DistributedDataParallel wrapper, which averages the
+    gradients of the processes (each takes its slice of every batch: ``data.epoch_loader``), so
+    the effective batch and the schedule are those of one process. ``c`` holds ``optimizer``,
     ``weight_decay``, ``momentum`` and ``epochs``. Checkpoints every epoch; resumes from the newest one.
     ``amp``: autocast dtype of ``step_fn`` (None = full precision). A non-finite loss stops the
     run with an error; the checkpoints of the finished epochs stay. ``iterations``: train for
@@ -181,6 +204,16 @@ def fit(model, groups: list[dict], loader_fn, step_fn, c: dict, ckpt: Checkpoint
     """
     from .progress import Progress, log
 
+    rank, world = dist_info()
+    train_model = model
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        dev = next(model.parameters()).device
+        if dev.type == "cuda":  # batch statistics over the whole batch, as in one process
+            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        train_model = DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None,
+                                              find_unused_parameters=True)
     opt = make_optimizer(c["optimizer"], [dict(g, initial_lr=g["lr"]) for g in groups], c["weight_decay"],
                          c["momentum"])
     start, _ = ckpt.resume(model, opt)
@@ -201,7 +234,7 @@ def fit(model, groups: list[dict], loader_fn, step_fn, c: dict, ckpt: Checkpoint
                 break
             set_lr(opt, lr_factor(epoch * steps + step, total))
             with torch.autocast(device_type, dtype=amp, enabled=amp is not None):
-                losses = step_fn(batch)
+                losses = step_fn(train_model, batch)
             if not torch.isfinite(losses["total"]):
                 raise FloatingPointError(
                     f"{name}: loss {float(losses['total'].detach())} at epoch {epoch + 1}, step {step + 1}; lower "
@@ -213,7 +246,18 @@ def fit(model, groups: list[dict], loader_fn, step_fn, c: dict, ckpt: Checkpoint
                 sums[k] = sums.get(k, 0.0) + float(v.detach() if torch.is_tensor(v) else v)
             done = step + 1
             prog.postfix = f" loss {sums['total'] / done:.4f}"
+        if world > 1:  # the mean over the processes (each saw its slice of every batch)
+            import torch.distributed as dist
+
+            names = sorted(sums)
+            t = torch.tensor([sums[k] for k in names], dtype=torch.float64)
+            dist.all_reduce(t)
+            sums = dict(zip(names, (t / world).tolist()))
         history.append({"epoch": epoch + 1, **{k: v / max(done, 1) for k, v in sums.items()}})
         log(f"{name}: epoch {epoch + 1} " + " ".join(f"{k} {v:.4f}" for k, v in history[-1].items() if k != "epoch"))
         ckpt.save(epoch + 1, model, opt)
+        if world > 1:
+            import torch.distributed as dist
+
+            dist.barrier()  # the checkpoint is on disk before any process goes on
     return history

@@ -160,9 +160,9 @@ def test_detectron_step_schedule_by_iterations(tmp_path):
     model = nn.Linear(1, 1)
     seen = []
 
-    def step(batch):
+    def step(m, batch):
         seen.append(batch)
-        return {"total": model(batch).sum()}
+        return {"total": m(batch).sum()}
 
     c = {"optimizer": "sgd", "momentum": 0.9, "weight_decay": 0.0, "epochs": 99}
     hist = fit(model, [{"params": model.parameters(), "lr": 0.1}], lambda e: [torch.ones(1, 1), torch.ones(1, 1)],

@@ -31,7 +31,7 @@ def _run(tmp_path, epochs, tag="a"):
     model = torch.nn.Linear(3, 1)
     c = {"optimizer": "sgd", "weight_decay": 0.0, "momentum": 0.9, "epochs": epochs}
     batches = [(x[i:i + 8], y[i:i + 8]) for i in range(0, 32, 8)]
-    step = lambda b: {"total": ((model(b[0])[:, 0] - b[1]) ** 2).mean()}
+    step = lambda m, b: {"total": ((m(b[0])[:, 0] - b[1]) ** 2).mean()}
     hist = fit(model, [{"params": model.parameters(), "lr": 0.05}], lambda e: batches, step, c,
                Checkpointer(tmp_path, tag=tag), "t")
     return model, hist
@@ -54,7 +54,7 @@ def test_interrupted_training_resumes(tmp_path):
     batches = [(x[i:i + 8], y[i:i + 8]) for i in range(0, 32, 8)]
     calls = {"n": 0}
 
-    def step(b):
+    def step(m, b):
         calls["n"] += 1
         if calls["n"] > 8:
             raise KeyboardInterrupt
@@ -95,8 +95,8 @@ def test_fit_in_bfloat16_autocast_learns_like_float32(tmp_path):
         model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.Flatten(), torch.nn.Linear(256, 1))
         seen = []
 
-        def step(b):
-            out = model(b[0])
+        def step(m, b):
+            out = m(b[0])
             seen.append(out.dtype)
             return {"total": ((out.float()[:, 0] - b[1]) ** 2).mean()}
 
@@ -111,7 +111,7 @@ def test_fit_in_bfloat16_autocast_learns_like_float32(tmp_path):
 def test_fit_stops_on_a_non_finite_loss(tmp_path):
     model = torch.nn.Linear(1, 1)
     c = {"optimizer": "sgd", "weight_decay": 0.0, "momentum": 0.9, "epochs": 1}
-    step = lambda b: {"total": model(b)[0, 0] * float("nan")}
+    step = lambda m, b: {"total": m(b)[0, 0] * float("nan")}
     with pytest.raises(FloatingPointError, match="loss nan at epoch 1, step 1"):
         fit(model, [{"params": model.parameters(), "lr": 0.1}], lambda e: [torch.ones(1, 1)], step, c,
             Checkpointer(tmp_path), "t")

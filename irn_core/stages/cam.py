@@ -52,9 +52,9 @@ def train_cam(cfg: dict, train_manifest: str, model_out: str, ckpt_dir: str) -> 
     def loader_fn(epoch):
         return epoch_loader(data, epoch, c["batch_size"], c["seed"], cfg["num_workers"])
 
-    def step_fn(batch):
+    def step_fn(model, batch):
         img, label = (t.to(device) for t in batch)
-        logits = net(img).float()
+        logits = model(img).float()
         exact = ((logits > 0) == (label > 0.5)).all(1).float().mean()
         return {"total": torch.nn.functional.multilabel_soft_margin_loss(logits, label), "exact_match": exact}
 

@@ -82,9 +82,9 @@ def train_irn(cfg: dict, relations_path: str, cam_model: str, manifests: list[st
     def loader_fn(epoch):
         return epoch_loader(data, epoch, c["batch_size"], c["seed"], cfg["num_workers"])
 
-    def step_fn(batch):
+    def step_fn(model, batch):
         img, lab = batch
-        edge, disp = net(img.to(device))
+        edge, disp = model(img.to(device))
         return irn_losses(edge.float(), disp.float(), lab.to(device), c["radius"], c["pairs_at_border"])
 
     inputs = [relations_path, *manifests] + ([cam_model] if c["init"] == "cam" else [])

@@ -88,10 +88,10 @@ def train_maskrcnn(cfg: dict, coco_json: str, cam_model: str, manifests: list[st
     def loader_fn(epoch):
         return epoch_loader(data, epoch, c["batch_size"], c["seed"], cfg["num_workers"], collate_fn=collate)
 
-    def step_fn(batch):
+    def step_fn(module, batch):
         imgs, targets = batch
         targets = keep_valid_targets(list(targets))
-        losses = model([i.to(device) for i in imgs], [{k: v.to(device) for k, v in t.items()} for t in targets])
+        losses = module([i.to(device) for i in imgs], [{k: v.to(device) for k, v in t.items()} for t in targets])
         return {"total": sum(losses.values()), **losses}
 
     ckpt = Checkpointer(ckpt_dir, tag=_tag(cfg, "maskrcnn", [coco_json, *manifests], cam_model))
@@ -171,9 +171,9 @@ def train_deeplab(cfg: dict, sem_path: str, cam_model: str, train_manifest: str,
     def loader_fn(epoch):
         return epoch_loader(data, epoch, c["batch_size"], c["seed"], cfg["num_workers"])
 
-    def step_fn(batch):
+    def step_fn(module, batch):
         img, lab = batch
-        out = model(img.to(device))["out"].float()
+        out = module(img.to(device))["out"].float()
         return {"total": torch.nn.functional.cross_entropy(out, lab.to(device), ignore_index=255)}
 
     ckpt = Checkpointer(ckpt_dir, tag=_tag(cfg, "deeplab", [sem_path, train_manifest], cam_model))

@@ -7,7 +7,7 @@ if not EXTERNAL_CAMS:
         output:
             model=f"{OUT}/cam/model.pt",
         params:
-            cfg=settings(*CAM_TRAIN, "mixed_precision", splits=("train",)),
+            cfg=settings(*CAM_TRAIN, *TRAINING, splits=("train",)),
             code=code("train_cam"),
             ckpt=f"{OUT}/cam/checkpoints",
         log:

@@ -37,6 +37,10 @@ MASKRCNN_TRAIN = MASKRCNN_MODEL + tuple(f"maskrcnn.{k}" for k in (
 DEEPLAB_TRAIN = tuple(f"deeplab.{k}" for k in config["deeplab"] if k not in ("test_scales", "test_flip", "crf"))
 
 
+# what every training step reads besides its section: precision and processes (torchrun)
+TRAINING = ("mixed_precision", "train_processes")
+
+
 def settings(*keys, splits=()):
     """The settings read by a step (dotted keys), plus the dataset keys and the named split lists
     when ``splits`` is given. One Snakemake param, so a changed value reruns the rule."""
@@ -200,7 +204,8 @@ def threads_of(rule):
 
 
 def uses_gpu(rule):
-    return int(TORCH_GPU and COSTS[rule][4])
+    """GPUs of a job: one per torch job, one per process of a training job (train_processes)."""
+    return int(TORCH_GPU and COSTS[rule][4]) * (config["train_processes"] if rule in EPOCHS else 1)
 
 
 # the fixed memory of a torch rule scales with the backbone (ResNet-50's is the table's)

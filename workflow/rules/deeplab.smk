@@ -7,7 +7,7 @@ rule train_deeplab:
     output:
         model=f"{OUT}/deeplab/model.pt",
     params:
-        cfg=settings(*DEEPLAB_TRAIN, "cam.backbone", *init_keys("deeplab"), "mixed_precision", splits=("train",)),
+        cfg=settings(*DEEPLAB_TRAIN, "cam.backbone", *init_keys("deeplab"), *TRAINING, splits=("train",)),
         code=code("train_deeplab"),
         ckpt=f"{OUT}/deeplab/checkpoints",
     log:

@@ -8,7 +8,7 @@ rule train_irn:
     output:
         model=f"{OUT}/irn/model.pt",
     params:
-        cfg=settings(*IRN_TRAIN, "cam.backbone", *init_keys("irn"), "mixed_precision",
+        cfg=settings(*IRN_TRAIN, "cam.backbone", *init_keys("irn"), *TRAINING,
                      splits=("train", "eval") if config["irn"]["mean_shift"] == "crops" else ("train",)),
         code=code("train_irn"),
         ckpt=f"{OUT}/irn/checkpoints",

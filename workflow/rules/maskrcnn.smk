@@ -31,7 +31,7 @@ rule train_maskrcnn:
         model=f"{OUT}/maskrcnn/{{source}}/model.pt",
     params:
         # the images are those of the training JSON (pseudo labels: train and eval ids)
-        cfg=settings(*MASKRCNN_TRAIN, "cam.backbone", *init_keys("maskrcnn"), "mixed_precision",
+        cfg=settings(*MASKRCNN_TRAIN, "cam.backbone", *init_keys("maskrcnn"), *TRAINING,
                      splits=("train", "eval")),
         code=code("train_maskrcnn"),
         ckpt=lambda wc: f"{OUT}/maskrcnn/{wc.source}/checkpoints",

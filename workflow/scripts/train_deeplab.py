@@ -1,11 +1,12 @@
-"""Rule train_deeplab: DeepLabV3 on the semantic pseudo labels."""
+"""Rule train_deeplab: DeepLabV3 on the semantic pseudo labels (under torchrun when
+train_processes > 1)."""
+from irn_core.distributed import run_training
 from irn_core.progress import log_to
 from irn_core.stages import optional_input, rule_config, setup_torch
-from irn_core.stages.supervised import train_deeplab
 
 with log_to(snakemake.log[0]):
     cfg = rule_config(snakemake)
     setup_torch(snakemake.threads)
-    train_deeplab(cfg, snakemake.input.sem, optional_input(snakemake.input.cam_model), snakemake.input.train,
-                  snakemake.output.model,
-                  snakemake.params.ckpt)
+    run_training(cfg, "irn_core.stages.supervised:train_deeplab", snakemake.input.sem,
+                 optional_input(snakemake.input.cam_model), snakemake.input.train, snakemake.output.model,
+                 snakemake.params.ckpt, log_path=snakemake.log[0])

@@ -1,0 +1,79 @@
+"""Multi-GPU training on one node: a training stage run by torchrun, one process per GPU.
+
+``run_training`` calls a training stage directly when ``train_processes`` is 1; otherwise it
+starts ``torchrun --standalone --nproc_per_node N`` on this module, whose processes join one
+process group (NCCL on CUDA, gloo on the CPU) and each run the stage. Inside, ``fit`` wraps the
+model in DistributedDataParallel and ``epoch_loader`` gives each process its slice of every batch,
+so the effective batch, the number of steps and the lr schedule are those of one process;
+BatchNorm statistics are per process (SyncBatchNorm on CUDA). The first process writes the
+checkpoints and the model. (The authors' code trains with DataParallel on all visible GPUs.)
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+
+def _stage(target: str):
+    module, name = target.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def run_training(cfg: dict, target: str, *args, log_path: str | None = None):
+    """Run the training stage ``target`` ("module:function", called as function(cfg, *args))
+    in this process, or under torchrun with ``cfg["train_processes"]`` processes (their output
+    appended to ``log_path``). Returns the stage's result (None under torchrun)."""
+    n = int(cfg.get("train_processes", 1))
+    if n == 1:
+        return _stage(target)(cfg, *args)
+    with tempfile.TemporaryDirectory() as tmp:
+        payload = Path(tmp) / "job.json"
+        args = [str(a) if isinstance(a, (str, Path)) else a if a is None else [str(x) for x in a] for a in args]
+        payload.write_text(json.dumps({"target": target, "cfg": cfg, "args": args}))
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}",
+               "-m", "irn_core.distributed", str(payload)]
+        out = open(log_path, "a") if log_path else None
+        try:
+            r = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT if out else None)
+        finally:
+            if out:
+                out.close()
+    if r.returncode != 0:
+        raise RuntimeError(f"{target} under torchrun ({n} processes) failed with exit code {r.returncode}"
+                           + (f"; see {log_path}" if log_path else ""))
+    return None
+
+
+def main(payload_path: str) -> None:
+    """A torchrun process: join the group, run the stage, leave."""
+    import torch
+    import torch.distributed as dist
+
+    job = json.loads(Path(payload_path).read_text())
+    cfg = job["cfg"]
+    cuda = cfg.get("device", "auto") != "cpu" and torch.cuda.is_available()
+    if cuda:
+        torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
+    dist.init_process_group("nccl" if cuda else "gloo")
+    world = dist.get_world_size()
+    torch.set_num_threads(max(1, int(cfg.get("threads", 1)) // world))
+    from .progress import log, setup_logging
+
+    if dist.get_rank() == 0:  # the first process logs (to the rule's log, through torchrun's output)
+        setup_logging()
+        log(f"{job['target']}: {world} processes ({'nccl, one GPU each' if cuda else 'gloo, CPU'})")
+    try:
+        _stage(job["target"])(cfg, *job["args"])
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
