@@ -183,3 +183,30 @@ def test_imagenet_keyword_needs_a_backbone_with_torchvision_weights():
     assert errors == ["config key cam.pretrained: 'imagenet' has no weights for cam.backbone 'resnet_tiny' "
                       "(those with weights: resnet50, resnet18)"]
     assert _errors(lambda c: c["cam"].update(pretrained="imagenet", backbone="resnet18")) == []
+
+
+def _job_resources(stdout: str, rule: str) -> list[dict]:
+    """The resources Snakemake plans for each job of ``rule`` (dry run)."""
+    out = []
+    for block in re.findall(rf"^rule {rule}:\n((?:    .*\n)+)", stdout, re.M):
+        line = re.search(r"^    resources: (.*)$", block, re.M).group(1)
+        out.append({k: v for k, v in (kv.split("=", 1) for kv in line.split(", "))})
+    return out
+
+
+@pytest.mark.parametrize("device, gpu, slow", [("cuda", "1", 1), ("cpu", "0", 4)])
+def test_resources_scale_with_the_images_of_a_job(tmp_path, device, gpu, slow):
+    """make_cam with shards: 2 reads half of the 600 + 600 train/eval images per job: 0.5 s per
+    image (x4 without a GPU) on top of 5 minutes; memory is the table's 8000 MB scaled to the tiny
+    backbone (x 0.125). A GPU is asked for only by torch rules, and only when the device is cuda."""
+    cfg = _load("config/config.yaml")
+    cfg.update(device=device, shards=2)
+    r = _dry_run(tmp_path, cfg)
+    assert r.returncode == 0, r.stderr[-2000:]
+    jobs = _job_resources(r.stdout, "make_cam")
+    assert len(jobs) == 2
+    for res in jobs:
+        assert res["runtime"] == str(int(5 + 0.5 * 600 * slow / 60)) and res["mem_mb"] == "1000"
+        assert res["gpu"] == gpu
+    (eval_cam,) = _job_resources(r.stdout, "eval_cam")
+    assert "gpu" not in eval_cam and eval_cam["runtime"] == str(int(5 + 0.1 * 600 / 60))
