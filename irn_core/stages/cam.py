@@ -161,30 +161,27 @@ def import_cam(cfg: dict, source: str, manifests: list[str], out_path: str) -> d
     records = _manifest_records(manifests)
     ids = union_ids(split_ids(cfg, "train_list"), split_ids(cfg, "eval_list"))
     n_classes = len(cfg["dataset"]["classes"])
-    problems, arrays = [], {}
-    for image_id in Progress(ids, "import_cam (check)"):
-        rec = records[image_id]
-        try:
-            where, keys, s4, full = _external_cams(src, image_id)
-        except (ValueError, OSError) as err:
-            problems.append(str(err))
-            continue
-        found = cam_problems(where, image_id, np.asarray(keys), np.asarray(s4), np.asarray(full),
-                             tuple(rec["size"]), rec["labels"], n_classes)
-        if found:
-            problems += found
-        else:  # the maps in the order of the sorted keys, as make_cam writes them
-            order = np.argsort(keys, kind="stable")
-            arrays[image_id] = {"keys": np.asarray(keys, np.int64)[order],
-                                "cam_s4": np.asarray(s4, np.float32)[order],
-                                "cam_full": np.asarray(full, np.float32)[order]}
-    if problems:
-        shown = "\n  ".join(problems[:50])
-        more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
-        raise ValueError(f"external CAMs {src}: {len(problems)} problem(s) in {len(ids)} images\n  {shown}{more}")
     attrs = provenance("import_cam", cfg["run_name"], without_execution(cfg), source=str(src))
+    problems = []
+    # written as checked (one image in memory at a time); any problem discards the whole file
     with atomic_h5(out_path, attrs) as f:
-        for image_id in ids:
-            write_group(f, image_id, arrays[image_id])
+        for image_id in Progress(ids, "import_cam"):
+            rec = records[image_id]
+            try:
+                where, keys, s4, full = _external_cams(src, image_id)
+            except (ValueError, OSError) as err:
+                problems.append(str(err))
+                continue
+            keys, s4, full = np.asarray(keys), np.asarray(s4), np.asarray(full)
+            found = cam_problems(where, image_id, keys, s4, full, tuple(rec["size"]), rec["labels"], n_classes)
+            problems += found
+            if not found and not problems:  # the maps in the order of the sorted keys, as make_cam writes them
+                order = np.argsort(keys, kind="stable")
+                write_group(f, image_id, {"keys": keys.astype(np.int64)[order], "cam_s4": s4.astype(np.float32)[order],
+                                          "cam_full": full.astype(np.float32)[order]})
+        if problems:
+            shown = "\n  ".join(problems[:50])
+            more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
+            raise ValueError(f"external CAMs {src}: {len(problems)} problem(s) in {len(ids)} images\n  {shown}{more}")
     log(f"import_cam: {len(ids)} images from {src}")
     return {"images": len(ids)}
