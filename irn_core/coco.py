@@ -103,6 +103,7 @@ class COCODataset:
         self._records: dict[str, dict] = {}
         self._anns: dict[str, list[dict]] = {}
         self._source: dict[str, Path] = {}
+        self._last: tuple | None = None  # (image id, decoded masks): ground truth is read twice per image
         self.label_classes: tuple[str, ...] = ()
         for path in self.ann_files:
             self._index(path)
@@ -188,6 +189,9 @@ class COCODataset:
 
     def _masks(self, image_id: str):
         """(masks, classes, crowd flags) of the learned classes' annotations, larger first."""
+        last = self._last
+        if last is not None and last[0] == image_id:
+            return last[1]
         h, w = self.image_size(image_id)
         anns = self._anns[image_id]
         masks = []
@@ -198,8 +202,10 @@ class COCODataset:
                 raise DatasetError(f"{self._source[image_id]}: annotation {ann.get('id')} of image '{image_id}': "
                                    f"{err}") from err
         order = sorted(range(len(anns)), key=lambda k: -int(masks[k].sum()))
-        return ([masks[k] for k in order], [anns[k]["class"] for k in order],
-                [bool(anns[k].get("iscrowd", 0)) for k in order])
+        out = ([masks[k] for k in order], [anns[k]["class"] for k in order],
+               [bool(anns[k].get("iscrowd", 0)) for k in order])
+        self._last = (image_id, out)
+        return out
 
     def instance_gt(self, image_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Non-crowd instances of the learned classes: masks (N, H, W) bool, classes (N,), and
