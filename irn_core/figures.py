@@ -156,13 +156,13 @@ def image_panels(run: str | Path, image_id: str) -> list[tuple[str, np.ndarray |
     if (g := groups["sem"]) is not None:
         panels.append(("semantic pseudo label", blend(image, palette_image(g["label"]), 0.6, g["label"] > 0)))
     else:
-        panels.append(("semantic pseudo label", note("propagate")))
+        panels.append(("semantic pseudo label", note("make_labels")))
     if (g := groups["ins"]) is not None:
         names = ", ".join(f"{classes[c]} {s:.2f}" for c, s in zip(g["classes"], g["scores"]) if s > 0)
         panels.append((f"instance pseudo labels\n{names[:60]}",
                        blend(image, instance_colours(g["instances"]), 0.6, g["instances"] > 0)))
     else:
-        panels.append(("instance pseudo labels", note("make_instances")))
+        panels.append(("instance pseudo labels", note("make_labels")))
     panels.append(_maskrcnn_panel(run, image_id, image, classes))
     return panels
 
