@@ -13,7 +13,6 @@ import torch
 import yaml
 from PIL import Image
 
-from irn_core.models import build_backbone
 from irn_core.toy import TOY_CLASSES, ToySettings, write_toy_dataset
 from irn_core.voc import VOC_CLASSES, read_split, save_palette_png
 
@@ -31,14 +30,13 @@ def _run(work, cfg, *targets):
     return work / "results" / cfg["run_name"]
 
 
-def _tiny(run_name, weights):
+def _tiny(run_name):
     cfg = yaml.safe_load((ROOT / "tests/tiny.yaml").read_text())
     cfg.pop("toy")
     cfg["run_name"] = run_name
-    # a weights file stands for ImageNet's, so IRNet need not start from the CAM network
-    cfg["cam"]["pretrained"] = str(weights)
-    cfg["irn"]["init"] = "imagenet"
     cfg["diagnostics"]["images"] = 4
+    cfg["cam"]["epochs"] = 6  # enough training for labels worth comparing (tiny.yaml: 1 epoch)
+    cfg["irn"]["epochs"] = 2
     return cfg
 
 
@@ -53,13 +51,10 @@ def layouts(tmp_path_factory):
     for split in ("train", "val"):
         ids = read_split(data / f"ImageSets/Segmentation/{split}.txt")
         (data / f"annotations/{split}.json").write_text(json.dumps(voc_to_coco(data, ids)))
-    torch.manual_seed(0)
-    weights = work / "backbone.pth"
-    torch.save(build_backbone("resnet_tiny").state_dict(), weights)
-    voc = _tiny("voc", weights)
+    voc = _tiny("voc")
     voc["dataset"].update(kind="voc", root=str(data), label_classes=list(TOY_CLASSES))
     voc_run = _run(work, voc, "pseudo_labels", "export_public")
-    coco = _tiny("coco", weights)
+    coco = _tiny("coco")
     coco["dataset"].update(kind="coco", root=str(data), image_dir="JPEGImages", train_list="annotations/train.json",
                            eval_list="annotations/train.json", val_list="annotations/val.json")
     coco_run = _run(work, coco)
@@ -79,6 +74,8 @@ def test_coco_layout_gives_the_voc_layouts_metrics(layouts):
         assert _drop_timing(a) == _drop_timing(b), rel
     with h5py.File(voc_run / "labels/ins_pseudo.h5") as a, h5py.File(coco_run / "labels/ins_pseudo.h5") as b:
         assert a.attrs["content_digest"] == b.attrs["content_digest"]
+    labels = json.loads((voc_run / "labels/eval.json").read_text())
+    assert labels["sem_pseudo"]["miou"] > 0.1 and labels["ins_pseudo"]["map25"] > 0  # not a trivial equality
     summary = json.loads((coco_run / "summary.json").read_text())  # the whole DAG ran on the COCO layout
     assert 0 <= summary["maskrcnn"]["map50"] <= 1 and 0 <= summary["deeplab"]["miou"] <= 1
 
@@ -94,14 +91,20 @@ def test_exported_public_cams_round_trip_to_identical_labels(layouts):
             assert (np.array(Image.open(public / f"sem_seg/{image_id}.png")) == sem[image_id]["label"][()]).all()
     ins = np.load(public / f"ins_seg/{ids[0]}.npy", allow_pickle=True).item()
     assert set(ins) == {"score", "mask", "class"} and ins["mask"].shape[0] == len(ins["score"]) == len(ins["class"])
+    # without a CAM network IRNet starts from a weights file: the 'voc' run's CAM backbone, which
+    # is what its irn.init 'cam' started from
+    state = torch.load(voc_run / "cam/model.pt", weights_only=False)["model"]
+    weights = work / "cam_backbone.pth"
+    torch.save({k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")}, weights)
     ext = dict(voc, run_name="external")
-    ext["cam"] = dict(voc["cam"], external=str(public / "cam"))
-    ext["maskrcnn"] = dict(voc["maskrcnn"], init="imagenet")
-    ext["deeplab"] = dict(voc["deeplab"], init="imagenet")
+    ext["cam"] = dict(voc["cam"], external=str(public / "cam"), pretrained=str(weights))
+    for section in ("irn", "maskrcnn", "deeplab"):
+        ext[section] = dict(voc[section], init="imagenet")
     ext_run = _run(work, ext, "pseudo_labels")
     assert not (ext_run / "cam/model.pt").exists()
     assert "import_cam" in (ext_run / "logs/import_cam.log").read_text()
-    for rel in ("cam/cams.h5", "relations/relations.h5", "labels/sem_pseudo.h5", "labels/ins_pseudo.h5"):
+    for rel in ("cam/cams.h5", "relations/relations.h5", "irn/irn_out.h5", "labels/sem_pseudo.h5",
+                "labels/ins_pseudo.h5"):
         with h5py.File(voc_run / rel) as a, h5py.File(ext_run / rel) as b:
             assert a.attrs["content_digest"] == b.attrs["content_digest"], rel
     assert _drop_timing(json.loads((voc_run / "labels/eval.json").read_text())) == \
