@@ -198,8 +198,23 @@ def job_images(rule):
     return -(-n // SHARDS) if rule in SHARDED else n
 
 
+# run locally, the two Mask R-CNNs train and evaluate side by side with half the threads each
+# (torchvision's RoIAlign backward is single-threaded); a cluster job gets all of its threads
+SIDE_BY_SIDE = ("train_maskrcnn", "eval_maskrcnn")
+
+
+def side_by_side_threads(wildcards):
+    """Half the threads on this machine, all of them in a cluster job (the executor is known
+    when jobs are made, not when the Snakefile is read)."""
+    local = workflow.local_exec and not workflow.remote_exec
+    return max(1, THREADS // 2) if local else THREADS
+
+
 def threads_of(rule):
     """A torch or multi-process rule takes ``threads``; the others one core."""
+    half = rule in SIDE_BY_SIDE
+    if half:
+        return side_by_side_threads
     return THREADS if COSTS[rule][4] or rule in ("mine_relations", "check_dataset") else 1
 
 
