@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .voc import IGNORE, DatasetError
+from .voc import IGNORE, DatasetError, VOCDataset
 
 
 @lru_cache(maxsize=4)
@@ -273,8 +273,4 @@ class COCODataset:
             problems.append(str(err))
         return problems
 
-    def split_with_labels(self, ids: list[str]) -> tuple[list[str], list[str]]:
-        keep, empty = [], []
-        for image_id in ids:
-            (keep if self.labels(image_id).any() else empty).append(image_id)
-        return keep, empty
+    split_with_labels = VOCDataset.split_with_labels  # (with, without) a learned label: same rule
