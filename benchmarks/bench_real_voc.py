@@ -19,7 +19,7 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from test_real_datasets import LEARNED, _voc_fixture  # noqa: E402
+from test_real_datasets import LEARNED, _voc_fixture, real_voc_config  # noqa: E402
 
 from irn_core.cam import cam_to_label  # noqa: E402
 from irn_core.io import read_instances  # noqa: E402
@@ -40,14 +40,7 @@ def main() -> None:
     ap.add_argument("--work", default="/tmp/real_voc")
     work = Path(ap.parse_args().work)
     ids, _ = _voc_fixture(work / "voc")
-    cfg = yaml.safe_load((ROOT / "tests/tiny.yaml").read_text())
-    cfg.pop("toy")
-    cfg["run_name"] = "real"
-    cfg["dataset"].update(kind="voc", root=str(work / "voc"), classes=LEARNED,
-                          train_list="ImageSets/Segmentation/train.txt", eval_list="ImageSets/Segmentation/train.txt",
-                          val_list="ImageSets/Segmentation/train.txt")
-    for section in ("cam", "irn", "deeplab", "maskrcnn"):
-        cfg[section]["batch_size"] = 2
+    cfg = real_voc_config(work / "voc")
     (work / "real.yaml").write_text(yaml.safe_dump(cfg))
     subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(work), "pseudo_labels",
                     "--configfile", str(work / "real.yaml"), "--cores", "2", "-q"], check=True)

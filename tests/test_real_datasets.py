@@ -165,22 +165,24 @@ def _voc_fixture(root):
     return list(views), data
 
 
+def real_voc_config(root) -> dict:
+    """tests/tiny.yaml on the real VOC fixture at ``root``: the 4 classes present, batches of 2."""
+    cfg = _tiny("real")
+    cfg["cam"]["epochs"] = cfg["irn"]["epochs"] = 1
+    lst = "ImageSets/Segmentation/train.txt"
+    cfg["dataset"].update(kind="voc", root=str(root), classes=LEARNED, train_list=lst, eval_list=lst, val_list=lst)
+    for section in ("cam", "irn", "deeplab", "maskrcnn"):
+        cfg[section]["batch_size"] = 2
+    cfg["diagnostics"]["images"] = 2
+    return cfg
+
+
 @pytest.mark.slow
 def test_real_voc_images_run_the_per_image_stages(tmp_path):
     ids, data = _voc_fixture(tmp_path / "voc")
     names = sorted({data["class_names"][k] for k in data["labels"]})
     assert names == LEARNED  # bottles, chairs, a dining table and people
-    cfg = yaml.safe_load((ROOT / "tests/tiny.yaml").read_text())
-    cfg.pop("toy")
-    cfg["run_name"] = "real"
-    cfg["dataset"].update(kind="voc", root=str(tmp_path / "voc"), classes=LEARNED,
-                          train_list="ImageSets/Segmentation/train.txt", eval_list="ImageSets/Segmentation/train.txt",
-                          val_list="ImageSets/Segmentation/train.txt")
-    for section in ("cam", "irn", "deeplab"):
-        cfg[section]["batch_size"] = 2
-    cfg["maskrcnn"]["batch_size"] = 2
-    cfg["diagnostics"]["images"] = 2
-    run = _run(tmp_path, cfg, "pseudo_labels")
+    run = _run(tmp_path, real_voc_config(tmp_path / "voc"), "pseudo_labels")
     manifest = json.loads((run / "dataset/eval.json").read_text())
     assert manifest["label_classes"] == list(VOC_CLASSES)
     assert all(manifest["images"][i]["labels"] == [0, 1, 2, 3] for i in ids if i in ("voc_rgb", "voc_rgb_mirror"))
