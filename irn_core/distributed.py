@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -25,13 +26,15 @@ def _stage(target: str):
     return getattr(importlib.import_module(module), name)
 
 
-def run_training(cfg: dict, target: str, *args, log_path: str | None = None):
-    """Run the training stage ``target`` ("module:function", called as function(cfg, *args))
-    in this process, or under torchrun with ``cfg["train_processes"]`` processes (their output
-    appended to ``log_path``). Returns the stage's result (None under torchrun)."""
+def run_training(cfg: dict, stage: Callable, *args, log_path: str | None = None):
+    """Run the training stage ``stage`` (called as stage(cfg, *args)) in this process, or under
+    torchrun with ``cfg["train_processes"]`` processes (their output appended to ``log_path``),
+    each of which imports it by its module and name. Returns the stage's result (None under
+    torchrun). The caller imports ``stage``, so a rule's code version covers it."""
     n = int(cfg.get("train_processes", 1))
     if n == 1:
-        return _stage(target)(cfg, *args)
+        return stage(cfg, *args)
+    target = f"{stage.__module__}:{stage.__qualname__}"
     with tempfile.TemporaryDirectory() as tmp:
         payload = Path(tmp) / "job.json"
         args = [str(a) if isinstance(a, (str, Path)) else a if a is None else [str(x) for x in a] for a in args]

@@ -83,3 +83,32 @@ def test_rule_code_versions_differ_by_stage_module():
     scripts = ROOT / "workflow" / "scripts"
     assert code_digest(scripts / "train_cam.py") != code_digest(scripts / "train_irn.py")
     assert code_digest(scripts / "train_cam.py") == code_digest(scripts / "train_cam.py")
+
+
+def _copy_code(tmp_path, monkeypatch):
+    """irn_core and the workflow scripts copied to ``tmp_path``, with the digest pointed at the copy."""
+    import shutil
+
+    import irn_core.digest as dg
+
+    shutil.copytree(ROOT / "irn_core", tmp_path / "irn_core", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "workflow" / "scripts", tmp_path / "scripts")
+    monkeypatch.setattr(dg, "PACKAGE", tmp_path / "irn_core")
+    return tmp_path / "irn_core", tmp_path / "scripts"
+
+
+def test_training_rules_cover_the_stage_they_run(tmp_path, monkeypatch):
+    """The training scripts hand their stage to run_training (torchrun when train_processes > 1):
+    an edit of the stage module or of the training loop is a new code version of the rule, so the
+    trained model is not kept stale."""
+    package, scripts = _copy_code(tmp_path, monkeypatch)
+    stage_of = {"train_cam": "stages/cam.py", "train_irn": "stages/irn.py", "train_maskrcnn": "stages/supervised.py",
+                "train_deeplab": "stages/supervised.py"}
+    for rule, module in stage_of.items():
+        for edited in (module, "train.py"):
+            before = code_digest(scripts / f"{rule}.py")
+            path = package / edited
+            text = path.read_text()
+            path.write_text(text + "\nEDITED = 1\n")
+            assert code_digest(scripts / f"{rule}.py") != before, (rule, edited)
+            path.write_text(text)

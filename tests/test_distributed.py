@@ -6,6 +6,7 @@ import torch
 
 from irn_core.data import epoch_loader
 from irn_core.distributed import run_training
+from irn_core.stages.cam import train_cam
 from irn_core.stages.dataset import check_dataset
 from irn_core.toy import TOY_CLASSES
 
@@ -50,7 +51,7 @@ def test_two_processes_train_like_one(toy_root, tmp_path):
     for n in (1, 2):
         out = tmp_path / f"p{n}"
         out.mkdir()
-        run_training(dict(cfg, train_processes=n), "irn_core.stages.cam:train_cam", str(manifest),
+        run_training(dict(cfg, train_processes=n), train_cam, str(manifest),
                      str(out / "model.pt"), str(out / "ckpt"), log_path=str(out / "log.txt"))
         state = torch.load(out / "model.pt", weights_only=False)
         curves[n] = [h["total"] for h in state["history"]]

@@ -2,9 +2,10 @@
 from irn_core.distributed import run_training
 from irn_core.progress import log_to
 from irn_core.stages import rule_config, setup_torch
+from irn_core.stages.cam import train_cam
 
 with log_to(snakemake.log[0]):
     cfg = rule_config(snakemake)
     setup_torch(snakemake.threads)
-    run_training(cfg, "irn_core.stages.cam:train_cam", snakemake.input.train, snakemake.output.model,
+    run_training(cfg, train_cam, snakemake.input.train, snakemake.output.model,
                  snakemake.params.ckpt, log_path=snakemake.log[0])

@@ -3,10 +3,11 @@ train_processes > 1)."""
 from irn_core.distributed import run_training
 from irn_core.progress import log_to
 from irn_core.stages import optional_input, rule_config, setup_torch
+from irn_core.stages.irn import train_irn
 
 with log_to(snakemake.log[0]):
     cfg = rule_config(snakemake)
     setup_torch(snakemake.threads)
-    run_training(cfg, "irn_core.stages.irn:train_irn", snakemake.input.relations,
+    run_training(cfg, train_irn, snakemake.input.relations,
                  optional_input(snakemake.input.cam_model), list(snakemake.input.manifests), snakemake.output.model,
                  snakemake.params.ckpt, log_path=snakemake.log[0])
