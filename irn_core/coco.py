@@ -1,6 +1,6 @@
 """COCO layout: an image folder plus COCO instance JSON files (one per split).
 
-The same interface as :class:`irn_core.voc.VOCDataset`, so every stage runs unchanged:
+The :class:`irn_core.datasets.Dataset` interface, so every stage runs unchanged:
 image-level labels from the annotations, ground-truth instance masks decoded from polygons or
 RLE by pycocotools, ``iscrowd`` regions as void (ignored in evaluation), and a semantic ground
 truth painted from the instances (larger first, so a smaller object on top stays visible).
@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .voc import IGNORE, DatasetError, VOCDataset
+from .datasets import IGNORE, SPLIT_KEYS, DatasetError
+from .digest import config_digest, file_digest
 
 
 @lru_cache(maxsize=4)
@@ -89,8 +90,6 @@ class COCODataset:
     several). ``classes``: the categories to learn, a subset of the JSON's category names in the
     JSON's order; annotations of other categories are background to them.
     """
-
-    kind = "coco"
 
     def __init__(self, root: str | Path, classes, ann_files, image_dir: str | list[str]):
         self.root = Path(root)
@@ -252,12 +251,14 @@ class COCODataset:
     def has_gt(self, image_id: str) -> bool:
         return image_id in self._records
 
-    def files(self, image_id: str, with_gt: bool) -> list[Path]:
+    def input_files(self, image_id: str, with_gt: bool) -> list[Path]:
+        """The image file (its annotations are in the split's JSON, an input of its own)."""
         return [self.image_path(image_id)]
 
-    def record_digest_text(self, image_id: str) -> str:
-        """The image's record and annotations as canonical text (its annotations' digest)."""
-        return json.dumps([self._record(image_id), self._anns[image_id]], sort_keys=True)
+    def record_digest(self, image_id: str, with_gt: bool) -> str:
+        """The image file's digest and that of its record and annotations (canonical JSON)."""
+        text = json.dumps([self._record(image_id), self._anns[image_id]], sort_keys=True)
+        return file_digest(self.image_path(image_id), 12) + config_digest(text)[:12]
 
     def check_gt(self, image_id: str, size: tuple[int, int] | None) -> list[str]:
         problems = []
@@ -273,4 +274,15 @@ class COCODataset:
             problems.append(str(err))
         return problems
 
-    split_with_labels = VOCDataset.split_with_labels  # (with, without) a learned label: same rule
+
+def open_dataset(ds: dict) -> COCODataset:
+    """The reader of a ``dataset`` config section of kind ``coco``."""
+    return COCODataset(ds["root"], ds["classes"], [ds[k] for k in SPLIT_KEYS if k in ds], ds.get("image_dir") or ".")
+
+
+def default_label_classes(ds: dict) -> list[str]:
+    """The categories of the first split's JSON, in its order."""
+    return category_names(Path(ds["root"]) / ds[next(k for k in SPLIT_KEYS if k in ds)])
+
+
+split_ids = coco_split_ids  # the ids of a split's JSON

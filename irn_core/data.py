@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler
 
-from .voc import IGNORE, VOCDataset
+from .datasets import IGNORE, Dataset
 
 MEAN = np.array([0.485, 0.456, 0.406], np.float32) * 255
 STD = np.array([0.229, 0.224, 0.225], np.float32) * 255
@@ -57,7 +57,7 @@ def random_crop(arrays: list[torch.Tensor], pads: list[float], crop: int, rng: n
 class ClassificationSet(Dataset):
     """Images with multi-hot labels for CAM training: random long-side resize, flip, crop."""
 
-    def __init__(self, voc: VOCDataset, ids: list[str], resize_long: tuple[int, int], crop: int, seed: int = 0):
+    def __init__(self, voc: Dataset, ids: list[str], resize_long: tuple[int, int], crop: int, seed: int = 0):
         self.voc, self.ids, self.resize_long, self.crop, self.seed = voc, ids, resize_long, crop, seed
         self.epoch = 0
 
@@ -80,7 +80,7 @@ class RelationSet(Dataset):
     """Images with label maps: random rescale, flip, crop. For IRNet training (``stride=4``) the
     label map is then reduced to stride 4 (nearest); for segmentation training ``stride=1``."""
 
-    def __init__(self, voc: VOCDataset, ids: list[str], labels: dict[str, np.ndarray],
+    def __init__(self, voc: Dataset, ids: list[str], labels: dict[str, np.ndarray],
                  scale_range: tuple[float, float], crop: int, seed: int = 0, stride: int = 4):
         if crop % stride:
             raise ValueError(f"crop size {crop} must be a multiple of {stride}")
@@ -109,7 +109,7 @@ class ImageSet(Dataset):
     """Plain images for inference: (id, normalised (3, H, W) tensor); with ``scales``, (id, list of
     the normalised image at each scale, (H, W))."""
 
-    def __init__(self, voc: VOCDataset, ids: list[str], scales=None):
+    def __init__(self, voc: Dataset, ids: list[str], scales=None):
         self.voc, self.ids, self.scales = voc, ids, scales
 
     def __len__(self) -> int:

@@ -1,37 +1,98 @@
-"""The dataset named by the ``dataset`` config section: VOC layout (the toy set included) or COCO.
+"""The dataset a run reads, behind one interface whatever its layout.
 
-``dataset.kind`` picks the reader; both give the same interface (ids of a split, image, image
-labels, semantic and instance ground truth), so no stage knows which one it reads.
+``dataset.kind`` names the reader module: ``voc`` (PASCAL VOC layout, which the generated toy set
+uses too) or ``coco`` (an image folder and COCO instance JSON files). Each implements the
+:class:`Dataset` protocol and three module functions (``open_dataset``, ``split_ids``,
+``default_label_classes``) and is imported by name when first used, so a run loads, and its code
+versions cover, its own reader only. No stage knows which one it reads.
 """
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import Protocol
 
-from .coco import COCODataset, category_names, coco_split_ids
-from .voc import VOC_CLASSES, DatasetError, VOCDataset, read_split
+import numpy as np
 
+IGNORE = 255  # void / unsure label value
 SPLIT_KEYS = ("train_list", "eval_list", "val_list")
+# the reader module of each dataset.kind
+READERS = {"toy": "irn_core.voc", "voc": "irn_core.voc", "coco": "irn_core.coco"}
+
+
+class DatasetError(ValueError):
+    """A dataset file is missing or malformed; the message names the file."""
+
+
+class Dataset(Protocol):
+    """What every stage reads of a dataset. Label maps use 0 for background, ``k + 1`` for learned
+    class ``k`` and 255 (:data:`IGNORE`) for void."""
+
+    classes: tuple[str, ...]  # the learned classes, in index order
+    label_classes: tuple[str, ...]  # the classes the dataset's own labels are indexed by
+
+    def image_path(self, image_id: str) -> Path:
+        """The image file."""
+
+    def load_image(self, image_id: str) -> np.ndarray:
+        """(H, W, 3) uint8 RGB; a DatasetError naming the file when it cannot be read."""
+
+    def image_size(self, image_id: str) -> tuple[int, int]:
+        """(H, W) without decoding the pixels."""
+
+    def labels(self, image_id: str) -> np.ndarray:
+        """Multi-hot (C,) float32 image-level label over the learned classes."""
+
+    def label_file(self, image_id: str) -> Path:
+        """The file an image's labels come from (named in messages)."""
+
+    def semantic_gt(self, image_id: str) -> np.ndarray:
+        """(H, W) uint8 class map."""
+
+    def instance_gt(self, image_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Instances of the learned classes: masks (N, H, W) bool (void excluded), classes (N,),
+        void (H, W) bool."""
+
+    def object_map(self, image_id: str) -> np.ndarray:
+        """(H, W) class-agnostic instance ids of the learned classes: 0 none, 255 void."""
+
+    def has_gt(self, image_id: str) -> bool:
+        """Whether the image has ground-truth masks."""
+
+    def check_gt(self, image_id: str, size: tuple[int, int] | None) -> list[str]:
+        """The problems of an image's ground truth (each naming the file and the id)."""
+
+    def record_digest(self, image_id: str, with_gt: bool) -> str:
+        """Digest of everything the image's record is read from: its files and annotations."""
+
+    def input_files(self, image_id: str, with_gt: bool) -> list[Path]:
+        """The files of the image (workflow inputs: an edited one reruns what reads it)."""
+
+
+def reader(kind: str):
+    """The reader module of ``dataset.kind``."""
+    return importlib.import_module(READERS[kind])
+
+
+def dynamic_imports(kind: str) -> dict[str, list[str]]:
+    """What :func:`reader` imports by name for ``dataset.kind``, for a rule's code version
+    (``irn_core.digest.code_digest``'s ``dynamic``)."""
+    return {f"{__name__}:reader": [READERS[kind]]}
+
+
+def open_dataset(ds: dict) -> Dataset:
+    """The reader of the ``dataset`` config section."""
+    return reader(ds["kind"]).open_dataset(ds)
 
 
 def label_classes(ds: dict) -> list[str]:
-    """The classes that index the dataset's labels: ``dataset.label_classes`` when set, else
-    VOC's 20 for ``kind: voc``, the JSON's categories for ``kind: coco``, the learned classes
-    for the toy set."""
+    """The classes that index the dataset's labels: ``dataset.label_classes`` when set, else the
+    reader's (VOC's 20 for ``voc``, the JSON's categories for ``coco``, the learned classes for
+    the toy set)."""
     if ds.get("label_classes"):
         return list(ds["label_classes"])
-    if ds["kind"] == "voc":
-        return list(VOC_CLASSES)
-    if ds["kind"] == "coco":
-        return category_names(Path(ds["root"]) / ds[next(k for k in SPLIT_KEYS if k in ds)])
-    return list(ds["classes"])
-
-
-def open_dataset_section(ds: dict) -> VOCDataset | COCODataset:
-    if ds["kind"] == "coco":
-        return COCODataset(ds["root"], ds["classes"], [ds[k] for k in SPLIT_KEYS if k in ds],
-                           ds.get("image_dir") or ".")
-    return VOCDataset(ds["root"], ds["classes"], label_classes(ds))
+    return reader(ds["kind"]).default_label_classes(ds)
 
 
 def split_list_path(ds: dict, key: str) -> Path:
@@ -39,10 +100,17 @@ def split_list_path(ds: dict, key: str) -> Path:
     return Path(ds["root"]) / ds[key]
 
 
-def dataset_split_ids(ds: dict, key: str) -> list[str]:
+def split_ids(ds: dict, key: str) -> list[str]:
     """Image ids of split ``dataset.<key>``, in the file's order (duplicates kept)."""
-    path = split_list_path(ds, key)
-    return coco_split_ids(path) if ds["kind"] == "coco" else read_split(path)
+    return reader(ds["kind"]).split_ids(split_list_path(ds, key))
+
+
+def split_with_labels(data: Dataset, ids: list[str]) -> tuple[list[str], list[str]]:
+    """Split ids into (with at least one learned label, without any)."""
+    keep, empty = [], []
+    for image_id in ids:
+        (keep if data.labels(image_id).any() else empty).append(image_id)
+    return keep, empty
 
 
 def split_input_files(ds: dict, key: str, with_gt: bool) -> list[Path]:
@@ -52,13 +120,18 @@ def split_input_files(ds: dict, key: str, with_gt: bool) -> list[Path]:
     if not path.is_file():
         return [path]
     try:
-        data = open_dataset_section(ds)
-        ids = list(dict.fromkeys(dataset_split_ids(ds, key)))
-        files = [f for i in ids for f in data.files(i, with_gt)]
+        data = open_dataset(ds)
+        ids = list(dict.fromkeys(split_ids(ds, key)))
+        files = [f for i in ids for f in data.input_files(i, with_gt)]
     except DatasetError:  # the dataset check reports it, with every other problem
         return [path]
     return [path] + [f for f in files if f.is_file()]
 
 
-__all__ = ["SPLIT_KEYS", "dataset_split_ids", "label_classes", "open_dataset_section", "split_input_files",
-           "split_list_path"]
+def union_ids(*lists: list[str]) -> list[str]:
+    """Ordered union of id lists."""
+    return list(dict.fromkeys(i for ids in lists for i in ids))
+
+
+__all__ = ["IGNORE", "READERS", "SPLIT_KEYS", "Dataset", "DatasetError", "dynamic_imports", "label_classes", "open_dataset", "reader",
+           "split_ids", "split_input_files", "split_list_path", "split_with_labels", "union_ids"]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-IGNORE = 255
+from .datasets import IGNORE
 
 
 def confusion(pred: np.ndarray, gt: np.ndarray, n: int) -> np.ndarray:

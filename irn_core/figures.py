@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import open_dataset_section
-from .voc import IGNORE, voc_palette
+from .datasets import IGNORE, open_dataset
+from .voc import voc_palette
 
 # stage files of a run folder, by the panel that reads them
 STAGE_FILES = {"cams": "cam/cams.h5", "relations": "relations/relations.h5", "irn": "irn/irn_out.h5",
@@ -113,7 +113,7 @@ def image_panels(run: str | Path, image_id: str) -> list[tuple[str, np.ndarray |
     root = Path(cfg["dataset"]["root"]).expanduser()
     if not root.is_absolute():
         root = run.resolve().parents[1] / root
-    voc = open_dataset_section({**cfg["dataset"], "root": str(root)})
+    voc = open_dataset({**cfg["dataset"], "root": str(root)})
     files = {k: run / v for k, v in STAGE_FILES.items() if (run / v).is_file()}
     groups = {k: _read(files, k, image_id) for k in STAGE_FILES}
     if all(g is None for g in groups.values()) and not _is_held_out(run, image_id):

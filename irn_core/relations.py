@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from .cam import cam_to_label
-from .voc import IGNORE
+from .datasets import IGNORE
 
 
 def crf_refine(image: np.ndarray, labels: np.ndarray, n_labels: int, iterations: int = 10,

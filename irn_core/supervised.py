@@ -19,7 +19,7 @@ from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredic
 from torchvision.models.segmentation.deeplabv3 import DeepLabHead, DeepLabV3
 
 from .models import ResNetBackbone, frozen_batchnorm
-from .voc import VOCDataset
+from .datasets import Dataset
 
 
 def build_maskrcnn(backbone: ResNetBackbone, num_classes: int, cfg: dict, frozen_bn: bool) -> MaskRCNN:
@@ -42,7 +42,7 @@ def build_maskrcnn(backbone: ResNetBackbone, num_classes: int, cfg: dict, frozen
                     box_batch_size_per_image=cfg["rois_per_image"], box_detections_per_img=cfg["detections_per_image"])
 
 
-def unit_image(voc: VOCDataset, image_id: str) -> torch.Tensor:
+def unit_image(voc: Dataset, image_id: str) -> torch.Tensor:
     """An image as Mask R-CNN takes it: (3, H, W) float in [0, 1] (the model normalises it)."""
     return torch.from_numpy(voc.load_image(image_id)).permute(2, 0, 1).float() / 255
 
@@ -51,7 +51,7 @@ class CocoInstances(Dataset):
     """Images and Mask R-CNN targets from a COCO instances JSON whose file names are in the
     dataset's JPEGImages. Random horizontal flip when ``train``."""
 
-    def __init__(self, voc: VOCDataset, coco_json: str | Path, train: bool, seed: int = 0):
+    def __init__(self, voc: Dataset, coco_json: str | Path, train: bool, seed: int = 0):
         from pycocotools import mask as mask_utils
 
         self._decode = mask_utils.decode

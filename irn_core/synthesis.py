@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from .instances import detect_instances, instance_cams, label_with_background
 from .propagate import propagate, upsample_normalise
-from .voc import IGNORE
+from .datasets import IGNORE
 
 
 def walk(maps: torch.Tensor, boundary: torch.Tensor, size: tuple[int, int], p: dict) -> torch.Tensor:

@@ -12,16 +12,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from .datasets import IGNORE, DatasetError, label_classes
+from .digest import file_digest
+
 VOC_CLASSES = (
     "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
     "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa",
     "train", "tvmonitor",
 )
-IGNORE = 255
-
-
-class DatasetError(ValueError):
-    """A dataset file is missing or malformed; the message names the file."""
 
 
 def voc_palette() -> np.ndarray:
@@ -94,8 +92,6 @@ class VOCDataset:
     its XML objects; default: ``classes``. Objects of a label class that is not learned are
     background to the learned classes: absent from image labels and ground-truth instances.
     """
-
-    kind = "voc"
 
     def __init__(self, root: str | Path, classes: list[str] | tuple[str, ...],
                  label_classes: list[str] | tuple[str, ...] | None = None):
@@ -209,9 +205,12 @@ class VOCDataset:
     def gt_files(self, image_id: str) -> list[Path]:
         return [self.root / folder / f"{image_id}.png" for folder in ("SegmentationClass", "SegmentationObject")]
 
-    def files(self, image_id: str, with_gt: bool) -> list[Path]:
-        """The files an image's record is read from (its content digest)."""
+    def input_files(self, image_id: str, with_gt: bool) -> list[Path]:
+        """The files an image's record is read from."""
         return [self.image_path(image_id), self.label_file(image_id)] + (self.gt_files(image_id) if with_gt else [])
+
+    def record_digest(self, image_id: str, with_gt: bool) -> str:
+        return "".join(file_digest(p, 12) for p in self.input_files(image_id, with_gt))
 
     def check_gt(self, image_id: str, size: tuple[int, int] | None) -> list[str]:
         """Problems of an image's ground truth (file, id, what is wrong); reads every file."""
@@ -240,9 +239,15 @@ class VOCDataset:
                 problems.append(f"{err} (image '{image_id}')")
         return problems
 
-    def split_with_labels(self, ids: list[str]) -> tuple[list[str], list[str]]:
-        """Split ids into (with at least one foreground label, without any)."""
-        keep, empty = [], []
-        for image_id in ids:
-            (keep if self.labels(image_id).any() else empty).append(image_id)
-        return keep, empty
+
+def open_dataset(ds: dict) -> VOCDataset:
+    """The reader of a ``dataset`` config section of kind ``voc`` or ``toy``."""
+    return VOCDataset(ds["root"], ds["classes"], label_classes(ds))
+
+
+def default_label_classes(ds: dict) -> list[str]:
+    """VOC's 20 classes for ``kind: voc``; the learned classes for the toy set."""
+    return list(VOC_CLASSES) if ds["kind"] == "voc" else list(ds["classes"])
+
+
+split_ids = read_split  # the ids of a split file

@@ -92,7 +92,7 @@ def test_select_keeps_only_the_named_keys_sorted():
 
 
 def _errors(change):
-    from irn_core.config import check_config
+    from irn_core.checks import check_config
 
     cfg = copy.deepcopy(_load("config/config.yaml"))
     change(cfg)
@@ -128,7 +128,7 @@ def test_corrupt_weights_file_names_key_and_file(tmp_path):
 
 
 def test_voc_batch_size_checked_against_the_split_list(tmp_path):
-    from irn_core.config import check_config
+    from irn_core.checks import check_config
 
     cfg = _load("config/voc2012.yaml")
     root = tmp_path / "voc"

@@ -10,7 +10,8 @@ from PIL import Image
 
 from irn_core.stages.dataset import check_dataset, min_image_side
 from irn_core.toy import TOY_CLASSES, ToySettings, write_toy_dataset
-from irn_core.voc import DatasetError, save_palette_png
+from irn_core.datasets import DatasetError
+from irn_core.voc import save_palette_png
 
 LISTS = {"train_list": "ImageSets/Segmentation/train.txt", "eval_list": "ImageSets/Segmentation/train.txt",
          "val_list": "ImageSets/Segmentation/val.txt"}

@@ -8,13 +8,13 @@ import pytest
 from PIL import Image
 
 from irn_core.coco import COCODataset
-from irn_core.config import check_config
-from irn_core.datasets import open_dataset_section
+from irn_core.checks import check_config
+from irn_core.datasets import DatasetError, open_dataset, split_with_labels
 from irn_core.evaluate import confusion, iou_from_confusion
 from irn_core.io import coco_instances, write_json
 from irn_core.stages.dataset import check_dataset
 from irn_core.toy import TOY_CLASSES
-from irn_core.voc import VOC_CLASSES, DatasetError, VOCDataset, read_split, save_palette_png
+from irn_core.voc import VOC_CLASSES, VOCDataset, read_split, save_palette_png
 
 V = {name: i + 1 for i, name in enumerate(VOC_CLASSES)}  # VOC PNG values
 
@@ -72,7 +72,7 @@ def test_image_with_only_unlearned_classes_is_reported_and_skipped(voc_indexed, 
     assert manifest["warnings"] == [f"{voc_indexed}/Annotations/b.xml: image 'b' has no label among dataset.classes "
                                     f"(skipped for CAM training; its CAMs are empty)"]
     assert manifest["label_classes"] == list(VOC_CLASSES)
-    keep, empty = open_dataset_section(cfg["dataset"]).split_with_labels(["a", "b"])
+    keep, empty = split_with_labels(open_dataset(cfg["dataset"]), ["a", "b"])
     assert keep == ["a"] and empty == ["b"]
 
 

@@ -43,72 +43,60 @@ def test_config_digest_ignores_key_order():
     assert config_digest({"a": 1}) != config_digest({"a": 2})
 
 
-def _package(tmp_path, mod_a, mod_b, script):
-    """A copy of irn_core's digest machinery pointed at a made-up package 'irn_core' in tmp."""
+def _package(tmp_path, modules: dict[str, str], script: str):
+    """A made-up package 'irn_core' in tmp_path with the given modules, and a script using it."""
     pkg = tmp_path / "irn_core"
     (pkg / "stages").mkdir(parents=True, exist_ok=True)
     (pkg / "__init__.py").write_text('__version__ = "1"\n')
     (pkg / "stages" / "__init__.py").write_text("")
-    (pkg / "a.py").write_text(mod_a)
-    (pkg / "b.py").write_text(mod_b)
-    (pkg / "stages" / "s.py").write_text("from ..a import f\n")
+    for name, text in modules.items():
+        (pkg / name).write_text(text)
     (tmp_path / "script.py").write_text(script)
     return tmp_path / "script.py"
 
 
-def test_code_digest_follows_imports_and_ignores_comments(tmp_path, monkeypatch):
+A = "from .b import g\ndef f():\n    return g()\ndef unused():\n    return 0\n"
+B = "def g():\n    return LIMIT\nLIMIT = 1\n"
+S = "from ..a import f\nfrom .. import __version__\ndef run():\n    return f(), __version__\ndef other():\n    return 5\n"
+
+
+def test_code_digest_follows_what_a_script_runs_and_ignores_comments(tmp_path, monkeypatch):
     import irn_core.digest as dg
 
     monkeypatch.setattr(dg, "PACKAGE", tmp_path / "irn_core")
-    script = "from irn_core.stages.s import f\n"
-    base = dg.code_digest(_package(tmp_path, "from .b import g\ndef f():\n    return g()\n", "def g():\n    return 1\n",
-                                   script))
+    script = "from irn_core.stages.s import run\nrun()\n"
+    base = dg.code_digest(_package(tmp_path, {"a.py": A, "b.py": B, "stages/s.py": S}, script))
     # comments, docstrings and blank lines are not code
-    same = dg.code_digest(_package(tmp_path, '"""doc"""\nfrom .b import g  # uses g\n\ndef f():\n    """f."""\n'
-                                             "    return g()\n", "def g():\n    return 1\n", script))
-    assert same == base
-    # a change in a module imported through two levels is a new code version
-    changed = dg.code_digest(_package(tmp_path, "from .b import g\ndef f():\n    return g()\n",
-                                      "def g():\n    return 2\n", script))
-    assert changed != base
-    # a module the script does not reach does not count
-    (tmp_path / "irn_core" / "unused.py").write_text("x = 1\n")
-    assert dg.code_digest(tmp_path / "script.py") == changed
-    # the package version (irn_core/__init__.py) counts
+    commented = '"""doc"""\nfrom .b import g  # uses g\n\ndef f():\n    """f."""\n    return g()\ndef unused():\n    return 0\n'
+    assert dg.code_digest(_package(tmp_path, {"a.py": commented}, script)) == base
+    # a change in a function reached through two modules, or in a constant it reads, is a new version
+    for module, text in (("b.py", B.replace("return LIMIT", "return LIMIT + 1")), ("b.py", B.replace("= 1", "= 2"))):
+        assert dg.code_digest(_package(tmp_path, {module: text}, script)) != base, text
+        _package(tmp_path, {"b.py": B}, script)
+    # code the script cannot reach does not count: another runner of its stage module, a function
+    # nobody calls, a new constant nobody reads, a module nobody imports
+    for module, text in (("stages/s.py", S.replace("return 5", "return 6")), ("a.py", A.replace("return 0", "return 9")),
+                         ("b.py", B + "OTHER = 3\n"), ("unused.py", "x = 1\n")):
+        assert dg.code_digest(_package(tmp_path, {module: text}, script)) == base, text
+    _package(tmp_path, {"a.py": A, "b.py": B, "stages/s.py": S}, script)
+    # what runs on import counts: a module-level statement of a module on the way in
+    assert dg.code_digest(_package(tmp_path, {"b.py": B + "print('imported')\n"}, script)) != base
+    _package(tmp_path, {"b.py": B}, script)
+    # the package version counts where it is read
     (tmp_path / "irn_core" / "__init__.py").write_text('__version__ = "2"\n')
-    assert dg.code_digest(tmp_path / "script.py") != changed
+    assert dg.code_digest(tmp_path / "script.py") != base
 
 
-def test_rule_code_versions_differ_by_stage_module():
-    scripts = ROOT / "workflow" / "scripts"
-    assert code_digest(scripts / "train_cam.py") != code_digest(scripts / "train_irn.py")
-    assert code_digest(scripts / "train_cam.py") == code_digest(scripts / "train_cam.py")
-
-
-def _copy_code(tmp_path, monkeypatch):
-    """irn_core and the workflow scripts copied to ``tmp_path``, with the digest pointed at the copy."""
-    import shutil
-
+def test_code_chosen_by_name_counts_where_it_is_chosen(tmp_path, monkeypatch):
+    """A module imported by name at run time (the dataset reader of dataset.kind) counts for
+    the code that imports it, when the caller names it."""
     import irn_core.digest as dg
 
-    shutil.copytree(ROOT / "irn_core", tmp_path / "irn_core", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(ROOT / "workflow" / "scripts", tmp_path / "scripts")
     monkeypatch.setattr(dg, "PACKAGE", tmp_path / "irn_core")
-    return tmp_path / "irn_core", tmp_path / "scripts"
-
-
-def test_training_rules_cover_the_stage_they_run(tmp_path, monkeypatch):
-    """The training scripts hand their stage to run_training (torchrun when train_processes > 1):
-    an edit of the stage module or of the training loop is a new code version of the rule, so the
-    trained model is not kept stale."""
-    package, scripts = _copy_code(tmp_path, monkeypatch)
-    stage_of = {"train_cam": "stages/cam.py", "train_irn": "stages/irn.py", "train_maskrcnn": "stages/supervised.py",
-                "train_deeplab": "stages/supervised.py"}
-    for rule, module in stage_of.items():
-        for edited in (module, "train.py"):
-            before = code_digest(scripts / f"{rule}.py")
-            path = package / edited
-            text = path.read_text()
-            path.write_text(text + "\nEDITED = 1\n")
-            assert code_digest(scripts / f"{rule}.py") != before, (rule, edited)
-            path.write_text(text)
+    pick = "import importlib\ndef reader(kind):\n    return importlib.import_module(kind)\ndef plain():\n    return 1\n"
+    for script in ("from irn_core.pick import reader\nreader('irn_core.r1')\n", "from irn_core.pick import plain\nplain()\n"):
+        path = _package(tmp_path, {"pick.py": pick, "r1.py": "def read():\n    return 1\n"}, script)
+        base = dg.code_digest(path, dynamic={"irn_core.pick:reader": ["irn_core.r1"]})
+        _package(tmp_path, {"r1.py": "def read():\n    return 2\n"}, script)
+        changed = dg.code_digest(path, dynamic={"irn_core.pick:reader": ["irn_core.r1"]})
+        assert (changed != base) == ("reader" in script)

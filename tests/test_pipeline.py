@@ -13,16 +13,6 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    work = tmp_path_factory.mktemp("run")
-    r = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(work),
-                        "--configfile", str(ROOT / "tests/tiny.yaml"), "--cores", "2"],
-                       capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr[-4000:]
-    return work / "results" / "tiny"
-
-
 @pytest.mark.slow
 def test_summary_has_every_stage(tiny_run):
     s = json.loads((tiny_run / "summary.json").read_text())

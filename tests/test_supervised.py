@@ -6,7 +6,8 @@ import torch
 
 from irn_core.io import coco_instances, write_json
 from irn_core.models import build_backbone
-from irn_core.stages import coco_image_numbers, union_ids
+from irn_core.datasets import union_ids
+from irn_core.stages import coco_image_numbers
 from irn_core.stages.summary import write_summary
 from irn_core.stages.supervised import write_gt_coco
 from irn_core.supervised import (CocoInstances, build_deeplab, build_maskrcnn, keep_valid_targets, masks_to_boxes,

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from irn_core.train import Checkpointer, autocast_dtype, fit, poly_lr, resolve_device
+from irn_core.device import autocast_dtype, resolve_device
+from irn_core.train import Checkpointer, fit, poly_lr
 
 
 def test_poly_lr():

@@ -3,7 +3,8 @@ import pytest
 from PIL import Image
 
 from irn_core.toy import TOY_CLASSES
-from irn_core.voc import DatasetError, VOCDataset, read_split, save_palette_png, voc_palette
+from irn_core.datasets import DatasetError, split_with_labels
+from irn_core.voc import VOCDataset, read_split, save_palette_png, voc_palette
 
 
 def test_palette_matches_voc_colours():
@@ -58,7 +59,7 @@ def test_images_without_labels_are_reported(tmp_path):
     (tmp_path / "Annotations").mkdir()
     (tmp_path / "Annotations" / "a.xml").write_text("<annotation><object><name>disc</name></object></annotation>")
     (tmp_path / "Annotations" / "b.xml").write_text("<annotation></annotation>")
-    keep, empty = VOCDataset(tmp_path, TOY_CLASSES).split_with_labels(["a", "b"])
+    keep, empty = split_with_labels(VOCDataset(tmp_path, TOY_CLASSES), ["a", "b"])
     assert keep == ["a"] and empty == ["b"]
 
 

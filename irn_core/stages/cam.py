@@ -21,8 +21,9 @@ from ..models import CAMNet, build_backbone
 from ..progress import Progress, log
 from ..public import cam_problems, read_public_cam
 from ..shards import shard_ids
-from ..train import Checkpointer, autocast_dtype, checkpoint_tag, fit, place, resolve_device
-from . import open_dataset, split_ids, union_ids
+from ..device import autocast_dtype, place, resolve_device
+from ..train import Checkpointer, checkpoint_tag, fit
+from ..datasets import open_dataset, split_ids, split_with_labels, union_ids
 
 
 def build_cam_net(cfg: dict) -> CAMNet:
@@ -35,8 +36,8 @@ def train_cam(cfg: dict, train_manifest: str, model_out: str, ckpt_dir: str) -> 
     """Train the classifier (multi-label soft margin, SGD + poly decay, 10x lr on the head)."""
     c = cfg["cam"]
     device = resolve_device(cfg["device"])
-    voc = open_dataset(cfg)
-    ids, empty = voc.split_with_labels(split_ids(cfg, "train_list"))
+    voc = open_dataset(cfg["dataset"])
+    ids, empty = split_with_labels(voc, split_ids(cfg["dataset"], "train_list"))
     if empty:
         log(f"train_cam: skipping {len(empty)} image(s) without a foreground label: {', '.join(empty[:10])}"
             + (" ..." if len(empty) > 10 else ""))
@@ -80,8 +81,8 @@ def make_cam(cfg: dict, model_path: str, out_path: str, shard: tuple[int, int] =
     """Multi-scale + flip CAMs of every train/eval image (of one shard), one HDF5 group per image."""
     device = resolve_device(cfg["device"])
     net = load_cam_net(cfg, model_path, device)
-    voc = open_dataset(cfg)
-    ids = shard_ids(union_ids(split_ids(cfg, "train_list"), split_ids(cfg, "eval_list")), *shard)
+    voc = open_dataset(cfg["dataset"])
+    ids = shard_ids(union_ids(split_ids(cfg["dataset"], "train_list"), split_ids(cfg["dataset"], "eval_list")), *shard)
     attrs = provenance("make_cam", cfg["run_name"], without_execution(cfg), checkpoint_digest=input_digest(model_path))
     loader = DataLoader(ImageSet(voc, ids, scales=cfg["cam"]["scales"]), batch_size=None,
                         num_workers=cfg["num_workers"])
@@ -97,8 +98,8 @@ def make_cam(cfg: dict, model_path: str, out_path: str, shard: tuple[int, int] =
 
 def eval_cam(cfg: dict, cams_path: str, out_json: str) -> dict:
     """mIoU of CAM labels against SegmentationClass over a sweep of background thresholds."""
-    voc = open_dataset(cfg)
-    ids = split_ids(cfg, "eval_list")
+    voc = open_dataset(cfg["dataset"])
+    ids = split_ids(cfg["dataset"], "eval_list")
     thresholds = sorted(set(cfg["cam"]["eval_sweep"]) | {cfg["cam"]["eval_threshold"]})
     n = len(cfg["dataset"]["classes"]) + 1
     confs = np.zeros((len(thresholds), n, n), np.int64)
@@ -159,7 +160,7 @@ def import_cam(cfg: dict, source: str, manifests: list[str], out_path: str) -> d
         raise FileNotFoundError(f"config key cam.external: '{src}' does not exist (a folder of <id>.npy files in the "
                                 f"public make_cam layout, or an HDF5 file of our cams layout)")
     records = _manifest_records(manifests)
-    ids = union_ids(split_ids(cfg, "train_list"), split_ids(cfg, "eval_list"))
+    ids = union_ids(split_ids(cfg["dataset"], "train_list"), split_ids(cfg["dataset"], "eval_list"))
     n_classes = len(cfg["dataset"]["classes"])
     attrs = provenance("import_cam", cfg["run_name"], without_execution(cfg), source=str(src))
     problems = []

@@ -13,11 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ..datasets import dataset_split_ids, open_dataset_section, split_list_path
-from ..digest import config_digest, file_digest
+from ..datasets import DatasetError, open_dataset, split_ids, split_list_path
+from ..digest import config_digest
 from ..io import write_json
 from ..progress import Progress, log
-from ..voc import DatasetError
 
 NETWORK_STRIDE = 16  # the CAM network's output stride
 
@@ -41,7 +40,6 @@ def check_image(data, image_id: str, with_gt: bool, min_side: int) -> dict:
     """One image's record: size, labels, digest, and its problems / warnings (strings naming the
     file and the id)."""
     rec = {"problems": [], "warnings": []}
-    path = data.image_path(image_id) if data.kind == "voc" else None
     size = None
     try:
         img = data.load_image(image_id)
@@ -65,10 +63,7 @@ def check_image(data, image_id: str, with_gt: bool, min_side: int) -> dict:
     if with_gt:
         rec["problems"] += data.check_gt(image_id, size)
     if not rec["problems"]:
-        parts = [file_digest(p, 12) for p in data.files(image_id, with_gt)]
-        if hasattr(data, "record_digest_text"):  # COCO: the image's annotations live in the JSON
-            parts.append(config_digest(data.record_digest_text(image_id))[:12])
-        rec["digest"] = "".join(parts)
+        rec["digest"] = data.record_digest(image_id, with_gt)
     return rec
 
 
@@ -77,8 +72,8 @@ def check_dataset(cfg: dict, split_key: str, out_json: str, threads: int = 1) ->
     DatasetError listing every problem."""
     ds = cfg["dataset"]
     list_path = split_list_path(ds, split_key)
-    data = open_dataset_section(ds)
-    ids = dataset_split_ids(ds, split_key)
+    data = open_dataset(ds)
+    ids = split_ids(ds, split_key)
     with_gt = split_key != "train_list"
     min_side = min_image_side(cfg["cam"]["scales"]) if "cam" in cfg else 1
     problems = [f"{list_path}: image id '{i}' is listed more than once" for i in duplicate_ids(ids)]

@@ -12,7 +12,7 @@ from PIL import Image
 from ..io import open_stage, read_instances
 from ..progress import Progress, log
 from ..public import write_public_cam, write_public_instances
-from . import split_ids, union_ids
+from ..datasets import split_ids, union_ids
 
 
 def export_public(cfg: dict, cams_path: str, sem_path: str, ins_path: str, out_dir: str) -> dict:
@@ -23,7 +23,7 @@ def export_public(cfg: dict, cams_path: str, sem_path: str, ins_path: str, out_d
     shutil.rmtree(tmp, ignore_errors=True)
     for sub in ("cam", "sem_seg", "ins_seg"):
         (tmp / sub).mkdir(parents=True)
-    ids = union_ids(split_ids(cfg, "train_list"), split_ids(cfg, "eval_list"))
+    ids = union_ids(split_ids(cfg["dataset"], "train_list"), split_ids(cfg["dataset"], "eval_list"))
     try:
         with open_stage(cams_path) as cams, open_stage(sem_path) as sem, open_stage(ins_path) as ins:
             for image_id in Progress(ids, "export_public"):

@@ -19,8 +19,9 @@ from ..models import IRNet, build_backbone, load_cam_backbone
 from ..progress import Progress, log
 from ..relations import irn_losses, relation_labels
 from ..shards import shard_ids
-from ..train import Checkpointer, autocast_dtype, checkpoint_tag, fit, place, resolve_device
-from . import open_dataset, split_ids, union_ids
+from ..device import autocast_dtype, place, resolve_device
+from ..train import Checkpointer, checkpoint_tag, fit
+from ..datasets import open_dataset, split_ids, union_ids
 
 
 def _relations_job(args):
@@ -31,8 +32,8 @@ def _relations_job(args):
 def mine_relations(cfg: dict, cams_path: str, out_path: str, workers: int = 1, shard: tuple[int, int] = (0, 1)) -> dict:
     """Confident fg/bg label maps (CRF-refined) of every training image (of one shard), to HDF5."""
     r = cfg["relations"]
-    voc = open_dataset(cfg)
-    ids = shard_ids(split_ids(cfg, "train_list"), *shard)
+    voc = open_dataset(cfg["dataset"])
+    ids = shard_ids(split_ids(cfg["dataset"], "train_list"), *shard)
     attrs = provenance("mine_relations", cfg["run_name"], without_execution(cfg), cams_digest=input_digest(cams_path))
     counts = np.zeros(3, np.int64)  # background, foreground, unsure pixels
     settings = (r["fg_threshold"], r["bg_threshold"], r["crf"])
@@ -70,8 +71,8 @@ def train_irn(cfg: dict, relations_path: str, cam_model: str, manifests: list[st
     """Train the boundary and displacement branches on the mined pairs (METHOD.md 4)."""
     c = cfg["irn"]
     device = resolve_device(cfg["device"])
-    voc = open_dataset(cfg)
-    ids = split_ids(cfg, "train_list")
+    voc = open_dataset(cfg["dataset"])
+    ids = split_ids(cfg["dataset"], "train_list")
     with open_stage(relations_path) as f:
         labels = {i: f[i]["label"][()] for i in ids}
     torch.manual_seed(c["seed"])
@@ -94,7 +95,7 @@ def train_irn(cfg: dict, relations_path: str, cam_model: str, manifests: list[st
     history = fit(net, [{"params": edge_params, "lr": c["lr"]}, {"params": dp_params, "lr": 10 * c["lr"]}],
                   loader_fn, step_fn, c, ckpt, "train_irn", autocast_dtype(cfg, device), device.type)
     if c["mean_shift"] == "crops":  # public: top-left crops of the eval list (its infer_list)
-        shift = mean_displacement_crops(net, voc, split_ids(cfg, "eval_list"), c["crop_size"], c["batch_size"], device)
+        shift = mean_displacement_crops(net, voc, split_ids(cfg["dataset"], "eval_list"), c["crop_size"], c["batch_size"], device)
     else:
         shift = mean_displacement(net, voc, ids, device, cfg["num_workers"])
     net.mean_shift.copy_(shift)
@@ -191,8 +192,8 @@ def infer_irn(cfg: dict, model_path: str, out_path: str, shard: tuple[int, int] 
     """Boundary map and displacement field of every train/eval image (of one shard), to HDF5."""
     device = resolve_device(cfg["device"])
     net = load_irnet(cfg, model_path, device)
-    voc = open_dataset(cfg)
-    ids = shard_ids(union_ids(split_ids(cfg, "train_list"), split_ids(cfg, "eval_list")), *shard)
+    voc = open_dataset(cfg["dataset"])
+    ids = shard_ids(union_ids(split_ids(cfg["dataset"], "train_list"), split_ids(cfg["dataset"], "eval_list")), *shard)
     attrs = provenance("infer_irn", cfg["run_name"], without_execution(cfg), checkpoint_digest=input_digest(model_path))
     loader = DataLoader(ImageSet(voc, ids), batch_size=None, num_workers=cfg["num_workers"])
     with atomic_h5(out_path, attrs) as f:

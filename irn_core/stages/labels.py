@@ -19,8 +19,9 @@ from ..progress import Progress, log
 from ..shards import shard_ids
 from ..synthesis import (gt_boundary, gt_class_maps, gt_instance_map, instance_labels, labels_one_walk,
                          semantic_labels)
-from ..train import resolve_device
-from . import coco_image_numbers, open_dataset, split_ids, union_ids
+from ..device import resolve_device
+from ..datasets import open_dataset, split_ids, union_ids
+from . import coco_image_numbers
 
 
 def _write_instances(f, image_id: str, masks, classes, scores) -> None:
@@ -28,7 +29,7 @@ def _write_instances(f, image_id: str, masks, classes, scores) -> None:
 
 
 def _ids(cfg) -> list[str]:
-    return union_ids(split_ids(cfg, "train_list"), split_ids(cfg, "eval_list"))
+    return union_ids(split_ids(cfg["dataset"], "train_list"), split_ids(cfg["dataset"], "eval_list"))
 
 
 @torch.no_grad()
@@ -91,7 +92,7 @@ def make_baselines(cfg: dict, cams_path: str, sem_path: str, out_cc: str, out_se
     connected components. Same instance format as the pseudo labels."""
     thr = cfg["cam"]["eval_threshold"]
     frac = cfg["labels"]["min_fraction"]
-    ids = shard_ids(split_ids(cfg, "eval_list"), *shard)
+    ids = shard_ids(split_ids(cfg["dataset"], "eval_list"), *shard)
     attrs = provenance("baselines", cfg["run_name"], without_execution(cfg), cams_digest=input_digest(cams_path),
                        sem_digest=input_digest(sem_path))
     with open_stage(cams_path) as cams, open_stage(sem_path) as sem, \
@@ -114,7 +115,7 @@ def make_baselines(cfg: dict, cams_path: str, sem_path: str, out_cc: str, out_se
 
 
 def eval_semantic(cfg: dict, sem_path: str, ids: list[str]) -> dict:
-    voc = open_dataset(cfg)
+    voc = open_dataset(cfg["dataset"])
     n = len(cfg["dataset"]["classes"]) + 1
     conf = np.zeros((n, n), np.int64)
     with open_stage(sem_path) as f:
@@ -125,7 +126,7 @@ def eval_semantic(cfg: dict, sem_path: str, ids: list[str]) -> dict:
 
 def eval_instances(cfg: dict, path: str, ids: list[str], gt_cache: dict | None = None) -> dict:
     """mAP^r at 0.25/0.5/0.7/0.75 of an instance file against SegmentationObject."""
-    voc = open_dataset(cfg)
+    voc = open_dataset(cfg["dataset"])
     ev = InstanceEvaluator(len(cfg["dataset"]["classes"]), cfg["evaluate"]["iou_thresholds"])
     with open_stage(path) as f:
         for image_id in ids:
@@ -143,7 +144,7 @@ def eval_instances(cfg: dict, path: str, ids: list[str], gt_cache: dict | None =
 
 
 def eval_pseudo(cfg: dict, sem_path: str, ins_path: str, cc_path: str, sem_cc_path: str, out_json: str) -> dict:
-    ids = split_ids(cfg, "eval_list")
+    ids = split_ids(cfg["dataset"], "eval_list")
     cache: dict = {}
     result = {"sem_pseudo": eval_semantic(cfg, sem_path, ids),
               "ins_pseudo": eval_instances(cfg, ins_path, ids, cache),
@@ -168,8 +169,8 @@ def diagnose(cfg: dict, cams_path: str, irn_path: str, out_json: str) -> dict:
     ``pipeline`` replaces nothing: on the whole eval list it equals eval_pseudo's numbers."""
     device = resolve_device(cfg["device"])
     lab, p = cfg["labels"], cfg["propagate"]
-    voc = open_dataset(cfg)
-    ids = split_ids(cfg, "eval_list")
+    voc = open_dataset(cfg["dataset"])
+    ids = split_ids(cfg["dataset"], "eval_list")
     n = cfg["diagnostics"]["images"]
     ids = ids[:n] if n else ids
     n_cls = len(cfg["dataset"]["classes"])

@@ -18,8 +18,10 @@ from ..progress import Progress, log
 from ..relations import crf_probabilities
 from ..supervised import (CocoInstances, build_deeplab, build_maskrcnn, collate, keep_valid_targets,
                           predict_segmentation, unit_image)
-from ..train import Checkpointer, autocast_dtype, checkpoint_tag, fit, place, poly_factor, resolve_device, step_factor
-from . import coco_image_numbers, open_dataset, split_ids
+from ..device import autocast_dtype, place, resolve_device
+from ..train import Checkpointer, checkpoint_tag, fit, poly_factor, step_factor
+from ..datasets import open_dataset, split_ids
+from . import coco_image_numbers
 
 
 def write_gt_coco(cfg: dict, split_key: str, out_json: str) -> None:
@@ -29,8 +31,8 @@ def write_gt_coco(cfg: dict, split_key: str, out_json: str) -> None:
     union of the train and eval lists (train first): for the training split both files give an
     image the same id, so a detector trained on either sees the same images in the same order.
     """
-    voc = open_dataset(cfg)
-    numbers = coco_image_numbers(split_ids(cfg, split_key))
+    voc = open_dataset(cfg["dataset"])
+    numbers = coco_image_numbers(split_ids(cfg["dataset"], split_key))
     images, instances = [], []
     for image_id, num in Progress(list(numbers.items()), f"gt_coco {split_key}"):
         masks, classes, _ = voc.instance_gt(image_id)
@@ -81,7 +83,7 @@ def train_maskrcnn(cfg: dict, coco_json: str, cam_model: str, manifests: list[st
     torch.manual_seed(c["seed"])
     backbone, frozen = _backbone(cfg, c, cam_model, last_stride=2)
     model = place(build_maskrcnn(backbone, len(cfg["dataset"]["classes"]), c, frozen), cfg, device)
-    data = CocoInstances(open_dataset(cfg), coco_json, train=True, seed=c["seed"])
+    data = CocoInstances(open_dataset(cfg["dataset"]), coco_json, train=True, seed=c["seed"])
     n_ann = sum(len(a) for a in data.anns.values())
     log(f"train_maskrcnn: {len(data)} images, {n_ann} instances from {coco_json}")
 
@@ -115,7 +117,7 @@ def eval_maskrcnn(cfg: dict, model_path: str, val_coco: str, out_json: str, pred
                            frozen_bn=True)
     model.load_state_dict(torch.load(model_path, map_location="cpu", weights_only=False)["model"])
     place(model, cfg, device).eval()
-    voc = open_dataset(cfg)
+    voc = open_dataset(cfg["dataset"])
     gt = json.loads(open(val_coco).read())
     ev = InstanceEvaluator(len(cfg["dataset"]["classes"]), cfg["evaluate"]["iou_thresholds"])
     results = []
@@ -161,12 +163,12 @@ def train_deeplab(cfg: dict, sem_path: str, cam_model: str, train_manifest: str,
     c = cfg["deeplab"]
     device = resolve_device(cfg["device"])
     torch.manual_seed(c["seed"])
-    ids = split_ids(cfg, "train_list")
+    ids = split_ids(cfg["dataset"], "train_list")
     with open_stage(sem_path) as f:
         labels = {i: f[i]["label"][()] for i in ids}
     backbone, frozen = _backbone(cfg, c, cam_model, last_stride=1)
     model = place(build_deeplab(backbone, len(cfg["dataset"]["classes"]) + 1, frozen), cfg, device)
-    data = RelationSet(open_dataset(cfg), ids, labels, tuple(c["scale_range"]), c["crop_size"], seed=c["seed"], stride=1)
+    data = RelationSet(open_dataset(cfg["dataset"]), ids, labels, tuple(c["scale_range"]), c["crop_size"], seed=c["seed"], stride=1)
 
     def loader_fn(epoch):
         return epoch_loader(data, epoch, c["batch_size"], c["seed"], cfg["num_workers"])
@@ -188,8 +190,8 @@ def eval_deeplab(cfg: dict, model_path: str, out_json: str) -> dict:
     model = build_deeplab(build_backbone(cfg["cam"]["backbone"]), n, frozen_bn=True)
     model.load_state_dict(torch.load(model_path, map_location="cpu", weights_only=False)["model"])
     place(model, cfg, device).eval()
-    voc = open_dataset(cfg)
-    ids = split_ids(cfg, "val_list")
+    voc = open_dataset(cfg["dataset"])
+    ids = split_ids(cfg["dataset"], "val_list")
     c = cfg["deeplab"]
     conf = np.zeros((n, n), np.int64)
     for image_id, views, size in Progress(ImageSet(voc, ids, scales=c["test_scales"]), "eval_deeplab"):

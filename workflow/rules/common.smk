@@ -2,9 +2,10 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-from irn_core.config import check_config, cuda_visible, select, split_size
+from irn_core.checks import check_config, cuda_visible, split_size
+from irn_core.config import select
+from irn_core.datasets import dynamic_imports, split_ids, split_input_files
 from irn_core.digest import code_digest
-from irn_core.datasets import dataset_split_ids, split_input_files
 
 
 validate(config, "../schemas/config.schema.yaml")
@@ -62,8 +63,9 @@ def weights(section):
 
 
 def code(script):
-    """Code version of a rule: its script and the irn_core modules it imports (syntax trees)."""
-    return code_digest(SCRIPTS / f"{script}.py")
+    """Code version of a rule: the code its script can run (irn_core.digest.code_digest), with
+    the dataset reader of this run (imported by name at run time)."""
+    return code_digest(SCRIPTS / f"{script}.py", dynamic=dynamic_imports(config["dataset"]["kind"]))
 
 
 # the CAMs every later stage reads: made by make_cam, or imported by import_cam (cam.external)
@@ -115,7 +117,7 @@ def external_cam_inputs(wildcards):
     if not src.is_dir():
         return [str(src)]
     ds = config["dataset"]
-    ids = dict.fromkeys(i for k in ("train_list", "eval_list") for i in dataset_split_ids(ds, k))
+    ids = dict.fromkeys(i for k in ("train_list", "eval_list") for i in split_ids(ds, k))
     return [str(src / f"{i}.npy") for i in ids if (src / f"{i}.npy").is_file()]
 
 
@@ -288,7 +290,7 @@ def report_examples(wildcards=None, n=3):
     lst = Path(DATA) / config["dataset"]["eval_list"]
     if not lst.is_file() or not lst.read_text().strip():
         return []
-    return list(dict.fromkeys(dataset_split_ids(config["dataset"], "eval_list")))[:n]
+    return list(dict.fromkeys(split_ids(config["dataset"], "eval_list")))[:n]
 
 
 def maskrcnn_train_json(source):

@@ -1,9 +1,10 @@
 """Rule diagnostics: pseudo-label quality with one synthesis input replaced by ground truth."""
+from irn_core.device import set_threads
 from irn_core.progress import log_to
-from irn_core.stages import rule_config, setup_torch
+from irn_core.stages import rule_config
 from irn_core.stages.labels import diagnose
 
 with log_to(snakemake.log[0]):
     cfg = rule_config(snakemake)
-    setup_torch(snakemake.threads)
+    set_threads(snakemake.threads)
     diagnose(cfg, snakemake.input.cams, snakemake.input.irn, snakemake.output.json)

@@ -1,9 +1,10 @@
 """Rule eval_deeplab: mIoU on the held-out split."""
+from irn_core.device import set_threads
 from irn_core.progress import log_to
-from irn_core.stages import rule_config, setup_torch
+from irn_core.stages import rule_config
 from irn_core.stages.supervised import eval_deeplab
 
 with log_to(snakemake.log[0]):
     cfg = rule_config(snakemake)
-    setup_torch(snakemake.threads)
+    set_threads(snakemake.threads)
     eval_deeplab(cfg, snakemake.input.model, snakemake.output.json)

@@ -1,10 +1,11 @@
 """Rule eval_maskrcnn: mAP^r and COCO segm AP on the held-out split."""
+from irn_core.device import set_threads
 from irn_core.progress import log_to
-from irn_core.stages import rule_config, setup_torch
+from irn_core.stages import rule_config
 from irn_core.stages.supervised import eval_maskrcnn
 
 with log_to(snakemake.log[0]):
     cfg = rule_config(snakemake)
-    setup_torch(snakemake.threads)
+    set_threads(snakemake.threads)
     eval_maskrcnn(cfg, snakemake.input.model, snakemake.input.val_coco, snakemake.output.json,
                   snakemake.output.predictions)

@@ -1,9 +1,10 @@
 """Rule infer_irn: boundary maps and displacement fields to HDF5."""
+from irn_core.device import set_threads
 from irn_core.progress import log_to
-from irn_core.stages import rule_config, setup_torch
+from irn_core.stages import rule_config
 from irn_core.stages.irn import infer_irn
 
 with log_to(snakemake.log[0]):
     cfg = rule_config(snakemake)
-    setup_torch(snakemake.threads)
+    set_threads(snakemake.threads)
     infer_irn(cfg, snakemake.input.model, snakemake.output.irn, snakemake.params.shard)

@@ -1,10 +1,11 @@
 """Rule make_labels: semantic and instance pseudo labels from one random walk per image."""
+from irn_core.device import set_threads
 from irn_core.progress import log_to
-from irn_core.stages import rule_config, setup_torch
+from irn_core.stages import rule_config
 from irn_core.stages.labels import make_labels
 
 with log_to(snakemake.log[0]):
     cfg = rule_config(snakemake)
-    setup_torch(snakemake.threads)
+    set_threads(snakemake.threads)
     make_labels(cfg, snakemake.input.cams, snakemake.input.irn, snakemake.output.sem, snakemake.output.ins,
                 snakemake.params.shard)

@@ -1,0 +1,154 @@
+"""Start-up checks of a configuration: what its schema cannot say (files that must exist, class
+lists that must fit the dataset, settings that must agree), each problem naming its key. Run by
+the workflow when it reads the config, never by a stage.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .datasets import DatasetError, label_classes, open_dataset, split_ids
+
+
+def split_size(cfg: dict, key: str) -> int | None:
+    """Number of ids in split ``dataset.<key>`` when it can be known before the run."""
+    ds = cfg["dataset"]
+    if ds["kind"] == "toy":
+        toy = cfg.get("toy", {})
+        return toy.get("n_val") if key == "val_list" else toy.get("n_train")
+    path = Path(ds["root"]) / ds[key]
+    if not path.is_file() or not path.read_text().strip():
+        return None
+    try:
+        return len(set(split_ids(ds, key)))
+    except DatasetError:
+        return None  # reported by the dataset checks
+
+
+def _dataset_problems(ds: dict) -> list[str]:
+    """Class lists that do not fit the dataset (the files exist)."""
+    try:
+        known = label_classes(ds)
+    except DatasetError as err:
+        return [f"config key dataset.{'train_list' if ds['kind'] == 'coco' else 'label_classes'}: {err}"]
+    unknown = [c for c in ds["classes"] if c not in known]
+    if unknown:
+        source = {"voc": "dataset.label_classes (default: VOC's 20 classes)",
+                  "coco": "the categories of the COCO file"}[ds["kind"]]
+        return [f"config key dataset.classes: {unknown} not among {source}: {', '.join(known)}"]
+    try:
+        open_dataset(ds)
+    except DatasetError as err:
+        return [f"config key dataset: {err}"]
+    return []
+
+
+def cuda_visible() -> bool:
+    """Whether this process sees a CUDA device (how ``device: auto`` resolves here)."""
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def weights_problem(path: str) -> str | None:
+    """Why a weights file cannot be used (missing, unreadable, not a state dict), or None."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        return f"weights file '{p}' not found (set it to null to train from scratch)"
+    import torch
+
+    try:
+        state = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any failure to read is reported with the file
+        # torch's own message advises weights_only=False, which would run arbitrary pickled code
+        import pickle
+
+        why = ("corrupt, or not a PyTorch file" if isinstance(err, pickle.UnpicklingError)
+               else str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__)
+        return f"weights file '{p}' cannot be read as PyTorch weights ({why})"
+    if isinstance(state, dict) and isinstance(state.get("model"), dict):
+        state = state["model"]
+    if not isinstance(state, dict) or not all(hasattr(v, "shape") for v in state.values()):
+        return f"weights file '{p}' holds no state dict of tensors"
+    return None
+
+
+def check_config(cfg: dict) -> list[str]:
+    """Every problem a schema cannot express, each naming its key (empty when all is well)."""
+    errors = []
+    ds = cfg["dataset"]
+    root = Path(ds["root"])
+    if ds["kind"] in ("voc", "coco"):
+        what = "split list" if ds["kind"] == "voc" else "COCO annotation file"
+        if not root.is_dir():
+            errors.append(f"config key dataset.root: dataset folder '{root}' does not exist")
+        else:
+            for key in ("train_list", "eval_list", "val_list"):
+                if not (root / ds[key]).is_file():
+                    errors.append(f"config key dataset.{key}: {what} '{root / ds[key]}' does not exist")
+        if ds["kind"] == "coco" and ds.get("label_classes"):
+            errors.append("config key dataset.label_classes: must be null for kind 'coco' (the JSON's categories "
+                          "index its labels)")
+        if ds["kind"] == "voc" and ds.get("image_dir"):
+            errors.append("config key dataset.image_dir: not used by kind 'voc' (its images are in JPEGImages)")
+        if not errors:
+            errors += _dataset_problems(ds)
+    else:
+        from .toy import TOY_CLASSES
+
+        if "toy" not in cfg:
+            errors.append("config key toy: required when dataset.kind is 'toy'")
+        elif cfg["toy"]["min_size"] > cfg["toy"]["max_size"]:
+            errors.append("config key toy.min_size: larger than toy.max_size")
+        if list(ds["classes"]) != list(TOY_CLASSES):
+            errors.append(f"config key dataset.classes: the toy dataset's classes are {list(TOY_CLASSES)}")
+        if ds.get("label_classes") or ds.get("image_dir"):
+            errors.append("config keys dataset.label_classes / dataset.image_dir: must be null for the toy dataset")
+    pre = cfg["cam"]["pretrained"]
+    if pre == "imagenet":  # torchvision's weights: from the torch cache, downloaded by the rule when absent
+        from .models import IMAGENET_WEIGHTS
+
+        if cfg["cam"]["backbone"] not in IMAGENET_WEIGHTS:
+            errors.append(f"config key cam.pretrained: 'imagenet' has no weights for cam.backbone "
+                          f"'{cfg['cam']['backbone']}' (those with weights: {', '.join(IMAGENET_WEIGHTS)})")
+    elif pre:
+        problem = weights_problem(pre)
+        if problem:
+            errors.append(f"config key cam.pretrained: {problem}")
+    for section in ("irn", "maskrcnn", "deeplab"):
+        if cfg[section]["init"] == "imagenet" and not pre:
+            errors.append(f"config key {section}.init: 'imagenet' needs cam.pretrained (a weights file); "
+                          f"set cam.pretrained or use init 'cam'")
+    ext = cfg["cam"].get("external")
+    if ext:
+        if not Path(ext).expanduser().exists():
+            errors.append(f"config key cam.external: '{ext}' does not exist (a folder of <id>.npy CAM files or an "
+                          f"HDF5 file)")
+        for section in ("irn", "maskrcnn", "deeplab"):
+            if cfg[section]["init"] == "cam":
+                errors.append(f"config key {section}.init: 'cam' needs the trained CAM network, which external CAMs "
+                              f"(cam.external) do not provide; use 'imagenet' (with cam.pretrained)")
+    r = cfg["relations"]
+    if r["fg_threshold"] <= r["bg_threshold"]:
+        errors.append(f"config key relations.fg_threshold: {r['fg_threshold']} must be above relations.bg_threshold "
+                      f"({r['bg_threshold']}), else no pixel is confident foreground")
+    lo, hi = cfg["cam"]["resize_long"]
+    if lo > hi:
+        errors.append(f"config key cam.resize_long: [{lo}, {hi}] is not [low, high]")
+    for section in ("irn", "deeplab"):
+        a, b = cfg[section]["scale_range"]
+        if a > b:
+            errors.append(f"config key {section}.scale_range: [{a}, {b}] is not [low, high]")
+    if cfg["maskrcnn"]["min_size"] > cfg["maskrcnn"]["max_size"]:
+        errors.append("config key maskrcnn.min_size: larger than maskrcnn.max_size")
+    n_train = split_size(cfg, "train_list")
+    procs = cfg.get("train_processes", 1)
+    for section in ("cam", "irn", "maskrcnn", "deeplab"):
+        bs = cfg[section]["batch_size"]
+        if bs % procs:
+            errors.append(f"config key {section}.batch_size: {bs} is not a multiple of train_processes ({procs}): "
+                          f"each process takes an equal slice of every batch")
+        if n_train is not None and bs > n_train:
+            errors.append(f"config key {section}.batch_size: {bs} is above the {n_train} images of "
+                          f"dataset.train_list (every batch must be full)")
+    return errors
