@@ -1,0 +1,105 @@
+"""What a fresh machine gets: the default toy pipeline over several training seeds and thread
+counts, every summary number as mean and range.
+
+Each run is README command 1 with the seeds of the four trained models (cam, irn, maskrcnn,
+deeplab) set to one value and ``threads`` to another; the toy data (toy.seed) stays the same.
+A seed stands in for what differs between machines (the float summation order of other CPU
+kernels or thread counts changes training the way a seed does); the thread counts are the two
+that 2-core machines run. Runs are kept under results/<run_name>_s<seed>_t<threads>/, so an
+interrupted benchmark continues where it stopped.
+
+Usage: python benchmarks/bench_spread.py [--seeds 0 1 2] [--threads 1 2] [--set section.key=value ...]
+       (about 16 minutes per run at 2 threads, 25 at 1; the default 6 runs take about 2 hours)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import update_results  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+KEYS = {  # summary section -> the numbers reported
+    "cam": ("miou", "best_miou"),
+    "sem_pseudo": ("miou",),
+    "ins_pseudo": ("map25", "map50", "map70", "map75"),
+    "baseline_cc": ("map50",),
+    "baseline_sem_cc": ("map50",),
+    "maskrcnn": ("map25", "map50", "map70", "map75", "coco_segm_ap"),
+    "maskrcnn_gt": ("map50", "coco_segm_ap"),
+    "deeplab": ("miou",),
+}
+SEEDED = ("cam", "irn", "maskrcnn", "deeplab")
+
+
+def run_config(base: dict, seed: int, threads: int, changes: list[str]) -> dict:
+    cfg = json.loads(json.dumps(base))
+    cfg["run_name"] = f"{base['run_name']}_s{seed}_t{threads}"
+    cfg["threads"] = threads
+    for section in SEEDED:
+        cfg[section]["seed"] = seed
+    for change in changes:
+        key, value = change.split("=", 1)
+        *path, last = key.split(".")
+        node = cfg
+        for part in path:
+            node = node.setdefault(part, {})
+        node[last] = yaml.safe_load(value)
+    return cfg
+
+
+def numbers(summary: dict) -> dict[str, float]:
+    return {f"{s}.{k}": summary[s][k] for s, keys in KEYS.items() if s in summary for k in keys
+            if summary[s].get(k) is not None}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--config", default="config/config.yaml")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--set", nargs="*", default=[], help="section.key=value changes to the config (YAML values)")
+    ap.add_argument("--target", default=None, help="a named target (default: the whole pipeline)")
+    ap.add_argument("--name", default="spread", help="the results.json section")
+    args = ap.parse_args()
+    base = yaml.safe_load((ROOT / args.config).read_text())
+    runs = {}
+    for threads in args.threads:
+        for seed in args.seeds:
+            cfg = run_config(base, seed, threads, args.set)
+            path = ROOT / "results" / f"{cfg['run_name']}.yaml"
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+            t = time.perf_counter()
+            cmd = [sys.executable, "-m", "snakemake", *([args.target] if args.target else []), "--cores",
+                   str(threads), "--configfile", str(path)]
+            r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+            if r.returncode:
+                raise RuntimeError(f"{cfg['run_name']}: snakemake failed\n{r.stderr[-3000:]}")
+            summary_file = "summary.json" if not args.target else f"summary_{args.target}.json"
+            summary = json.loads((ROOT / "results" / cfg["run_name"] / summary_file).read_text())
+            runs[cfg["run_name"]] = {"seed": seed, "threads": threads, "wall_s": round(time.perf_counter() - t, 1),
+                                     "numbers": numbers(summary)}
+            print(cfg["run_name"], json.dumps(runs[cfg["run_name"]]["numbers"]), flush=True)
+    table = {}
+    for key in dict.fromkeys(k for r in runs.values() for k in r["numbers"]):
+        values = [r["numbers"][key] for r in runs.values() if key in r["numbers"]]
+        table[key] = {"mean": round(sum(values) / len(values), 4), "min": round(min(values), 4),
+                      "max": round(max(values), 4), "range": round(max(values) - min(values), 4), "runs": len(values)}
+    print(f"\n| summary key | mean | range (min - max) | width |\n|---|---|---|---|")
+    for key, row in table.items():
+        print(f"| `{key}` | {row['mean']:.3f} | {row['min']:.3f} - {row['max']:.3f} | {row['range']:.3f} |")
+    update_results(args.name, {"config": args.config, "changes": args.set, "seeds": args.seeds,
+                               "threads": args.threads, "table": table, "runs": runs})
+
+
+if __name__ == "__main__":
+    main()
