@@ -1,7 +1,13 @@
 # IRNet: instance segmentation from image-level labels (Ahn, Cho, Kwak, CVPR 2019).
 # Run:  snakemake --cores 2                                   (default toy run, config/config.yaml)
 #       snakemake pseudo_labels --cores 8 --configfile config/voc2012.yaml
-# A --configfile replaces the default config whole (no silent toy defaults under a user's config).
+# A --configfile replaces the default config whole: what it leaves out takes the paper's value
+# (the schema's defaults), never the toy run's.
+from snakemake.utils import min_version
+
+min_version("8.0")
+
+
 if not workflow.overwrite_configfiles:
 
     configfile: "config/config.yaml"
@@ -36,6 +42,6 @@ include: "workflow/rules/export.smk"
 
 rule all:
     input:
-        f"{OUT}/summary.json",
+        run_file(layout.SUMMARY, name="summary"),
         rules.report.output,
     default_target: True

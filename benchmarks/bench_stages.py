@@ -24,7 +24,7 @@ from irn_core.data import scaled_views  # noqa: E402
 from irn_core.instances import instance_map  # noqa: E402
 from irn_core.models import CAMNet, IRNet, build_backbone  # noqa: E402
 from irn_core.relations import irn_losses  # noqa: E402
-from irn_core.stages.irn import irn_forward  # noqa: E402
+from irn_core.stages.irnet import irn_forward  # noqa: E402
 
 
 def main() -> None:

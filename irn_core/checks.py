@@ -128,10 +128,10 @@ def check_config(cfg: dict) -> list[str]:
             if cfg[section]["init"] == "cam":
                 errors.append(f"config key {section}.init: 'cam' needs the trained CAM network, which external CAMs "
                               f"(cam.external) do not provide; use 'imagenet' (with cam.pretrained)")
-    r = cfg["relations"]
-    if r["fg_threshold"] <= r["bg_threshold"]:
-        errors.append(f"config key relations.fg_threshold: {r['fg_threshold']} must be above relations.bg_threshold "
-                      f"({r['bg_threshold']}), else no pixel is confident foreground")
+    rel = cfg["relations"]
+    if rel["fg_threshold"] <= rel["bg_threshold"]:
+        errors.append(f"config key relations.fg_threshold: {rel['fg_threshold']} must be above relations.bg_threshold "
+                      f"({rel['bg_threshold']}), else no pixel is confident foreground")
     lo, hi = cfg["cam"]["resize_long"]
     if lo > hi:
         errors.append(f"config key cam.resize_long: [{lo}, {hi}] is not [low, high]")

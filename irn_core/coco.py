@@ -1,27 +1,37 @@
-"""COCO layout: an image folder plus COCO instance JSON files (one per split).
+"""COCO: instance JSON files and RLE masks, all read and written here, through pycocotools.
 
-The :class:`irn_core.datasets.Dataset` interface, so every stage runs unchanged:
-image-level labels from the annotations, ground-truth instance masks decoded from polygons or
-RLE by pycocotools, ``iscrowd`` regions as void (ignored in evaluation), and a semantic ground
-truth painted from the instances (larger first, so a smaller object on top stays visible).
-Image ids are the file names without extension (``COCO_train2014_000000000009``).
+- :func:`load`: a COCO instances file, checked and indexed by pycocotools' ``COCO``, parsed once
+  per process (and again when it changes);
+- :func:`image_key`: our id of an image, its file name without folders and extension
+  (``COCO_train2014_000000000009``): the one rule, for every file we read or write;
+- :func:`rle_encode` / :func:`rle_decode`: masks as COCO RLE (``counts`` a str: JSON-ready);
+- :func:`instances_json`: a COCO instances dict of our instances (pseudo labels, ground truth);
+- :func:`segm_ap`: COCO mask AP of detections (``COCOeval``);
+- :class:`COCODataset`: the :class:`irn_core.datasets.Dataset` reader of ``dataset.kind: coco``:
+  image-level labels from the annotations, ground-truth masks decoded from polygons or RLE,
+  ``iscrowd`` regions as void (ignored in evaluation), and a semantic ground truth painted from
+  the instances (larger first, so a smaller object on top stays visible).
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from pycocotools import mask as mask_utils
+from pycocotools.coco import COCO
 
 from .datasets import IGNORE, SPLIT_KEYS, DatasetError
 from .digest import config_digest, file_digest
 
 
 @lru_cache(maxsize=4)
-def _read_json(path: str, mtime_ns: int) -> dict:
+def _load(path: str, mtime_ns: int) -> COCO:
     try:
         with open(path) as fh:
             data = json.load(fh)
@@ -32,15 +42,20 @@ def _read_json(path: str, mtime_ns: int) -> dict:
     for key in ("annotations", "categories"):
         if not isinstance(data.get(key), list):
             raise DatasetError(f"{path}: not a COCO instances file (no '{key}' list)")
-    return data
+    coco = COCO()
+    coco.dataset = data
+    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its progress
+        coco.createIndex()
+    return coco
 
 
-def read_coco_json(path: str | Path) -> dict:
-    """A COCO instances file, parsed once per process (and again when it changes)."""
+def load(path: str | Path) -> COCO:
+    """A COCO instances file (``dataset`` holds the parsed JSON), parsed once per process and
+    again when it changes; a DatasetError naming the file when it is missing or malformed."""
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{path}: COCO annotation file not found")
-    return _read_json(str(path), path.stat().st_mtime_ns)
+    return _load(str(path), path.stat().st_mtime_ns)
 
 
 def image_key(file_name: str) -> str:
@@ -49,38 +64,74 @@ def image_key(file_name: str) -> str:
 
 
 def category_names(path: str | Path) -> list[str]:
-    """Category names in the order the JSON lists them."""
-    return [c["name"] for c in read_coco_json(path)["categories"]]
+    """Category names in the order the file lists them."""
+    return [c["name"] for c in load(path).dataset["categories"]]
 
 
-def coco_split_ids(path: str | Path) -> list[str]:
-    """Image ids of a COCO split, in the JSON's image order."""
-    images = read_coco_json(path)["images"]
+def split_ids(path: str | Path) -> list[str]:
+    """Image ids of a split's file, in its image order."""
+    images = load(path).dataset["images"]
     if not images:
         raise DatasetError(f"{path}: the COCO file lists no image")
     return [image_key(im["file_name"]) for im in images]
 
 
-def decode_segmentation(seg, height: int, width: int) -> np.ndarray:
-    """(H, W) bool mask of a COCO segmentation: polygons, uncompressed or compressed RLE."""
-    from pycocotools import mask as mask_utils
+def rle_encode(mask: np.ndarray) -> dict:
+    """COCO RLE of a (H, W) bool mask, ``counts`` as str (JSON-ready; pycocotools reads it)."""
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    rle["counts"] = rle["counts"].decode("ascii")
+    return rle
 
-    if isinstance(seg, list):  # polygons
-        if not seg:
-            return np.zeros((height, width), bool)
-        rle = mask_utils.merge(mask_utils.frPyObjects(seg, height, width))
-    elif isinstance(seg, dict) and isinstance(seg.get("counts"), list):  # uncompressed RLE
-        rle = mask_utils.frPyObjects(seg, height, width)
-    elif isinstance(seg, dict) and isinstance(seg.get("counts"), (str, bytes)):
-        rle = dict(seg)
-        if isinstance(rle["counts"], str):
-            rle["counts"] = rle["counts"].encode("ascii")
-    else:
+
+def rle_decode(rle: dict) -> np.ndarray:
+    """(H, W) bool mask of a COCO RLE (``counts`` str or bytes)."""
+    return mask_utils.decode(rle).astype(bool)
+
+
+def annotation_mask(coco: COCO, ann: dict) -> np.ndarray:
+    """(H, W) bool mask of an annotation (polygons, uncompressed or compressed RLE) at its
+    image's size; an empty polygon list is an empty mask."""
+    img = coco.imgs[ann["image_id"]]
+    h, w = int(img["height"]), int(img["width"])
+    seg = ann.get("segmentation", [])
+    if isinstance(seg, list) and not seg:
+        return np.zeros((h, w), bool)
+    if not isinstance(seg, (list, dict)):
         raise ValueError(f"unknown segmentation format {type(seg).__name__}")
-    mask = mask_utils.decode(rle).astype(bool)
-    if mask.shape != (height, width):
-        raise ValueError(f"segmentation is {mask.shape[1]}x{mask.shape[0]} px, the image record says {width}x{height}")
+    mask = coco.annToMask(ann).astype(bool)
+    if mask.shape != (h, w):
+        raise ValueError(f"segmentation is {mask.shape[1]}x{mask.shape[0]} px, the image record says {w}x{h}")
     return mask
+
+
+def instances_json(images: list[dict], instances: list[dict], classes: list[str]) -> dict:
+    """COCO instances dict. images: {id, file_name, height, width}; instances: {image_id,
+    mask (H, W) bool, class (0-based), score}. Category ids are class + 1."""
+    anns = []
+    for k, inst in enumerate(instances, start=1):
+        rle = rle_encode(inst["mask"])
+        anns.append({"id": k, "image_id": inst["image_id"], "category_id": int(inst["class"]) + 1,
+                     "segmentation": rle, "area": float(mask_utils.area(rle)),
+                     "bbox": [float(v) for v in mask_utils.toBbox(rle)], "iscrowd": 0,
+                     "score": float(inst["score"])})
+    return {"images": images, "annotations": anns,
+            "categories": [{"id": i + 1, "name": n} for i, n in enumerate(classes)]}
+
+
+def segm_ap(gt_json: str | Path, results: list[dict]) -> float:
+    """COCO mask AP (IoU 0.50:0.95) of detections (``image_id``, ``category_id``,
+    ``segmentation`` RLE, ``score``) against a ground-truth instances file; 0 without detections."""
+    from pycocotools.cocoeval import COCOeval
+
+    if not results:
+        return 0.0
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(str(gt_json))
+        e = COCOeval(gt, gt.loadRes(results), "segm")
+        e.evaluate()
+        e.accumulate()
+        e.summarize()
+    return float(max(e.stats[0], 0.0))
 
 
 class COCODataset:
@@ -100,7 +151,7 @@ class COCODataset:
         dirs = [image_dir] if isinstance(image_dir, str) else list(image_dir)
         self.image_dirs = [self.root / d for d in dirs]
         self._records: dict[str, dict] = {}
-        self._anns: dict[str, list[dict]] = {}
+        self._anns: dict[str, list[dict]] = {}  # the learned classes' annotations, with their "class"
         self._source: dict[str, Path] = {}
         self._last: tuple | None = None  # (image id, decoded masks): ground truth is read twice per image
         self.label_classes: tuple[str, ...] = ()
@@ -108,8 +159,8 @@ class COCODataset:
             self._index(path)
 
     def _index(self, path: Path) -> None:
-        data = read_coco_json(path)
-        names = [c["name"] for c in data["categories"]]
+        coco = load(path)
+        names = [c["name"] for c in coco.dataset["categories"]]
         if self.label_classes and tuple(names) != self.label_classes:
             raise DatasetError(f"{path}: categories {names} differ from those of {self.ann_files[0]} "
                                f"({list(self.label_classes)})")
@@ -123,9 +174,12 @@ class COCODataset:
             raise DatasetError(f"{path}: dataset.classes must follow the file's category order "
                                f"({', '.join(n for n in names if n in self.classes)})")
         cat_class = {c["id"]: (self.classes.index(c["name"]) if c["name"] in self.classes else -1)
-                     for c in data["categories"]}
-        by_number = {}
-        for im in data["images"]:
+                     for c in coco.dataset["categories"]}
+        for ann in coco.dataset["annotations"]:
+            if ann.get("image_id") in coco.imgs and ann.get("category_id") not in cat_class:
+                raise DatasetError(f"{path}: annotation {ann.get('id')} has category_id {ann.get('category_id')}, "
+                                   f"which is not among the file's categories")
+        for im in coco.dataset["images"]:
             key = image_key(im["file_name"])
             if key in self._source and self._source[key] != path:
                 other = self._records[key]
@@ -133,19 +187,9 @@ class COCODataset:
                     raise DatasetError(f"{path}: image '{key}' is also in {self._source[key]} with other annotations")
                 continue
             self._records[key] = im
-            self._anns[key] = []
             self._source[key] = path
-            by_number[im["id"]] = key
-        for ann in data["annotations"]:
-            key = by_number.get(ann.get("image_id"))
-            if key is None:
-                continue
-            if ann.get("category_id") not in cat_class:
-                raise DatasetError(f"{path}: annotation {ann.get('id')} has category_id {ann.get('category_id')}, "
-                                   f"which is not among the file's categories")
-            cls = cat_class[ann["category_id"]]
-            if cls >= 0:
-                self._anns[key].append({**ann, "class": cls})
+            self._anns[key] = [{**ann, "class": cat_class[ann["category_id"]]} for ann in coco.imgToAnns[im["id"]]
+                               if cat_class[ann["category_id"]] >= 0]
 
     def _record(self, image_id: str) -> dict:
         if image_id not in self._records:
@@ -191,12 +235,12 @@ class COCODataset:
         last = self._last
         if last is not None and last[0] == image_id:
             return last[1]
-        h, w = self.image_size(image_id)
+        coco = load(self._source[image_id])
         anns = self._anns[image_id]
         masks = []
         for ann in anns:
             try:
-                masks.append(decode_segmentation(ann.get("segmentation", []), h, w))
+                masks.append(annotation_mask(coco, ann))
             except Exception as err:  # noqa: BLE001 - pycocotools raises bare errors; name the annotation
                 raise DatasetError(f"{self._source[image_id]}: annotation {ann.get('id')} of image '{image_id}': "
                                    f"{err}") from err
@@ -225,7 +269,7 @@ class COCODataset:
         h, w = self.image_size(image_id)
         masks, classes, crowd = self._masks(image_id)
         out = np.zeros((h, w), np.uint8)
-        for m, c, cr in zip(masks, classes, crowd):
+        for m, cr in zip(masks, crowd):
             if cr:
                 out[m & (out == 0)] = IGNORE
         for m, c, cr in zip(masks, classes, crowd):
@@ -283,6 +327,3 @@ def open_dataset(ds: dict) -> COCODataset:
 def default_label_classes(ds: dict) -> list[str]:
     """The categories of the first split's JSON, in its order."""
     return category_names(Path(ds["root"]) / ds[next(k for k in SPLIT_KEYS if k in ds)])
-
-
-split_ids = coco_split_ids  # the ids of a split's JSON

@@ -1,14 +1,19 @@
-"""The pipeline's configuration: the settings a stage reads, and the checks a schema cannot express.
+"""The settings a stage reads.
 
-A rule declares the dotted keys it reads (``settings("irn", "cam.backbone")``); its stage gets
-exactly those, so a stage that reads an undeclared key fails at once instead of silently
-missing reruns. The execution keys below change how a stage runs, not what it computes, and are
-given to every stage without being part of what its output depends on.
+Each stage module declares, in its ``SETTINGS``, the config keys each of its runners reads; the
+rule takes them as its params (``rule_settings``), so a changed value reruns exactly the rules
+that read it, and the runner gets exactly those (``stage_config``): reading an undeclared key
+fails at once instead of silently missing reruns. The execution keys below change how a stage
+runs, not what it computes, and are given to every stage without being part of what its output
+depends on.
 """
 
 from __future__ import annotations
 
+import ast
 import copy
+import re
+from functools import lru_cache
 from pathlib import Path
 
 EXECUTION_KEYS = ("run_name", "device", "threads", "num_workers", "channels_last")
@@ -52,3 +57,55 @@ def stage_config(settings: dict, config: dict) -> dict:
 def without_execution(cfg: dict) -> dict:
     """The declared settings of a stage config (what its results depend on)."""
     return {k: v for k, v in cfg.items() if k not in EXECUTION_KEYS}
+
+
+# ---- the declarations of the stage modules -----------------------------------------------------
+STAGES = Path(__file__).resolve().parent / "stages"
+DATASET_KEYS = ("dataset.kind", "dataset.root", "dataset.classes", "dataset.label_classes", "dataset.image_dir")
+SPLIT_LISTS = {"train": "train_list", "eval": "eval_list", "val": "val_list"}
+_CONDITION = re.compile(r"^(?P<key>\S+) if (?P<lhs>\S+) (?P<op>==|!=) (?P<rhs>\S+)$")
+
+
+@lru_cache(maxsize=1)
+def declared_settings() -> dict[str, list[str]]:
+    """rule -> the entries of its ``SETTINGS`` declaration, from every stage module. Read as
+    literals, so the workflow learns them without importing the stage modules (and torch)."""
+    out: dict[str, list[str]] = {}
+    for path in sorted(STAGES.glob("*.py")):
+        for stmt in ast.parse(path.read_text()).body:
+            if isinstance(stmt, ast.Assign) and [getattr(t, "id", None) for t in stmt.targets] == ["SETTINGS"]:
+                for rule, entries in ast.literal_eval(stmt.value).items():
+                    if rule in out:
+                        raise ConfigError(f"{path}: rule {rule} is declared by another stage module too")
+                    out[rule] = list(entries)
+    return out
+
+
+def _lookup(cfg: dict, key: str):
+    value = cfg
+    for part in key.split("."):
+        value = value[part]
+    return value
+
+
+def rule_settings(cfg: dict, rule: str, split: str | None = None) -> dict:
+    """The settings ``rule`` reads (see ``declared_settings``), selected from ``cfg``.
+
+    An entry is a dotted key or a section; ``split:X`` stands for the images of split X (the
+    dataset keys and ``dataset.X_list``; ``{split}`` is the rule's own split); ``KEY if A == V``
+    (or ``!=``) is read only when config key A (or the rule's ``split``) has the value V.
+    """
+    keys: list[str] = []
+    for entry in declared_settings()[rule]:
+        m = _CONDITION.match(entry)
+        if m:
+            lhs = split if m["lhs"] == "split" else _lookup(cfg, m["lhs"])
+            if (str(lhs) == m["rhs"]) != (m["op"] == "=="):
+                continue
+            entry = m["key"]
+        if entry.startswith("split:"):
+            name = entry[len("split:"):].replace("{split}", split or "")
+            keys += [*DATASET_KEYS, f"dataset.{SPLIT_LISTS[name]}"]
+        else:
+            keys.append(entry)
+    return select(cfg, *dict.fromkeys(keys))

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler
+from torch.utils.data import Dataset
 
-from .datasets import IGNORE, Dataset
+from .datasets import IGNORE
+from .datasets import Dataset as ImageDataset
 
 MEAN = np.array([0.485, 0.456, 0.406], np.float32) * 255
 STD = np.array([0.229, 0.224, 0.225], np.float32) * 255
@@ -54,11 +55,11 @@ def random_crop(arrays: list[torch.Tensor], pads: list[float], crop: int, rng: n
     return out
 
 
-class ClassificationSet(Dataset):
+class ClassificationCrops(Dataset):
     """Images with multi-hot labels for CAM training: random long-side resize, flip, crop."""
 
-    def __init__(self, voc: Dataset, ids: list[str], resize_long: tuple[int, int], crop: int, seed: int = 0):
-        self.voc, self.ids, self.resize_long, self.crop, self.seed = voc, ids, resize_long, crop, seed
+    def __init__(self, data: ImageDataset, ids: list[str], resize_long: tuple[int, int], crop: int, seed: int = 0):
+        self.data, self.ids, self.resize_long, self.crop, self.seed = data, ids, resize_long, crop, seed
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -66,25 +67,26 @@ class ClassificationSet(Dataset):
 
     def __getitem__(self, i: int):
         rng = np.random.default_rng([self.seed, self.epoch, i])
-        img = self.voc.load_image(self.ids[i])
+        img = self.data.load_image(self.ids[i])
         h, w = img.shape[:2]
         target = rng.integers(self.resize_long[0], self.resize_long[1] + 1)
         img = torch.from_numpy(normalise(pil_resize(img, scaled_size((h, w), target / max(h, w)))))
         if rng.random() < 0.5:
             img = img.flip(-1)
         (img,) = random_crop([img], [0.0], self.crop, rng)
-        return img, torch.from_numpy(self.voc.labels(self.ids[i]))
+        return img, torch.from_numpy(self.data.labels(self.ids[i]))
 
 
-class RelationSet(Dataset):
-    """Images with label maps: random rescale, flip, crop. For IRNet training (``stride=4``) the
-    label map is then reduced to stride 4 (nearest); for segmentation training ``stride=1``."""
+class LabelMapCrops(Dataset):
+    """Images with a label map each (relation labels for IRNet, pseudo labels for DeepLab): random
+    rescale, flip, crop. For IRNet (``stride=4``) the label map is then reduced to stride 4
+    (nearest); for segmentation training ``stride=1``."""
 
-    def __init__(self, voc: Dataset, ids: list[str], labels: dict[str, np.ndarray],
+    def __init__(self, data: ImageDataset, ids: list[str], labels: dict[str, np.ndarray],
                  scale_range: tuple[float, float], crop: int, seed: int = 0, stride: int = 4):
         if crop % stride:
             raise ValueError(f"crop size {crop} must be a multiple of {stride}")
-        self.voc, self.ids, self.labels = voc, ids, labels
+        self.data, self.ids, self.labels = data, ids, labels
         self.scale_range, self.crop, self.seed, self.stride = scale_range, crop, seed, stride
         self.epoch = 0
 
@@ -93,7 +95,7 @@ class RelationSet(Dataset):
 
     def __getitem__(self, i: int):
         rng = np.random.default_rng([self.seed, self.epoch, i])
-        img = self.voc.load_image(self.ids[i])
+        img = self.data.load_image(self.ids[i])
         size = scaled_size(img.shape[:2], rng.uniform(*self.scale_range))
         img = torch.from_numpy(normalise(pil_resize(img, size)))
         lab = torch.from_numpy(pil_resize(self.labels[self.ids[i]].astype(np.uint8), size, nearest=True).astype(np.int64))
@@ -109,52 +111,14 @@ class ImageSet(Dataset):
     """Plain images for inference: (id, normalised (3, H, W) tensor); with ``scales``, (id, list of
     the normalised image at each scale, (H, W))."""
 
-    def __init__(self, voc: Dataset, ids: list[str], scales=None):
-        self.voc, self.ids, self.scales = voc, ids, scales
+    def __init__(self, data: ImageDataset, ids: list[str], scales=None):
+        self.data, self.ids, self.scales = data, ids, scales
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def __getitem__(self, i: int):
-        img = self.voc.load_image(self.ids[i])
+        img = self.data.load_image(self.ids[i])
         if self.scales is not None:
             return self.ids[i], scaled_views(img, self.scales), img.shape[:2]
         return self.ids[i], torch.from_numpy(normalise(img))
-
-
-def epoch_loader(data: Dataset, epoch: int, batch_size: int, seed: int, num_workers: int = 0,
-                 collate_fn=None) -> DataLoader:
-    """Shuffled batches of one epoch; order and augmentation depend only on (seed, epoch), so a
-    resumed run sees the same data as an uninterrupted one. Batches are full (the last partial one
-    is dropped), so a batch size above the number of items is an error rather than an empty epoch."""
-    if len(data) < batch_size:
-        raise ValueError(f"batch_size {batch_size} exceeds the {len(data)} training images: no full batch to train on")
-    data.epoch = epoch
-    gen = torch.Generator().manual_seed(seed * 1000 + epoch)
-    from .train import dist_info
-
-    rank, world = dist_info()
-    if world == 1:
-        return DataLoader(data, batch_size=batch_size, shuffle=True, drop_last=True, generator=gen,
-                          num_workers=num_workers, collate_fn=collate_fn)
-    if batch_size % world:
-        raise ValueError(f"batch_size {batch_size} is not a multiple of the {world} training processes")
-    # the batches of one process, sliced: under torchrun each process takes every world-th image
-    # of each batch, so the processes together see the single-process batches
-    batches = BatchSampler(RandomSampler(data, generator=gen), batch_size, drop_last=True)
-    return DataLoader(data, batch_sampler=RankSlice(batches, rank, world), generator=gen, num_workers=num_workers,
-                      collate_fn=collate_fn)
-
-
-class RankSlice:
-    """Every ``world``-th index of each batch of ``batches``, from ``rank`` on."""
-
-    def __init__(self, batches, rank: int, world: int):
-        self.batches, self.rank, self.world = batches, rank, world
-
-    def __iter__(self):
-        for batch in self.batches:
-            yield batch[self.rank:: self.world]
-
-    def __len__(self) -> int:
-        return len(self.batches)

@@ -58,9 +58,9 @@ def input_digest(path: str | Path) -> str:
             if "content_digest" in f.attrs:
                 return str(f.attrs["content_digest"])
     elif path.suffix == ".pt":
-        import torch
+        from .checkpoints import load_checkpoint
 
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = load_checkpoint(path)
         if isinstance(state, dict) and "content_digest" in state:
             return state["content_digest"]
     elif path.suffix == ".json":

@@ -21,6 +21,67 @@ from collections.abc import Callable
 from pathlib import Path
 
 
+def dist_info() -> tuple[int, int]:
+    """(rank, world size) of this process: (0, 1) unless it runs under torchrun."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def wrap_model(model):
+    """The module a training step calls: under torchrun the DistributedDataParallel wrapper, which
+    averages the processes' gradients (with SyncBatchNorm on CUDA: batch statistics over the whole
+    batch, as in one process); else the model itself."""
+    if dist_info()[1] == 1:
+        return model
+    import torch
+    from torch.nn.parallel import DistributedDataParallel
+
+    dev = next(model.parameters()).device
+    if dev.type == "cuda":
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    return DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None,
+                                   find_unused_parameters=True)
+
+
+def mean_over_processes(values: dict[str, float]) -> dict[str, float]:
+    """The mean of each value over the training processes (each saw its slice of every batch)."""
+    world = dist_info()[1]
+    if world == 1:
+        return values
+    import torch
+    import torch.distributed as dist
+
+    names = sorted(values)
+    t = torch.tensor([values[k] for k in names], dtype=torch.float64)
+    dist.all_reduce(t)
+    return dict(zip(names, (t / world).tolist()))
+
+
+def barrier() -> None:
+    """Wait for every training process (a no-op in one process)."""
+    if dist_info()[1] > 1:
+        import torch.distributed as dist
+
+        dist.barrier()
+
+
+class RankSlice:
+    """Every ``world``-th index of each batch of ``batches``, from ``rank`` on."""
+
+    def __init__(self, batches, rank: int, world: int):
+        self.batches, self.rank, self.world = batches, rank, world
+
+    def __iter__(self):
+        for batch in self.batches:
+            yield batch[self.rank :: self.world]
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
 def _stage(target: str):
     module, name = target.split(":")
     return getattr(importlib.import_module(module), name)

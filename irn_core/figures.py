@@ -9,11 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from .datasets import IGNORE, open_dataset
+from .layout import GT_COCO, PREDICTIONS, STAGE_FILES
 from .voc import voc_palette
 
-# stage files of a run folder, by the panel that reads them
-STAGE_FILES = {"cams": "cam/cams.h5", "relations": "relations/relations.h5", "irn": "irn/irn_out.h5",
-               "sem": "labels/sem_pseudo.h5", "ins": "labels/ins_pseudo.h5"}
+PANEL_FILES = ("cams", "relations", "irn", "sem", "ins")  # the stage files the panels draw
 
 
 def _pyplot():
@@ -68,13 +67,12 @@ def upsample(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return arr[np.ix_(ys, xs)]
 
 
-def _run_settings(run: Path) -> dict:
-    """The settings recorded in the run's stage files (dataset root and classes, label settings)."""
+def _run_settings(files: dict[str, Path]) -> dict:
+    """The settings recorded in a run's stage files (dataset root and classes, label settings)."""
     import h5py
 
     merged: dict = {}
-    for rel in STAGE_FILES.values():
-        path = run / rel
+    for path in files.values():
         if path.is_file():
             with h5py.File(path, "r") as f:
                 cfg = json.loads(f.attrs.get("config_json", "{}"))
@@ -96,9 +94,10 @@ def _read(files: dict, key: str, image_id: str) -> dict | None:
         return read_group(f, image_id) if image_id in f else None
 
 
-def image_panels(run: str | Path, image_id: str) -> list[tuple[str, np.ndarray | str]]:
+def image_panels(run: str | Path, image_id: str, files: dict[str, str] | None = None) -> list[tuple[str, np.ndarray | str]]:
     """(title, RGB image or a note) per stage for one image of a run folder (results/<run_name>;
-    a relative dataset root is taken from the folder holding results/)."""
+    a relative dataset root is taken from the folder holding results/). ``files``: the stage files
+    by name (irn_core.layout.STAGE_FILES), by default those of the run folder."""
     import torch
 
     from .instances import instance_map
@@ -106,24 +105,25 @@ def image_panels(run: str | Path, image_id: str) -> list[tuple[str, np.ndarray |
     run = Path(run)
     if not run.is_dir():
         raise FileNotFoundError(f"{run}: run folder not found (expected results/<run_name>)")
-    cfg = _run_settings(run)
+    given = files or {k: run / STAGE_FILES[k] for k in PANEL_FILES}
+    files = {k: Path(given[k]) for k in PANEL_FILES if k in given and Path(given[k]).is_file()}
+    cfg = _run_settings(files)
     if "dataset" not in cfg:
         raise FileNotFoundError(f"{run}: no stage file with dataset settings (run make_cam first)")
     classes = list(cfg["dataset"]["classes"])
     root = Path(cfg["dataset"]["root"]).expanduser()
     if not root.is_absolute():
         root = run.resolve().parents[1] / root
-    voc = open_dataset({**cfg["dataset"], "root": str(root)})
-    files = {k: run / v for k, v in STAGE_FILES.items() if (run / v).is_file()}
-    groups = {k: _read(files, k, image_id) for k in STAGE_FILES}
+    data = open_dataset({**cfg["dataset"], "root": str(root)})
+    groups = {k: _read(files, k, image_id) for k in PANEL_FILES}
     if all(g is None for g in groups.values()) and not _is_held_out(run, image_id):
         raise KeyError(f"image '{image_id}' is in no stage file of {run} (nor in its held-out split)")
-    image = voc.load_image(image_id)
+    image = data.load_image(image_id)
     size = image.shape[:2]
     note = "{} has not run on this image".format
     panels: list[tuple[str, np.ndarray | str]] = []
-    if voc.has_gt(image_id):
-        gt = voc.semantic_gt(image_id)
+    if data.has_gt(image_id):
+        gt = data.semantic_gt(image_id)
         panels.append(("image + ground truth", blend(image, palette_image(gt), 0.5, (gt > 0) & (gt != IGNORE))))
     else:
         panels.append(("image (no ground truth)", image))
@@ -168,10 +168,12 @@ def image_panels(run: str | Path, image_id: str) -> list[tuple[str, np.ndarray |
 
 
 def _held_out_numbers(run: Path) -> dict[str, int]:
-    gt_json = run / "maskrcnn/gt_val_coco.json"
+    from .coco import image_key, load
+
+    gt_json = run / GT_COCO.format(split="val")
     if not gt_json.is_file():
         return {}
-    return {Path(im["file_name"]).stem: im["id"] for im in json.loads(gt_json.read_text())["images"]}
+    return {image_key(im["file_name"]): im["id"] for im in load(gt_json).dataset["images"]}
 
 
 def _is_held_out(run: Path, image_id: str) -> bool:
@@ -179,9 +181,9 @@ def _is_held_out(run: Path, image_id: str) -> bool:
 
 
 def _maskrcnn_panel(run: Path, image_id: str, image: np.ndarray, classes: list[str]):
-    from pycocotools import mask as mask_utils
+    from .coco import rle_decode
 
-    pred_json = run / "maskrcnn/pseudo/predictions_val.json"
+    pred_json = run / PREDICTIONS.format(source="pseudo")
     numbers = _held_out_numbers(run)
     if not (numbers and pred_json.is_file()):
         return "Mask R-CNN", "eval_maskrcnn has not run"
@@ -190,7 +192,7 @@ def _maskrcnn_panel(run: Path, image_id: str, image: np.ndarray, classes: list[s
     preds = [p for p in json.loads(pred_json.read_text()) if p["image_id"] == numbers[image_id] and p["score"] > 0.5]
     ids = np.zeros(image.shape[:2], np.int64)
     for i, p in enumerate(preds, start=1):
-        m = mask_utils.decode(dict(p["segmentation"], counts=p["segmentation"]["counts"].encode())).astype(bool)
+        m = rle_decode(p["segmentation"])
         ids[m & (ids == 0)] = i
     names = ", ".join(f"{classes[p['category_id'] - 1]} {p['score']:.2f}" for p in preds)
     return f"Mask R-CNN (score > 0.5)\n{names[:60]}", blend(image, instance_colours(ids), 0.6, ids > 0)

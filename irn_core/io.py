@@ -1,4 +1,4 @@
-"""HDF5 stage files (one file per stage, one group per image) and COCO JSON.
+"""HDF5 stage files (one file per stage, one group per image) and JSON files.
 
 Every stage file is written to a temporary name and renamed when complete, and records its
 provenance in file attributes.
@@ -217,28 +217,3 @@ def json_ready(obj):
     if isinstance(obj, (float, np.floating)):
         return float(obj) if np.isfinite(obj) else None
     return obj
-
-
-def rle_encode(mask: np.ndarray) -> dict:
-    """COCO RLE of a (H, W) bool mask, with ``counts`` as str (JSON-ready)."""
-    from pycocotools import mask as mask_utils
-
-    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    rle["counts"] = rle["counts"].decode("ascii")
-    return rle
-
-
-def coco_instances(images: list[dict], instances: list[dict], classes: list[str]) -> dict:
-    """COCO instances dict. images: {id, file_name, height, width}; instances: {image_id,
-    mask (H, W) bool, class (0-based), score}. Category ids are class + 1."""
-    from pycocotools import mask as mask_utils
-
-    anns = []
-    for k, inst in enumerate(instances, start=1):
-        rle = rle_encode(inst["mask"])
-        anns.append({"id": k, "image_id": inst["image_id"], "category_id": int(inst["class"]) + 1,
-                     "segmentation": rle, "area": float(mask_utils.area(rle)),
-                     "bbox": [float(v) for v in mask_utils.toBbox(rle)], "iscrowd": 0,
-                     "score": float(inst["score"])})
-    return {"images": images, "annotations": anns,
-            "categories": [{"id": i + 1, "name": n} for i, n in enumerate(classes)]}

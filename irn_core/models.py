@@ -211,7 +211,8 @@ class CAMNet(nn.Module):
         return self
 
 
-def _unit(cin: int, cout: int, groups: int, relu: bool = True) -> list[nn.Module]:
+def _conv_gn(cin: int, cout: int, groups: int, relu: bool = True) -> list[nn.Module]:
+    """1x1 convolution + GroupNorm (+ ReLU): the unit of IRNet's branches."""
     layers = [nn.Conv2d(cin, cout, 1, bias=False), nn.GroupNorm(groups, cout)]
     return layers + [nn.ReLU(inplace=True)] if relu else layers
 
@@ -227,13 +228,13 @@ class IRNet(nn.Module):
         ch = backbone.channels
         # each level: 1x1 conv + GroupNorm, upsampled to the finer level where needed, then ReLU
         # (the public order: upsampling before the ReLU)
-        self.edge = nn.ModuleList([nn.Sequential(*_unit(c, 32, 4, relu=False)) for c in ch])
+        self.edge = nn.ModuleList([nn.Sequential(*_conv_gn(c, 32, 4, relu=False)) for c in ch])
         self.edge_out = nn.Conv2d(32 * len(ch), 1, 1, bias=True)
         dp_w = [64, 128, 256, 256, 256]
-        self.dp = nn.ModuleList([nn.Sequential(*_unit(c, w, 8 if w == 64 else 16, relu=False))
+        self.dp = nn.ModuleList([nn.Sequential(*_conv_gn(c, w, 8 if w == 64 else 16, relu=False))
                                  for c, w in zip(ch, dp_w)])
-        self.dp_fuse8 = nn.Sequential(*_unit(768, 256, 16, relu=False))
-        self.dp_out = nn.Sequential(*_unit(448, 256, 16), nn.Conv2d(256, 2, 1, bias=False))
+        self.dp_fuse8 = nn.Sequential(*_conv_gn(768, 256, 16, relu=False))
+        self.dp_out = nn.Sequential(*_conv_gn(448, 256, 16), nn.Conv2d(256, 2, 1, bias=False))
         # mean displacement over the training images, subtracted at inference (METHOD.md 4)
         self.register_buffer("mean_shift", torch.zeros(2))
 

@@ -1,5 +1,5 @@
-"""Inter-pixel relations (METHOD.md 3-4): confident regions from CAMs, dense-CRF refinement,
-pair sets within a radius, and affinities from a boundary map.
+"""Inter-pixel relations (METHOD.md 3-4): confident regions from CAMs (refined by the dense CRF of
+irn_core.crf), pair sets within a radius, affinities from a boundary map, and IRNet's losses.
 
 Neighbourhoods follow the public implementation: the "forward half" of the offsets (dy, dx)
 with dy > 0, or dy == 0 and dx > 0, and dy^2 + dx^2 < radius^2, so each unordered pair is
@@ -15,42 +15,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .cam import cam_to_label
+from .crf import crf_refine
 from .datasets import IGNORE
-
-
-def crf_refine(image: np.ndarray, labels: np.ndarray, n_labels: int, iterations: int = 10,
-               gt_prob: float = 0.7) -> np.ndarray:
-    """Dense-CRF refinement of a (H, W) label map 0..n_labels-1 on a (H, W, 3) uint8 image.
-
-    Unary from labels (ground-truth probability ``gt_prob``); Gaussian kernel sxy=3, compat=3;
-    bilateral kernel sxy=50, srgb=5, compat=10 (the public settings).
-    """
-    import pydensecrf.densecrf as dcrf
-    from pydensecrf.utils import unary_from_labels
-
-    h, w = labels.shape
-    d = dcrf.DenseCRF2D(w, h, n_labels)
-    d.setUnaryEnergy(unary_from_labels(labels, n_labels, gt_prob=gt_prob, zero_unsure=False))
-    d.addPairwiseGaussian(sxy=3, compat=3)
-    d.addPairwiseBilateral(sxy=50, srgb=5, rgbim=np.array(image, dtype=np.uint8, order="C"), compat=10)
-    q = d.inference(iterations)
-    return np.argmax(np.asarray(q).reshape(n_labels, h, w), axis=0)
-
-
-def crf_probabilities(image: np.ndarray, probs: np.ndarray, iterations: int = 10) -> np.ndarray:
-    """Dense-CRF post-processing of (K, H, W) class probabilities on a (H, W, 3) uint8 image, with
-    DeepLab v2's settings (Chen et al., TPAMI 2018): Gaussian sxy=3, compat=3; bilateral
-    sxy=121, srgb=5, compat=4. Returns the refined (K, H, W) probabilities."""
-    import pydensecrf.densecrf as dcrf
-    from pydensecrf.utils import unary_from_softmax
-
-    k, h, w = probs.shape
-    d = dcrf.DenseCRF2D(w, h, k)
-    d.setUnaryEnergy(np.ascontiguousarray(unary_from_softmax(probs.astype(np.float32))))
-    d.addPairwiseGaussian(sxy=3, compat=3)
-    d.addPairwiseBilateral(sxy=121, srgb=5, rgbim=np.array(image, dtype=np.uint8, order="C"), compat=4)
-    return np.asarray(d.inference(iterations)).reshape(k, h, w)
 
 
 def relation_labels(image: np.ndarray, cams: np.ndarray, keys: np.ndarray, fg_threshold: float = 0.30,
@@ -234,5 +200,5 @@ def irn_losses(edge_logits: torch.Tensor, disp: torch.Tensor, label: torch.Tenso
             "dp_fg": dp_fg, "dp_bg": dp_bg}
 
 
-__all__ = ["public_source_region", "boundary_affinity", "crf_probabilities", "crf_refine", "direction_offsets", "irn_losses", "pair_labels",
-           "path_cells", "relation_labels", "search_directions", "shifted", "cam_to_label", "gather_pairs"]
+__all__ = ["boundary_affinity", "direction_offsets", "gather_pairs", "irn_losses", "pair_labels", "path_cells",
+           "public_source_region", "relation_labels", "search_directions", "shifted"]

@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset as TorchDataset
 from torchvision.models._utils import IntermediateLayerGetter
 from torchvision.models.detection import MaskRCNN
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
@@ -18,8 +17,10 @@ from torchvision.models.detection.backbone_utils import BackboneWithFPN
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 from torchvision.models.segmentation.deeplabv3 import DeepLabHead, DeepLabV3
 
-from .models import ResNetBackbone, frozen_batchnorm
+from .coco import annotation_mask, image_key, load
 from .datasets import Dataset
+from .models import ResNetBackbone, build_backbone, frozen_batchnorm, load_cam_backbone
+from .progress import log
 
 
 def build_maskrcnn(backbone: ResNetBackbone, num_classes: int, cfg: dict, frozen_bn: bool) -> MaskRCNN:
@@ -42,38 +43,48 @@ def build_maskrcnn(backbone: ResNetBackbone, num_classes: int, cfg: dict, frozen
                     box_batch_size_per_image=cfg["rois_per_image"], box_detections_per_img=cfg["detections_per_image"])
 
 
-def unit_image(voc: Dataset, image_id: str) -> torch.Tensor:
+def init_backbone(cfg: dict, section: str, cam_model: str | None, last_stride: int) -> tuple[ResNetBackbone, bool]:
+    """The backbone of a supervised model per its ``init``: from scratch, ImageNet's weights
+    (``cam.pretrained``) or the CAM network's; and whether it is pretrained (frozen BatchNorm)."""
+    arch, init = cfg["cam"]["backbone"], cfg[section]["init"]
+    if init == "imagenet":
+        if not cfg["cam"]["pretrained"]:
+            raise ValueError(f"{section}.init 'imagenet' needs cam.pretrained (ImageNet weights)")
+        return build_backbone(arch, cfg["cam"]["pretrained"], last_stride), True
+    net = build_backbone(arch, last_stride=last_stride)
+    if init == "cam":
+        load_cam_backbone(net, cam_model)
+        log("backbone initialised from the CAM network (trained with image-level labels only)")
+    else:
+        log("no pretrained weights: the backbone is trained from scratch")
+    return net, False
+
+
+def maskrcnn_input(data: Dataset, image_id: str) -> torch.Tensor:
     """An image as Mask R-CNN takes it: (3, H, W) float in [0, 1] (the model normalises it)."""
-    return torch.from_numpy(voc.load_image(image_id)).permute(2, 0, 1).float() / 255
+    return torch.from_numpy(data.load_image(image_id)).permute(2, 0, 1).float() / 255
 
 
-class CocoInstances(Dataset):
-    """Images and Mask R-CNN targets from a COCO instances JSON whose file names are in the
-    dataset's JPEGImages. Random horizontal flip when ``train``."""
+class CocoInstances(TorchDataset):
+    """Images and Mask R-CNN targets from a COCO instances JSON whose images are the dataset's
+    (by :func:`irn_core.coco.image_key`). Random horizontal flip when ``train``."""
 
-    def __init__(self, voc: Dataset, coco_json: str | Path, train: bool, seed: int = 0):
-        from pycocotools import mask as mask_utils
-
-        self._decode = mask_utils.decode
-        data = json.loads(Path(coco_json).read_text())
-        self.voc, self.train, self.seed, self.epoch = voc, train, seed, 0
-        self.images = data["images"]
-        self.anns: dict[int, list] = {im["id"]: [] for im in self.images}
-        for a in data["annotations"]:
-            self.anns[a["image_id"]].append(a)
+    def __init__(self, data: Dataset, coco_json: str | Path, train: bool, seed: int = 0):
+        self.coco = load(coco_json)
+        self.data, self.train, self.seed, self.epoch = data, train, seed, 0
+        self.images = self.coco.dataset["images"]
+        self.instances = len(self.coco.dataset["annotations"])
 
     def __len__(self) -> int:
         return len(self.images)
 
     def __getitem__(self, i: int):
         info = self.images[i]
-        image_id = Path(info["file_name"]).stem
-        img = unit_image(self.voc, image_id)
+        img = maskrcnn_input(self.data, image_key(info["file_name"]))
         h, w = img.shape[-2:]
-        anns = self.anns[info["id"]]
+        anns = self.coco.imgToAnns[info["id"]]
         if anns:
-            masks = np.stack([self._decode(dict(a["segmentation"], counts=a["segmentation"]["counts"].encode()))
-                              for a in anns]).astype(bool)
+            masks = np.stack([annotation_mask(self.coco, a) for a in anns])
         else:
             masks = np.zeros((0, h, w), bool)
         masks = torch.from_numpy(masks)

@@ -5,7 +5,7 @@ import torch
 from irn_core.cam import cam_to_label, multiscale_cam, normalise_max, strided_size, strided_up_size
 from irn_core.data import pil_resize, scaled_views
 from irn_core.models import CAMNet, WeightsError, build_backbone, load_cam_backbone
-from irn_core.train import atomic_save
+from irn_core.checkpoints import atomic_save
 
 
 def test_normalise_max_per_map():

@@ -95,8 +95,8 @@ def test_training_rules_cover_the_stage_they_run(code_copy):
     """The training scripts hand their stage to run_training (torchrun when train_processes > 1):
     an edit of the stage's function or of the training loop is a new code version of the rule."""
     package, scripts = code_copy
-    stage_of = {"train_cam": "stages/cam.py", "train_irn": "stages/irn.py", "train_maskrcnn": "stages/supervised.py",
-                "train_deeplab": "stages/supervised.py"}
+    stage_of = {"train_cam": "stages/cam.py", "train_irn": "stages/irnet.py", "train_maskrcnn": "stages/maskrcnn.py",
+                "train_deeplab": "stages/deeplab.py"}
     for rule, module in stage_of.items():
         for path, name in ((package / module, rule), (package / "train.py", "fit")):
             before = versions(scripts, "toy", [rule])[rule]
@@ -114,17 +114,23 @@ def test_another_runner_of_the_stage_module_is_not_in_the_version(code_copy):
     assert [r for r in before if before[r] != after[r]] == ["eval_cam"]
 
 
+# the COCO reader: what datasets.reader("coco") serves (irn_core/coco.py also holds the COCO JSON and
+# RLE helpers that every run uses for its pseudo labels); the toy generator
+READERS = {"coco.py": ("COCODataset", "open_dataset", "default_label_classes", "split_ids", "category_names"),
+           "toy.py": None}
+
+
 def test_code_a_run_does_not_execute_is_not_in_its_versions(code_copy):
-    """Every function of the COCO reader edited: no rule of a toy or VOC run changes; every
-    function of the toy generator edited: no rule of a VOC run changes. The COCO run's rules
+    """Every definition of the COCO reader edited: no rule of a toy or VOC run changes; every
+    definition of the toy generator edited: no rule of a VOC run changes. The COCO run's rules
     that read the dataset do change."""
     package, scripts = code_copy
     before = {kind: versions(scripts, kind) for kind in ("toy", "voc", "coco")}
-    for module in ("coco.py", "toy.py"):
+    for module, names in READERS.items():
         path = package / module
         original = path.read_text()
         for node in ast.parse(original).body:
-            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and (names is None or node.name in names):
                 edit(path, node.lineno, node.name)
         after = {kind: versions(scripts, kind) for kind in before}
         path.write_text(original)

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
-from irn_core.data import epoch_loader
+from irn_core.train import epoch_loader
 
 
 def _order(loader):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from irn_core.stages.dataset import check_dataset, min_image_side
+from irn_core.stages.data import check_dataset, min_image_side
 from irn_core.toy import TOY_CLASSES, ToySettings, write_toy_dataset
 from irn_core.datasets import DatasetError
 from irn_core.voc import save_palette_png

@@ -11,8 +11,9 @@ from irn_core.coco import COCODataset
 from irn_core.checks import check_config
 from irn_core.datasets import DatasetError, open_dataset, split_with_labels
 from irn_core.evaluate import confusion, iou_from_confusion
-from irn_core.io import coco_instances, write_json
-from irn_core.stages.dataset import check_dataset
+from irn_core.coco import instances_json
+from irn_core.io import write_json
+from irn_core.stages.data import check_dataset
 from irn_core.toy import TOY_CLASSES
 from irn_core.voc import VOC_CLASSES, VOCDataset, read_split, save_palette_png
 
@@ -114,7 +115,7 @@ def coco_root(tmp_path):
         Image.fromarray(np.full((10, 10, 3), 90, np.uint8)).save(root / "images" / name)
     crowd = np.zeros((10, 10), bool)
     crowd[6:10, 6:10] = True
-    from irn_core.io import rle_encode
+    from irn_core.coco import rle_encode
 
     data = {"images": [{"id": 7, "file_name": "x.jpg", "height": 10, "width": 10},
                        {"id": 8, "file_name": "y.jpg", "height": 10, "width": 10},
@@ -171,7 +172,7 @@ def voc_to_coco(root, ids, classes=TOY_CLASSES) -> dict:
         h, w = voc.image_size(image_id)
         images.append({"id": n, "file_name": f"{image_id}.jpg", "height": h, "width": w})
         instances += [{"image_id": n, "mask": m, "class": c, "score": 1.0} for m, c in zip(masks, cls)]
-    return coco_instances(images, instances, list(classes))
+    return instances_json(images, instances, list(classes))
 
 
 def test_coco_layout_of_the_toy_set_reads_as_the_voc_layout(toy_root, tmp_path):

@@ -4,7 +4,7 @@ import torch
 
 from irn_core.digest import code_digest, config_digest, input_digest
 from irn_core.io import atomic_h5, provenance, write_group
-from irn_core.train import atomic_save
+from irn_core.checkpoints import atomic_save
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 

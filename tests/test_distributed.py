@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from irn_core.data import epoch_loader
+from irn_core.train import epoch_loader
 from irn_core.distributed import run_training
 from irn_core.stages.cam import train_cam
-from irn_core.stages.dataset import check_dataset
+from irn_core.stages.data import check_dataset
 from irn_core.toy import TOY_CLASSES
 
 

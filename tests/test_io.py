@@ -4,8 +4,9 @@ import h5py
 import numpy as np
 import pytest
 
-from irn_core.io import (atomic_h5, coco_instances, config_digest, open_stage, provenance, read_group, read_instances,
-                         write_group, write_instances)
+from irn_core.coco import instances_json
+from irn_core.io import (atomic_h5, config_digest, open_stage, provenance, read_group, read_instances, write_group,
+                         write_instances)
 
 
 def test_hdf5_round_trip_with_provenance(tmp_path):
@@ -72,7 +73,7 @@ def test_coco_json_rle(rng):
 
     m = np.zeros((10, 12), bool)
     m[2:5, 3:9] = True
-    coco = coco_instances([{"id": 1, "file_name": "a.jpg", "height": 10, "width": 12}],
+    coco = instances_json([{"id": 1, "file_name": "a.jpg", "height": 10, "width": 12}],
                           [{"image_id": 1, "mask": m, "class": 2, "score": 0.7}], ["a", "b", "c"])
     ann = coco["annotations"][0]
     assert ann["category_id"] == 3 and ann["area"] == 18 and ann["bbox"] == [3, 2, 6, 3]
@@ -101,7 +102,7 @@ def test_disk_full_is_named_and_leaves_nothing(tmp_path, monkeypatch):
     import torch
 
     import irn_core.io as io
-    from irn_core.train import atomic_save
+    from irn_core.checkpoints import atomic_save
 
     (tmp_path / "model.pt").write_bytes(b"the previous good model")
 

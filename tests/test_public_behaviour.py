@@ -11,8 +11,10 @@ import yaml
 from irn_core.data import normalise
 from irn_core.models import CAMNet, IRNet, build_backbone
 from irn_core.relations import boundary_affinity, irn_losses, pair_labels, public_source_region, search_directions
-from irn_core.stages.irn import _pad_right, irn_forward, mean_displacement_crops, top_left_crop
-from irn_core.train import Checkpointer, fit, make_optimizer, step_factor
+from irn_core.stages.irnet import _pad_right, irn_forward, mean_displacement_crops, top_left_crop
+from irn_core.checkpoints import Checkpointer
+from irn_core.optim import lr_schedule, make_optimizer
+from irn_core.train import fit
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 
@@ -154,8 +156,14 @@ def test_public_sgd_momentum():
 
 def test_detectron_step_schedule_by_iterations(tmp_path):
     """Milestones [3, 5], gamma 0.1, warm-up 2 from 1/3: factors 1/3, 2/3, 1, 0.1, 0.1, 0.01."""
-    f = step_factor([3, 5], 0.1, warmup_iters=2)
-    assert [f(s, 6) for s in range(6)] == pytest.approx([1 / 3, 2 / 3, 1, 0.1, 0.1, 0.01])
+    settings = {"lr_schedule": "steps", "lr_steps": [3, 5], "lr_gamma": 0.1, "warmup_iters": 2}
+    opt = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
+    schedule, factors = lr_schedule(opt, 6, settings), []
+    for _ in range(6):
+        factors.append(opt.param_groups[0]["lr"])
+        opt.step()
+        schedule.step()
+    assert factors == pytest.approx([1 / 3, 2 / 3, 1, 0.1, 0.1, 0.01], rel=1e-12)
     # 5 iterations of 2 batches per epoch: 3 epochs, the last one stops after its first batch
     model = nn.Linear(1, 1)
     seen = []
@@ -164,9 +172,9 @@ def test_detectron_step_schedule_by_iterations(tmp_path):
         seen.append(batch)
         return {"total": m(batch).sum()}
 
-    c = {"optimizer": "sgd", "momentum": 0.9, "weight_decay": 0.0, "epochs": 99}
+    c = {"optimizer": "sgd", "momentum": 0.9, "weight_decay": 0.0, "epochs": 99, "iterations": 5, **settings}
     hist = fit(model, [{"params": model.parameters(), "lr": 0.1}], lambda e: [torch.ones(1, 1), torch.ones(1, 1)],
-               step, c, Checkpointer(tmp_path), "t", iterations=5, lr_factor=f)
+               step, c, Checkpointer(tmp_path), "t")
     assert len(seen) == 5 and [h["epoch"] for h in hist] == [1, 2, 3]
 
 

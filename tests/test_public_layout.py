@@ -8,7 +8,7 @@ import torch
 from irn_core.cam import strided_size
 from irn_core.public import read_public_cam, write_public_cam
 from irn_core.stages.cam import import_cam
-from irn_core.stages.dataset import check_dataset
+from irn_core.stages.data import check_dataset
 from irn_core.toy import TOY_CLASSES
 
 LISTS = {"train_list": "ImageSets/Segmentation/train.txt", "eval_list": "ImageSets/Segmentation/train.txt"}
@@ -47,7 +47,7 @@ def test_public_cam_file_is_what_make_cam_saves(tmp_path, rng):
 def test_import_round_trips_public_and_hdf5_sources(dataset, tmp_path, rng):
     cfg, manifest = dataset
     _public_cams(tmp_path / "npy", manifest, rng)
-    import_cam(cfg, str(tmp_path / "npy"), [manifest_path(manifest, tmp_path)],
+    import_cam(dict(cfg, cam={"external": str(tmp_path / "npy")}), [manifest_path(manifest, tmp_path)],
                str(tmp_path / "cams.h5"))
     with h5py.File(tmp_path / "cams.h5") as f:
         assert f.attrs["stage"] == "import_cam" and len(f) == len(manifest["ids"])
@@ -57,7 +57,8 @@ def test_import_round_trips_public_and_hdf5_sources(dataset, tmp_path, rng):
             assert (g["keys"][()] == ref["keys"]).all()
             assert (g["cam_s4"][()] == ref["cam"]).all() and (g["cam_full"][()] == ref["high_res"]).all()
     # our own HDF5 layout imports to the same arrays
-    import_cam(cfg, str(tmp_path / "cams.h5"), [manifest_path(manifest, tmp_path)], str(tmp_path / "again.h5"))
+    import_cam(dict(cfg, cam={"external": str(tmp_path / "cams.h5")}), [manifest_path(manifest, tmp_path)],
+               str(tmp_path / "again.h5"))
     with h5py.File(tmp_path / "cams.h5") as a, h5py.File(tmp_path / "again.h5") as b:
         assert a.attrs["content_digest"] == b.attrs["content_digest"]
 
@@ -91,7 +92,8 @@ def test_malformed_cams_are_rejected_naming_file_and_problem(dataset, tmp_path, 
     e["high_res"][0, 0, 0] = np.nan
     write_public_cam(folder / f"{ids[5]}.npy", e["keys"], e["cam"], e["high_res"])
     with pytest.raises(ValueError) as err:
-        import_cam(cfg, str(folder), [manifest_path(manifest, tmp_path)], str(tmp_path / "cams.h5"))
+        import_cam(dict(cfg, cam={"external": str(folder)}), [manifest_path(manifest, tmp_path)],
+                   str(tmp_path / "cams.h5"))
     msg = str(err.value)
     h, w = recs[ids[0]]["size"]
     k = len(recs[ids[0]]["labels"])

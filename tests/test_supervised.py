@@ -4,12 +4,13 @@ import os
 import numpy as np
 import torch
 
-from irn_core.io import coco_instances, write_json
+from irn_core.coco import instances_json
+from irn_core.io import write_json
 from irn_core.models import build_backbone
 from irn_core.datasets import union_ids
 from irn_core.stages import coco_image_numbers
-from irn_core.stages.summary import write_summary
-from irn_core.stages.supervised import write_gt_coco
+from irn_core.stages.summary import summary
+from irn_core.stages.maskrcnn import gt_coco
 from irn_core.supervised import (CocoInstances, build_deeplab, build_maskrcnn, keep_valid_targets, masks_to_boxes,
                                  predict_segmentation)
 from irn_core.toy import TOY_CLASSES
@@ -43,7 +44,7 @@ def test_coco_dataset_reads_ground_truth(toy_root, tmp_path):
         images.append({"id": n, "file_name": f"{i}.jpg", "height": masks.shape[1], "width": masks.shape[2]})
         inst += [{"image_id": n, "mask": m, "class": int(c), "score": 1.0} for m, c in zip(masks, classes)]
     path = tmp_path / "gt.json"
-    write_json(path, coco_instances(images, inst, list(TOY_CLASSES)))
+    write_json(path, instances_json(images, inst, list(TOY_CLASSES)))
     data = CocoInstances(voc, path, train=False)
     img, target = data[0]
     masks, classes, _ = voc.instance_gt(ids[0])
@@ -88,7 +89,7 @@ def test_summary_gathers_sections_and_seconds(tmp_path):
                                        "sweep": {}})
     write_json(tmp_path / "labels.json", {"sem_pseudo": {"miou": 0.6, "per_class_iou": []},
                                           "ins_pseudo": {"map50": 0.3, "map25": 0.5, "map70": 0.1, "map75": 0.05}})
-    s = write_summary({"cam": tmp_path / "cam.json", "labels": tmp_path / "labels.json"}, tmp_path / "b",
+    s = summary({"cam": tmp_path / "cam.json", "labels": tmp_path / "labels.json"}, tmp_path / "b",
                       tmp_path / "summary.json", "r")
     assert s["cam"] == {"miou": 0.4, "best_miou": 0.5, "best_threshold": 0.3, "threshold": 0.15}
     assert s["sem_pseudo"] == {"miou": 0.6} and s["ins_pseudo"]["map50"] == 0.3
@@ -104,7 +105,7 @@ def test_gt_coco_numbers_train_images_as_the_pseudo_label_json(toy_root, tmp_pat
     val = read_split(toy_root / "ImageSets/Segmentation/val.txt")
     cfg = {"dataset": {"kind": "toy", "root": str(toy_root), "classes": list(TOY_CLASSES),
                        "train_list": "ImageSets/Segmentation/train.txt", "val_list": "ImageSets/Segmentation/val.txt"}}
-    write_gt_coco(cfg, "train_list", str(tmp_path / "gt.json"))
+    gt_coco(cfg, "train_list", str(tmp_path / "gt.json"))
     gt = json.loads((tmp_path / "gt.json").read_text())
     pseudo_numbers = coco_image_numbers(union_ids(train, val))
     assert [(im["id"], im["file_name"]) for im in gt["images"]] == [(pseudo_numbers[i], f"{i}.jpg") for i in train]
@@ -135,7 +136,7 @@ def test_pretrained_backbones_keep_frozen_batchnorm_through_train():
 
 def test_deeplab_multiscale_flip_and_crf():
     from irn_core.data import scaled_views
-    from irn_core.relations import crf_probabilities
+    from irn_core.crf import crf_probabilities
 
     torch.manual_seed(0)
     model = build_deeplab(build_backbone("resnet_tiny"), 3).eval()

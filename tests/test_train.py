@@ -2,13 +2,29 @@ import pytest
 import torch
 
 from irn_core.device import autocast_dtype, resolve_device
-from irn_core.train import Checkpointer, fit, poly_lr
+from irn_core.checkpoints import Checkpointer
+from irn_core.optim import lr_schedule
+from irn_core.train import fit
+
+
+def _lrs(settings: dict, total: int, lr: float = 0.1) -> list[float]:
+    """The lr of each of ``total`` steps under the schedule of ``settings`` (stepped as fit does)."""
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+    schedule = lr_schedule(opt, total, settings)
+    lrs = []
+    for _ in range(total + 1):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        schedule.step()
+    return lrs
 
 
 def test_poly_lr():
-    assert poly_lr(0.1, 0, 100) == 0.1
-    assert poly_lr(0.1, 50, 100) == pytest.approx(0.1 * 0.5 ** 0.9)
-    assert poly_lr(0.1, 100, 100) == 0.0
+    """lr x (1 - step / total) ^ 0.9 at every step, bit for bit the values of the former
+    hand-written schedule (base_lr * (1 - step / max_step) ** 0.9)."""
+    lrs = _lrs({"lr_schedule": "poly"}, 100)
+    assert lrs[0] == 0.1 and lrs[50] == pytest.approx(0.1 * 0.5 ** 0.9) and lrs[100] == 0.0
+    assert lrs == [0.1 * (1 - step / 100) ** 0.9 for step in range(101)]
 
 
 def test_resolve_device():
@@ -131,7 +147,7 @@ def test_finished_model_leaves_no_checkpoint(tmp_path):
 
 
 def test_checkpoint_tag_follows_input_contents(tmp_path):
-    from irn_core.train import checkpoint_tag
+    from irn_core.checkpoints import checkpoint_tag
 
     (tmp_path / "a.json").write_text('{"x": 1}')
     (tmp_path / "b.json").write_text('{"x": 1}')

@@ -1,9 +1,9 @@
-"""Stages of METHOD.md 1-2: train the CAM network, dump CAMs to HDF5, evaluate them."""
+"""Stages of METHOD.md 1-2: train the CAM network, make (or import) the CAMs of every image, and
+evaluate them."""
 
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import h5py
@@ -12,68 +12,68 @@ import torch
 from torch.utils.data import DataLoader
 
 from .. import cam as camlib
-from ..config import without_execution
-from ..data import ClassificationSet, ImageSet, epoch_loader
-from ..digest import input_digest
+from ..checkpoints import load_checkpoint
+from ..data import ClassificationCrops, ImageSet
+from ..datasets import open_dataset, split_ids, split_with_labels
+from ..device import resolve_device, to_device
 from ..evaluate import confusion, iou_from_confusion
-from ..io import atomic_h5, open_stage, provenance, write_group, write_json
+from ..io import open_stage, write_json
 from ..models import CAMNet, build_backbone
 from ..progress import Progress, log
 from ..public import cam_problems, read_public_cam
-from ..shards import shard_ids
-from ..device import autocast_dtype, place, resolve_device
-from ..train import Checkpointer, checkpoint_tag, fit
-from ..datasets import open_dataset, split_ids, split_with_labels, union_ids
+from . import PerImage, Training
+
+# what each runner reads (irn_core.config.rule_settings)
+SETTINGS = {
+    "train_cam": ["split:train", "mixed_precision", "train_processes", "cam.backbone", "cam.pretrained",
+                  "cam.optimizer", "cam.momentum", "cam.epochs", "cam.batch_size", "cam.lr", "cam.weight_decay",
+                  "cam.resize_long", "cam.crop_size", "cam.seed"],
+    "make_cam": ["split:train", "split:eval", "cam.backbone", "cam.scales"],
+    "import_cam": ["split:train", "split:eval", "cam.external"],
+    "eval_cam": ["split:eval", "cam.eval_threshold", "cam.eval_sweep"],
+}
 
 
 def build_cam_net(cfg: dict) -> CAMNet:
-    c = cfg["cam"]
-    backbone = build_backbone(c["backbone"], c["pretrained"])
-    return CAMNet(backbone, len(cfg["dataset"]["classes"]), pretrained=bool(c["pretrained"]))
+    cam = cfg["cam"]
+    backbone = build_backbone(cam["backbone"], cam["pretrained"])
+    return CAMNet(backbone, len(cfg["dataset"]["classes"]), pretrained=bool(cam["pretrained"]))
 
 
 def train_cam(cfg: dict, train_manifest: str, model_out: str, ckpt_dir: str) -> dict:
     """Train the classifier (multi-label soft margin, SGD + poly decay, 10x lr on the head)."""
-    c = cfg["cam"]
-    device = resolve_device(cfg["device"])
-    voc = open_dataset(cfg["dataset"])
-    ids, empty = split_with_labels(voc, split_ids(cfg["dataset"], "train_list"))
+    settings = cfg["cam"]
+    data = open_dataset(cfg["dataset"])
+    ids, empty = split_with_labels(data, split_ids(cfg["dataset"], "train_list"))
     if empty:
         log(f"train_cam: skipping {len(empty)} image(s) without a foreground label: {', '.join(empty[:10])}"
             + (" ..." if len(empty) > 10 else ""))
     if not ids:
         raise ValueError("train_cam: no training image has a foreground label")
-    if not c["pretrained"]:
+    if not settings["pretrained"]:
         log("train_cam: no pretrained weights configured; training the backbone from scratch (BatchNorm trains)")
-    torch.manual_seed(c["seed"])
-    net = place(build_cam_net(cfg), cfg, device)
-    data = ClassificationSet(voc, ids, tuple(c["resize_long"]), c["crop_size"], seed=c["seed"])
+    run = Training("train_cam", cfg, "cam", [train_manifest], ckpt_dir)
+    net = run.to_device(build_cam_net(cfg))
     backbone_params, head_params = net.param_groups()
 
-    def loader_fn(epoch):
-        return epoch_loader(data, epoch, c["batch_size"], c["seed"], cfg["num_workers"])
-
-    def step_fn(model, batch):
+    def step(model, batch, device):
         img, label = (t.to(device) for t in batch)
         logits = model(img).float()
         exact = ((logits > 0) == (label > 0.5)).all(1).float().mean()
         return {"total": torch.nn.functional.multilabel_soft_margin_loss(logits, label), "exact_match": exact}
 
-    ckpt = Checkpointer(ckpt_dir, tag=checkpoint_tag(without_execution(cfg), [train_manifest]))
-    t0 = time.perf_counter()
-    history = fit(net, [{"params": backbone_params, "lr": c["lr"]}, {"params": head_params, "lr": 10 * c["lr"]}],
-                  loader_fn, step_fn, c, ckpt, "train_cam", autocast_dtype(cfg, device), device.type)
-    ckpt.finish({"model": net.state_dict(), "arch": c["backbone"], "classes": list(cfg["dataset"]["classes"]),
-                 "history": history, "train_seconds": time.perf_counter() - t0}, model_out)
+    crops = ClassificationCrops(data, ids, tuple(settings["resize_long"]), settings["crop_size"], seed=settings["seed"])
+    history = run.fit(net, [{"params": backbone_params, "lr": settings["lr"]},
+                            {"params": head_params, "lr": 10 * settings["lr"]}], crops, step)
+    run.save(net, model_out, history, arch=settings["backbone"], classes=list(cfg["dataset"]["classes"]))
     return {"history": history}
 
 
 def load_cam_net(cfg: dict, model_path: str, device: torch.device) -> CAMNet:
     """The trained classifier for inference (its weights replace any initialisation)."""
     net = CAMNet(build_backbone(cfg["cam"]["backbone"]), len(cfg["dataset"]["classes"]), pretrained=False)
-    state = torch.load(model_path, map_location="cpu", weights_only=False)
-    net.load_state_dict(state["model"])
-    return place(net, cfg, device).eval()
+    net.load_state_dict(load_checkpoint(model_path)["model"])
+    return to_device(net, cfg, device).eval()
 
 
 @torch.no_grad()
@@ -81,24 +81,21 @@ def make_cam(cfg: dict, model_path: str, out_path: str, shard: tuple[int, int] =
     """Multi-scale + flip CAMs of every train/eval image (of one shard), one HDF5 group per image."""
     device = resolve_device(cfg["device"])
     net = load_cam_net(cfg, model_path, device)
-    voc = open_dataset(cfg["dataset"])
-    ids = shard_ids(union_ids(split_ids(cfg["dataset"], "train_list"), split_ids(cfg["dataset"], "eval_list")), *shard)
-    attrs = provenance("make_cam", cfg["run_name"], without_execution(cfg), checkpoint_digest=input_digest(model_path))
-    loader = DataLoader(ImageSet(voc, ids, scales=cfg["cam"]["scales"]), batch_size=None,
-                        num_workers=cfg["num_workers"])
-    with atomic_h5(out_path, attrs) as f:
-        for image_id, views, size in Progress(loader, "make_cam", total=len(ids)):
-            keys = np.nonzero(voc.labels(image_id))[0]
+    with PerImage("make_cam", cfg, ("train", "eval"), {"cams": out_path}, {"checkpoint": model_path}, shard) as stage:
+        loader = DataLoader(ImageSet(stage.data, stage.ids, scales=cfg["cam"]["scales"]), batch_size=None,
+                            num_workers=cfg["num_workers"])
+        for image_id, views, size in stage.progress(loader):
+            keys = np.nonzero(stage.data.labels(image_id))[0]
             size = tuple(int(v) for v in size)
             s4, full = camlib.multiscale_cam(net.cam, [v.to(device) for v in views],
                                              torch.as_tensor(keys, device=device), size)
-            write_group(f, image_id, {"keys": keys.astype(np.int64), "cam_s4": s4.float().cpu().numpy(),
-                                      "cam_full": full.float().cpu().numpy()})
+            stage.write("cams", image_id, {"keys": keys.astype(np.int64), "cam_s4": s4.float().cpu().numpy(),
+                                           "cam_full": full.float().cpu().numpy()})
 
 
 def eval_cam(cfg: dict, cams_path: str, out_json: str) -> dict:
-    """mIoU of CAM labels against SegmentationClass over a sweep of background thresholds."""
-    voc = open_dataset(cfg["dataset"])
+    """mIoU of CAM labels against the semantic ground truth over a sweep of background thresholds."""
+    data = open_dataset(cfg["dataset"])
     ids = split_ids(cfg["dataset"], "eval_list")
     thresholds = sorted(set(cfg["cam"]["eval_sweep"]) | {cfg["cam"]["eval_threshold"]})
     n = len(cfg["dataset"]["classes"]) + 1
@@ -109,7 +106,7 @@ def eval_cam(cfg: dict, cams_path: str, out_json: str) -> dict:
                 raise KeyError(f"{cams_path}: no CAMs for eval image '{image_id}'")
             g = f[image_id]
             cams, keys = g["cam_full"][()], g["keys"][()]
-            gt = voc.semantic_gt(image_id)
+            gt = data.semantic_gt(image_id)
             for t, thr in enumerate(thresholds):
                 confs[t] += confusion(camlib.cam_to_label(cams, keys, thr), gt, n)
     per_thr = {f"{t:.2f}": float(np.nanmean(iou_from_confusion(c))) for t, c in zip(thresholds, confs)}
@@ -120,6 +117,8 @@ def eval_cam(cfg: dict, cams_path: str, out_json: str) -> dict:
               "per_class_iou": [None if np.isnan(x) else float(x) for x in iou_from_confusion(confs[at])],
               "classes": ["background", *cfg["dataset"]["classes"]], "images": len(ids)}
     write_json(out_json, result)
+    log(f"eval_cam: mIoU {result['miou']:.4f} at {result['threshold']}, best {result['best_miou']:.4f} at "
+        f"{result['best_threshold']}")
     return result
 
 
@@ -151,22 +150,21 @@ def _external_cams(source: Path, image_id: str):
         return f"{source}[{image_id}]", g["keys"][()], g["cam_s4"][()], g["cam_full"][()]
 
 
-def import_cam(cfg: dict, source: str, manifests: list[str], out_path: str) -> dict:
-    """CAMs computed elsewhere -> the cams stage file, after checking every image against the
-    dataset (shapes vs image size, keys vs image labels, values in [0, 1]). ``source``: a folder
-    of public ``<id>.npy`` files or an HDF5 file in our layout. Every problem is reported at once."""
-    src = Path(source).expanduser()
+def import_cam(cfg: dict, manifests: list[str], out_path: str) -> dict:
+    """CAMs computed elsewhere (``cam.external``: a folder of public ``<id>.npy`` files or an HDF5
+    file in our layout) -> the cams stage file, after checking every image against the dataset
+    (shapes vs image size, keys vs image labels, values in [0, 1]). Every problem is reported at
+    once; any problem discards the whole file."""
+    src = Path(cfg["cam"]["external"]).expanduser()
     if not src.exists():
         raise FileNotFoundError(f"config key cam.external: '{src}' does not exist (a folder of <id>.npy files in the "
                                 f"public make_cam layout, or an HDF5 file of our cams layout)")
     records = _manifest_records(manifests)
-    ids = union_ids(split_ids(cfg["dataset"], "train_list"), split_ids(cfg["dataset"], "eval_list"))
     n_classes = len(cfg["dataset"]["classes"])
-    attrs = provenance("import_cam", cfg["run_name"], without_execution(cfg), source=str(src))
     problems = []
-    # written as checked (one image in memory at a time); any problem discards the whole file
-    with atomic_h5(out_path, attrs) as f:
-        for image_id in Progress(ids, "import_cam"):
+    # written as checked (one image in memory at a time)
+    with PerImage("import_cam", cfg, ("train", "eval"), {"cams": out_path}, extra={"source": str(src)}) as stage:
+        for image_id in stage.progress():
             rec = records[image_id]
             try:
                 where, keys, s4, full = _external_cams(src, image_id)
@@ -178,11 +176,12 @@ def import_cam(cfg: dict, source: str, manifests: list[str], out_path: str) -> d
             problems += found
             if not found and not problems:  # the maps in the order of the sorted keys, as make_cam writes them
                 order = np.argsort(keys, kind="stable")
-                write_group(f, image_id, {"keys": keys.astype(np.int64)[order], "cam_s4": s4.astype(np.float32)[order],
-                                          "cam_full": full.astype(np.float32)[order]})
+                stage.write("cams", image_id, {"keys": keys.astype(np.int64)[order],
+                                               "cam_s4": s4.astype(np.float32)[order],
+                                               "cam_full": full.astype(np.float32)[order]})
         if problems:
             shown = "\n  ".join(problems[:50])
             more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
-            raise ValueError(f"external CAMs {src}: {len(problems)} problem(s) in {len(ids)} images\n  {shown}{more}")
-    log(f"import_cam: {len(ids)} images from {src}")
-    return {"images": len(ids)}
+            raise ValueError(f"external CAMs {src}: {len(problems)} problem(s) in {len(stage.ids)} images\n  "
+                             f"{shown}{more}")
+    return {"images": len(stage.ids)}

@@ -14,6 +14,11 @@ from ..progress import Progress, log
 from ..public import write_public_cam, write_public_instances
 from ..datasets import split_ids, union_ids
 
+# what each runner reads (irn_core.config.rule_settings)
+SETTINGS = {
+    "export_public": ["split:train", "split:eval"],
+}
+
 
 def export_public(cfg: dict, cams_path: str, sem_path: str, ins_path: str, out_dir: str) -> dict:
     """Write ``cam/<id>.npy``, ``sem_seg/<id>.png`` and ``ins_seg/<id>.npy`` for every train/eval

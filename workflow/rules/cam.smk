@@ -5,15 +5,15 @@ if not EXTERNAL_CAMS:
             train=manifest("train"),
             weights=weights("cam"),
         output:
-            model=f"{OUT}/cam/model.pt",
+            model=model("cam"),
         params:
-            cfg=settings(*CAM_TRAIN, *TRAINING, splits=("train",)),
+            cfg=settings("train_cam"),
             code=code("train_cam"),
-            ckpt=f"{OUT}/cam/checkpoints",
+            ckpt=f"{OUT}/{layout.checkpoints('cam')}",
         log:
-            f"{OUT}/logs/train_cam.log",
+            log_file("train_cam"),
         benchmark:
-            f"{OUT}/benchmarks/train_cam.tsv"
+            benchmark_file("train_cam")
         threads: threads_of("train_cam")
         priority: 1  # the pseudo-label chain goes before the supervised models
         resources:
@@ -25,23 +25,22 @@ if not EXTERNAL_CAMS:
         script:
             "../scripts/train_cam.py"
 
-
     rule make_cam:
         input:
             model=rules.train_cam.output.model,
             manifests=manifests("train", "eval"),
         output:
-            cams=sharded(CAMS),
+            cams=sharded("cams"),
         params:
-            cfg=settings("cam.backbone", "cam.scales", splits=("train", "eval")),
+            cfg=settings("make_cam"),
             shard=shard_of,
             code=code("make_cam"),
         log:
-            f"{OUT}/logs/make_cam{SHARD_SUFFIX}.log",
+            log_file(f"make_cam{SHARD_SUFFIX}"),
         benchmark:
-            f"{OUT}/benchmarks/make_cam{SHARD_SUFFIX}.tsv"
+            benchmark_file(f"make_cam{SHARD_SUFFIX}")
         threads: threads_of("make_cam")
-        priority: 1  # the pseudo-label chain goes before the supervised models
+        priority: 1
         resources:
             mem_mb=mem_mb("make_cam"),
             runtime=runtime("make_cam"),
@@ -58,15 +57,14 @@ else:
             external_cam_inputs,
             manifests=manifests("train", "eval"),
         output:
-            cams=CAMS,
+            cams=stage_file("cams"),
         params:
-            cfg=settings(splits=("train", "eval")),
-            source=EXTERNAL_CAMS,
+            cfg=settings("import_cam"),
             code=code("import_cam"),
         log:
-            f"{OUT}/logs/import_cam.log",
+            log_file("import_cam"),
         benchmark:
-            f"{OUT}/benchmarks/import_cam.tsv"
+            benchmark_file("import_cam")
         threads: threads_of("import_cam")
         priority: 1
         resources:
@@ -80,17 +78,17 @@ else:
 
 rule eval_cam:
     input:
-        cams=CAMS,
+        cams=stage_file("cams"),
         eval=manifest("eval"),
     output:
-        json=f"{OUT}/cam/eval.json",
+        json=evaluation("cam"),
     params:
-        cfg=settings("cam.eval_threshold", "cam.eval_sweep", splits=("eval",)),
+        cfg=settings("eval_cam"),
         code=code("eval_cam"),
     log:
-        f"{OUT}/logs/eval_cam.log",
+        log_file("eval_cam"),
     benchmark:
-        f"{OUT}/benchmarks/eval_cam.tsv"
+        benchmark_file("eval_cam")
     threads: threads_of("eval_cam")
     resources:
         mem_mb=mem_mb("eval_cam"),

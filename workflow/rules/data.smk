@@ -5,12 +5,12 @@ if config["dataset"]["kind"] == "toy":
             dataset_lists(),
             stats=f"{DATA}/toy.json",
         params:
-            toy=settings("toy")["toy"],
+            cfg=settings("prepare_toy"),
             code=code("prepare_toy"),
         log:
-            f"{OUT}/logs/prepare_toy.log",
+            log_file("prepare_toy"),
         benchmark:
-            f"{OUT}/benchmarks/prepare_toy.tsv"
+            benchmark_file("prepare_toy")
         threads: threads_of("prepare_toy")
         resources:
             mem_mb=mem_mb("prepare_toy"),
@@ -25,18 +25,17 @@ rule check_dataset:
     input:
         split_inputs,
     output:
-        manifest=f"{OUT}/dataset/{{split}}.json",
+        manifest=manifest("{split}"),
     params:
-        # the smallest usable image size depends on the CAM inference scales (not for val)
-        cfg=lambda wc: settings(*(("cam.scales",) if wc.split != "val" else ()), splits=(wc.split,)),
-        split_key=lambda wc: SPLITS[wc.split],
+        cfg=lambda wc: settings("check_dataset", wc.split),
+        split_key=lambda wc: SPLIT_LISTS[wc.split],
         code=code("check_dataset"),
     wildcard_constraints:
         split="train|eval|val",
     log:
-        f"{OUT}/logs/check_dataset_{{split}}.log",
+        log_file("check_dataset_{split}"),
     benchmark:
-        f"{OUT}/benchmarks/check_dataset_{{split}}.tsv"
+        benchmark_file("check_dataset_{split}")
     threads: threads_of("check_dataset")
     priority: 2
     resources:

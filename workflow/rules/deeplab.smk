@@ -1,19 +1,19 @@
 rule train_deeplab:
     input:
-        sem=SEM,
+        sem=stage_file("sem"),
         cam_model=cam_model("deeplab"),
         train=manifest("train"),
         weights=weights("deeplab"),
     output:
-        model=f"{OUT}/deeplab/model.pt",
+        model=model("deeplab"),
     params:
-        cfg=settings(*DEEPLAB_TRAIN, "cam.backbone", *init_keys("deeplab"), *TRAINING, splits=("train",)),
+        cfg=settings("train_deeplab"),
         code=code("train_deeplab"),
-        ckpt=f"{OUT}/deeplab/checkpoints",
+        ckpt=f"{OUT}/{layout.checkpoints('deeplab')}",
     log:
-        f"{OUT}/logs/train_deeplab.log",
+        log_file("train_deeplab"),
     benchmark:
-        f"{OUT}/benchmarks/train_deeplab.tsv"
+        benchmark_file("train_deeplab")
     threads: threads_of("train_deeplab")
     resources:
         mem_mb=mem_mb("train_deeplab"),
@@ -30,14 +30,14 @@ rule eval_deeplab:
         model=rules.train_deeplab.output.model,
         val=manifest("val"),
     output:
-        json=f"{OUT}/deeplab/eval.json",
+        json=evaluation("deeplab"),
     params:
-        cfg=settings("cam.backbone", "deeplab.test_scales", "deeplab.test_flip", "deeplab.crf", splits=("val",)),
+        cfg=settings("eval_deeplab"),
         code=code("eval_deeplab"),
     log:
-        f"{OUT}/logs/eval_deeplab.log",
+        log_file("eval_deeplab"),
     benchmark:
-        f"{OUT}/benchmarks/eval_deeplab.tsv"
+        benchmark_file("eval_deeplab")
     threads: threads_of("eval_deeplab")
     resources:
         mem_mb=mem_mb("eval_deeplab"),

@@ -1,19 +1,19 @@
 rule eval_pseudo:
     input:
-        sem=SEM,
-        ins=INS,
-        cc=BASELINE_CC,
-        sem_cc=BASELINE_SEM_CC,
+        sem=stage_file("sem"),
+        ins=stage_file("ins"),
+        cc=stage_file("baseline_cc"),
+        sem_cc=stage_file("baseline_sem_cc"),
         eval=manifest("eval"),
     output:
-        json=f"{OUT}/labels/eval.json",
+        json=evaluation("labels"),
     params:
-        cfg=settings("evaluate", splits=("eval",)),
+        cfg=settings("eval_pseudo"),
         code=code("eval_pseudo"),
     log:
-        f"{OUT}/logs/eval_pseudo.log",
+        log_file("eval_pseudo"),
     benchmark:
-        f"{OUT}/benchmarks/eval_pseudo.tsv"
+        benchmark_file("eval_pseudo")
     threads: threads_of("eval_pseudo")
     priority: 1  # the pseudo-label chain goes before the supervised models
     resources:
@@ -27,18 +27,18 @@ rule eval_pseudo:
 
 rule diagnostics:
     input:
-        cams=CAMS,
-        irn=IRN_OUT,
+        cams=stage_file("cams"),
+        irn=stage_file("irn"),
         eval=manifest("eval"),
     output:
-        json=f"{OUT}/labels/diagnostics.json",
+        json=evaluation("diagnostics"),
     params:
-        cfg=settings("propagate", "labels", "evaluate", "diagnostics", splits=("eval",)),
+        cfg=settings("diagnostics"),
         code=code("diagnostics"),
     log:
-        f"{OUT}/logs/diagnostics.log",
+        log_file("diagnostics"),
     benchmark:
-        f"{OUT}/benchmarks/diagnostics.tsv"
+        benchmark_file("diagnostics")
     threads: threads_of("diagnostics")
     resources:
         mem_mb=mem_mb("diagnostics"),

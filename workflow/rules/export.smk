@@ -1,18 +1,18 @@
 rule export_public:
     input:
-        cams=CAMS,
-        sem=SEM,
-        ins=INS,
+        cams=stage_file("cams"),
+        sem=stage_file("sem"),
+        ins=stage_file("ins"),
         manifests=manifests("train", "eval"),
     output:
-        folder=directory(f"{OUT}/public"),
+        folder=directory(f"{OUT}/{layout.PUBLIC}"),
     params:
-        cfg=settings(splits=("train", "eval")),
+        cfg=settings("export_public"),
         code=code("export_public"),
     log:
-        f"{OUT}/logs/export_public.log",
+        log_file("export_public"),
     benchmark:
-        f"{OUT}/benchmarks/export_public.tsv"
+        benchmark_file("export_public")
     threads: threads_of("export_public")
     resources:
         mem_mb=mem_mb("export_public"),

@@ -1,21 +1,20 @@
 rule train_irn:
     input:
-        relations=RELATIONS,
+        relations=stage_file("relations"),
         cam_model=cam_model("irn"),
         # the public mean displacement is taken over the eval list's images
         manifests=manifests("train", *(("eval",) if config["irn"]["mean_shift"] == "crops" else ())),
         weights=weights("irn"),
     output:
-        model=f"{OUT}/irn/model.pt",
+        model=model("irn"),
     params:
-        cfg=settings(*IRN_TRAIN, "cam.backbone", *init_keys("irn"), *TRAINING,
-                     splits=("train", "eval") if config["irn"]["mean_shift"] == "crops" else ("train",)),
+        cfg=settings("train_irn"),
         code=code("train_irn"),
-        ckpt=f"{OUT}/irn/checkpoints",
+        ckpt=f"{OUT}/{layout.checkpoints('irn')}",
     log:
-        f"{OUT}/logs/train_irn.log",
+        log_file("train_irn"),
     benchmark:
-        f"{OUT}/benchmarks/train_irn.tsv"
+        benchmark_file("train_irn")
     threads: threads_of("train_irn")
     priority: 1  # the pseudo-label chain goes before the supervised models
     resources:
@@ -33,17 +32,17 @@ rule infer_irn:
         model=rules.train_irn.output.model,
         manifests=manifests("train", "eval"),
     output:
-        irn=sharded(IRN_OUT),
+        irn=sharded("irn"),
     params:
-        cfg=settings("cam.backbone", "irn.infer_pad_to", "irn.flip_aligned", splits=("train", "eval")),
+        cfg=settings("infer_irn"),
         shard=shard_of,
         code=code("infer_irn"),
     log:
-        f"{OUT}/logs/infer_irn{SHARD_SUFFIX}.log",
+        log_file(f"infer_irn{SHARD_SUFFIX}"),
     benchmark:
-        f"{OUT}/benchmarks/infer_irn{SHARD_SUFFIX}.tsv"
+        benchmark_file(f"infer_irn{SHARD_SUFFIX}")
     threads: threads_of("infer_irn")
-    priority: 1  # the pseudo-label chain goes before the supervised models
+    priority: 1
     resources:
         mem_mb=mem_mb("infer_irn"),
         runtime=runtime("infer_irn"),

@@ -1,21 +1,19 @@
 rule make_labels:
     input:
-        cams=CAMS,
-        irn=IRN_OUT,
+        cams=stage_file("cams"),
+        irn=stage_file("irn"),
         manifests=manifests("train", "eval"),
     output:
-        sem=sharded(SEM),
-        ins=sharded(INS),
+        sem=sharded("sem"),
+        ins=sharded("ins"),
     params:
-        cfg=settings("propagate", *(f"labels.{k}" for k in ("sem_bg_threshold", "ins_bg_threshold",
-                                                            "centroid_iterations", "centroid_threshold",
-                                                            "min_fraction")), splits=("train", "eval")),
+        cfg=settings("make_labels"),
         shard=shard_of,
         code=code("make_labels"),
     log:
-        f"{OUT}/logs/make_labels{SHARD_SUFFIX}.log",
+        log_file(f"make_labels{SHARD_SUFFIX}"),
     benchmark:
-        f"{OUT}/benchmarks/make_labels{SHARD_SUFFIX}.tsv"
+        benchmark_file(f"make_labels{SHARD_SUFFIX}")
     threads: threads_of("make_labels")
     priority: 1  # the pseudo-label chain goes before the supervised models
     resources:
@@ -30,17 +28,17 @@ rule make_labels:
 
 rule pseudo_coco:
     input:
-        ins=INS,
+        ins=stage_file("ins"),
         manifests=manifests("train", "eval"),
     output:
-        coco=f"{OUT}/labels/ins_pseudo_coco.json",
+        coco=run_file(layout.PSEUDO_COCO),
     params:
-        cfg=settings("labels.min_score", splits=("train", "eval")),
+        cfg=settings("pseudo_coco"),
         code=code("pseudo_coco"),
     log:
-        f"{OUT}/logs/pseudo_coco.log",
+        log_file("pseudo_coco"),
     benchmark:
-        f"{OUT}/benchmarks/pseudo_coco.tsv"
+        benchmark_file("pseudo_coco")
     threads: threads_of("pseudo_coco")
     priority: 1
     resources:
@@ -54,22 +52,22 @@ rule pseudo_coco:
 
 rule baselines:
     input:
-        cams=CAMS,
-        sem=SEM,
+        cams=stage_file("cams"),
+        sem=stage_file("sem"),
         eval=manifest("eval"),
     output:
-        cc=sharded(BASELINE_CC),
-        sem_cc=sharded(BASELINE_SEM_CC),
+        cc=sharded("baseline_cc"),
+        sem_cc=sharded("baseline_sem_cc"),
     params:
-        cfg=settings("cam.eval_threshold", "labels.min_fraction", splits=("eval",)),
+        cfg=settings("baselines"),
         shard=shard_of,
         code=code("baselines"),
     log:
-        f"{OUT}/logs/baselines{SHARD_SUFFIX}.log",
+        log_file(f"baselines{SHARD_SUFFIX}"),
     benchmark:
-        f"{OUT}/benchmarks/baselines{SHARD_SUFFIX}.tsv"
+        benchmark_file(f"baselines{SHARD_SUFFIX}")
     threads: threads_of("baselines")
-    priority: 1  # the pseudo-label chain goes before the supervised models
+    priority: 1
     resources:
         mem_mb=mem_mb("baselines"),
         runtime=runtime("baselines"),

@@ -2,15 +2,17 @@ rule gt_coco:
     input:
         split=lambda wc: manifest(wc.split),
     output:
-        coco=f"{OUT}/maskrcnn/gt_{{split}}_coco.json",
+        coco=run_file(layout.GT_COCO, split="{split}"),
     params:
-        cfg=lambda wc: settings(splits=(wc.split,)),
-        split_key=lambda wc: SPLITS[wc.split],
+        cfg=lambda wc: settings("gt_coco", wc.split),
+        split_key=lambda wc: SPLIT_LISTS[wc.split],
         code=code("gt_coco"),
     wildcard_constraints:
         split="train|val",
     log:
-        f"{OUT}/logs/gt_coco_{{split}}.log",
+        log_file("gt_coco_{split}"),
+    benchmark:
+        benchmark_file("gt_coco_{split}")
     threads: threads_of("gt_coco")
     resources:
         mem_mb=mem_mb("gt_coco"),
@@ -23,24 +25,22 @@ rule gt_coco:
 
 rule train_maskrcnn:
     input:
-        coco=lambda wc: maskrcnn_train_json(wc.source),
+        coco=maskrcnn_train_json,
         cam_model=cam_model("maskrcnn"),
         manifests=manifests("train", "eval"),
         weights=weights("maskrcnn"),
     output:
-        model=f"{OUT}/maskrcnn/{{source}}/model.pt",
+        model=run_file(layout.MASKRCNN_MODEL, source="{source}"),
     params:
-        # the images are those of the training JSON (pseudo labels: train and eval ids)
-        cfg=settings(*MASKRCNN_TRAIN, "cam.backbone", *init_keys("maskrcnn"), *TRAINING,
-                     splits=("train", "eval")),
+        cfg=settings("train_maskrcnn"),
         code=code("train_maskrcnn"),
-        ckpt=lambda wc: f"{OUT}/maskrcnn/{wc.source}/checkpoints",
+        ckpt=lambda wc: f"{OUT}/{layout.checkpoints('maskrcnn' if wc.source == 'pseudo' else 'maskrcnn_gt')}",
     wildcard_constraints:
         source="pseudo|gt",
     log:
-        f"{OUT}/logs/train_maskrcnn_{{source}}.log",
+        log_file("train_maskrcnn_{source}"),
     benchmark:
-        f"{OUT}/benchmarks/train_maskrcnn_{{source}}.tsv"
+        benchmark_file("train_maskrcnn_{source}")
     threads: threads_of("train_maskrcnn")
     resources:
         mem_mb=mem_mb("train_maskrcnn"),
@@ -54,21 +54,21 @@ rule train_maskrcnn:
 
 rule eval_maskrcnn:
     input:
-        model=f"{OUT}/maskrcnn/{{source}}/model.pt",
-        val_coco=f"{OUT}/maskrcnn/gt_val_coco.json",
+        model=run_file(layout.MASKRCNN_MODEL, source="{source}"),
+        val_coco=run_file(layout.GT_COCO, split="val"),
         val=manifest("val"),
     output:
-        json=f"{OUT}/maskrcnn/{{source}}/eval.json",
-        predictions=f"{OUT}/maskrcnn/{{source}}/predictions_val.json",
+        json=run_file(layout.MASKRCNN_EVAL, source="{source}"),
+        predictions=run_file(layout.PREDICTIONS, source="{source}"),
     params:
-        cfg=settings(*MASKRCNN_MODEL, "cam.backbone", "evaluate", splits=("val",)),
+        cfg=settings("eval_maskrcnn"),
         code=code("eval_maskrcnn"),
     wildcard_constraints:
         source="pseudo|gt",
     log:
-        f"{OUT}/logs/eval_maskrcnn_{{source}}.log",
+        log_file("eval_maskrcnn_{source}"),
     benchmark:
-        f"{OUT}/benchmarks/eval_maskrcnn_{{source}}.tsv"
+        benchmark_file("eval_maskrcnn_{source}")
     threads: threads_of("eval_maskrcnn")
     resources:
         mem_mb=mem_mb("eval_maskrcnn"),

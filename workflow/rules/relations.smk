@@ -1,17 +1,17 @@
 rule mine_relations:
     input:
-        cams=CAMS,
+        cams=stage_file("cams"),
         train=manifest("train"),
     output:
-        relations=sharded(RELATIONS),
+        relations=sharded("relations"),
     params:
-        cfg=settings("relations", splits=("train",)),
+        cfg=settings("mine_relations"),
         shard=shard_of,
         code=code("mine_relations"),
     log:
-        f"{OUT}/logs/mine_relations{SHARD_SUFFIX}.log",
+        log_file(f"mine_relations{SHARD_SUFFIX}"),
     benchmark:
-        f"{OUT}/benchmarks/mine_relations{SHARD_SUFFIX}.tsv"
+        benchmark_file(f"mine_relations{SHARD_SUFFIX}")
     threads: threads_of("mine_relations")
     priority: 1  # the pseudo-label chain goes before the supervised models
     resources:

@@ -5,20 +5,25 @@ rule report:
     input:
         unpack(report_inputs),
     output:
-        cam_sweep=report(f"{OUT}/report/cam_sweep.png", caption="../report/cam_sweep.rst", category="1. CAMs"),
-        per_class=report(f"{OUT}/report/per_class.html", caption="../report/per_class.rst",
-                         category="2. Pseudo labels"),
-        panels=report(directory(f"{OUT}/report/panels"), patterns=["{image_id}.png"],
-                      caption="../report/panels.rst", category="3. Examples"),
-        losses=report(f"{OUT}/report/losses.png", caption="../report/losses.rst", category="4. Training"),
-        wall_time=report(f"{OUT}/report/wall_time.png", caption="../report/wall_time.rst", category="5. Run"),
+        cam_sweep=report(f"{OUT}/{layout.REPORT}/cam_sweep.png", caption="../report/cam_sweep.rst", category="1. CAMs"),
+        per_class=report(
+            f"{OUT}/{layout.REPORT}/per_class.html", caption="../report/per_class.rst", category="2. Pseudo labels"
+        ),
+        panels=report(
+            directory(f"{OUT}/{layout.REPORT}/panels"),
+            patterns=["{image_id}.png"],
+            caption="../report/panels.rst",
+            category="3. Examples",
+        ),
+        losses=report(f"{OUT}/{layout.REPORT}/losses.png", caption="../report/losses.rst", category="4. Training"),
+        wall_time=report(f"{OUT}/{layout.REPORT}/wall_time.png", caption="../report/wall_time.rst", category="5. Run"),
     params:
-        run=lambda wildcards, input: str(Path(input.summary).parent),
-        classes=config["dataset"]["classes"],
+        cfg=settings("report"),
+        benchmarks=f"{OUT}/{layout.BENCHMARKS}",
         examples=report_examples,
         code=code("report"),
     log:
-        f"{OUT}/logs/report.log",
+        log_file("report"),
     threads: threads_of("report")
     resources:
         mem_mb=mem_mb("report"),

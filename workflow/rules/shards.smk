@@ -9,12 +9,13 @@ if SHARDS > 1:
         output:
             index=f"{OUT}/{{stage}}/{{name}}.h5",
         params:
+            cfg=settings("index_shards"),
             code=code("index_shards"),
         wildcard_constraints:
-            stage="cam|relations|irn|labels",
-            name="cams|relations|irn_out|sem_pseudo|ins_pseudo|baseline_cc|baseline_sem_cc",
+            stage="|".join(sorted({str(Path(f).parent) for f in layout.STAGE_FILES.values()})),
+            name="|".join(sorted(Path(f).stem for f in layout.STAGE_FILES.values())),
         log:
-            f"{OUT}/logs/index_shards_{{stage}}_{{name}}.log",
+            log_file("index_shards_{stage}_{name}"),
         threads: threads_of("index_shards")
         priority: 1
         resources:

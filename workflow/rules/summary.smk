@@ -1,19 +1,20 @@
 # the named stopping points: `snakemake cams`, `pseudo_labels`, `maskrcnn`, `deeplab`; each ends
-# with a summary of the stages it ran (summary_<target>.json); `snakemake` runs all (summary.json)
+# with a summary of the jobs it ran (summary_<target>.json); `snakemake` runs all (summary.json)
 rule summary:
     input:
         unpack(summary_inputs),
     output:
-        f"{OUT}/{{name}}.json",
+        run_file(layout.SUMMARY, name="{name}"),
     params:
+        cfg=settings("summary"),
         target=summary_target,
-        benchmarks=f"{OUT}/benchmarks",
+        benchmarks=f"{OUT}/{layout.BENCHMARKS}",
         run_name=RUN,
         code=code("summary"),
     wildcard_constraints:
-        name="summary(_cams|_pseudo_labels|_maskrcnn|_deeplab)?",
+        name="|".join(layout.summary_name(t) for t in layout.TARGETS),
     log:
-        f"{OUT}/logs/{{name}}.log",
+        log_file("{name}"),
     threads: threads_of("summary")
     resources:
         mem_mb=mem_mb("summary"),
@@ -26,19 +27,19 @@ rule summary:
 
 rule cams:
     input:
-        f"{OUT}/summary_cams.json",
+        run_file(layout.SUMMARY, name=layout.summary_name("cams")),
 
 
 rule pseudo_labels:
     input:
-        f"{OUT}/summary_pseudo_labels.json",
+        run_file(layout.SUMMARY, name=layout.summary_name("pseudo_labels")),
 
 
 rule maskrcnn:
     input:
-        f"{OUT}/summary_maskrcnn.json",
+        run_file(layout.SUMMARY, name=layout.summary_name("maskrcnn")),
 
 
 rule deeplab:
     input:
-        f"{OUT}/summary_deeplab.json",
+        run_file(layout.SUMMARY, name=layout.summary_name("deeplab")),

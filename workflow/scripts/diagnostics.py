@@ -2,9 +2,8 @@
 from irn_core.device import set_threads
 from irn_core.progress import log_to
 from irn_core.stages import rule_config
-from irn_core.stages.labels import diagnose
+from irn_core.stages.evaluate import diagnostics
 
 with log_to(snakemake.log[0]):
-    cfg = rule_config(snakemake)
     set_threads(snakemake.threads)
-    diagnose(cfg, snakemake.input.cams, snakemake.input.irn, snakemake.output.json)
+    diagnostics(rule_config(snakemake), snakemake.input.cams, snakemake.input.irn, snakemake.output.json)

@@ -2,9 +2,8 @@
 from irn_core.device import set_threads
 from irn_core.progress import log_to
 from irn_core.stages import rule_config
-from irn_core.stages.supervised import eval_deeplab
+from irn_core.stages.deeplab import eval_deeplab
 
 with log_to(snakemake.log[0]):
-    cfg = rule_config(snakemake)
     set_threads(snakemake.threads)
-    eval_deeplab(cfg, snakemake.input.model, snakemake.output.json)
+    eval_deeplab(rule_config(snakemake), snakemake.input.model, snakemake.output.json)

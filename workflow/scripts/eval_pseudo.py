@@ -1,9 +1,8 @@
 """Rule eval_pseudo: semantic mIoU and instance mAP^r of the pseudo labels and baselines."""
 from irn_core.progress import log_to
 from irn_core.stages import rule_config
-from irn_core.stages.labels import eval_pseudo
+from irn_core.stages.evaluate import eval_pseudo
 
 with log_to(snakemake.log[0]):
-    cfg = rule_config(snakemake)
     i = snakemake.input
-    eval_pseudo(cfg, i.sem, i.ins, i.cc, i.sem_cc, snakemake.output.json)
+    eval_pseudo(rule_config(snakemake), i.sem, i.ins, i.cc, i.sem_cc, snakemake.output.json)

@@ -4,5 +4,5 @@ from irn_core.stages import rule_config
 from irn_core.stages.export import export_public
 
 with log_to(snakemake.log[0]):
-    cfg = rule_config(snakemake)
-    export_public(cfg, snakemake.input.cams, snakemake.input.sem, snakemake.input.ins, snakemake.output.folder)
+    i = snakemake.input
+    export_public(rule_config(snakemake), i.cams, i.sem, i.ins, snakemake.output.folder)

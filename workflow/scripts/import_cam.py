@@ -4,5 +4,4 @@ from irn_core.stages import rule_config
 from irn_core.stages.cam import import_cam
 
 with log_to(snakemake.log[0]):
-    cfg = rule_config(snakemake)
-    import_cam(cfg, snakemake.params.source, snakemake.input.manifests, snakemake.output.cams)
+    import_cam(rule_config(snakemake), snakemake.input.manifests, snakemake.output.cams)

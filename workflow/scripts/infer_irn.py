@@ -2,9 +2,8 @@
 from irn_core.device import set_threads
 from irn_core.progress import log_to
 from irn_core.stages import rule_config
-from irn_core.stages.irn import infer_irn
+from irn_core.stages.irnet import infer_irn
 
 with log_to(snakemake.log[0]):
-    cfg = rule_config(snakemake)
     set_threads(snakemake.threads)
-    infer_irn(cfg, snakemake.input.model, snakemake.output.irn, snakemake.params.shard)
+    infer_irn(rule_config(snakemake), snakemake.input.model, snakemake.output.irn, snakemake.params.shard)

@@ -5,6 +5,5 @@ from irn_core.stages import rule_config
 from irn_core.stages.cam import make_cam
 
 with log_to(snakemake.log[0]):
-    cfg = rule_config(snakemake)
     set_threads(snakemake.threads)
-    make_cam(cfg, snakemake.input.model, snakemake.output.cams, snakemake.params.shard)
+    make_cam(rule_config(snakemake), snakemake.input.model, snakemake.output.cams, snakemake.params.shard)

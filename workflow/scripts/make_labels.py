@@ -5,7 +5,6 @@ from irn_core.stages import rule_config
 from irn_core.stages.labels import make_labels
 
 with log_to(snakemake.log[0]):
-    cfg = rule_config(snakemake)
     set_threads(snakemake.threads)
-    make_labels(cfg, snakemake.input.cams, snakemake.input.irn, snakemake.output.sem, snakemake.output.ins,
-                snakemake.params.shard)
+    make_labels(rule_config(snakemake), snakemake.input.cams, snakemake.input.irn, snakemake.output.sem,
+                snakemake.output.ins, snakemake.params.shard)

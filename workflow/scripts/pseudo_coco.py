@@ -4,5 +4,4 @@ from irn_core.stages import rule_config
 from irn_core.stages.labels import pseudo_coco
 
 with log_to(snakemake.log[0]):
-    cfg = rule_config(snakemake)
-    pseudo_coco(cfg, snakemake.input.ins, snakemake.output.coco)
+    pseudo_coco(rule_config(snakemake), snakemake.input.ins, snakemake.output.coco)

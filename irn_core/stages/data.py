@@ -1,6 +1,7 @@
-"""The dataset check: every file of a split read once, before any training.
+"""Stages of the dataset: the built-in toy set (prepare_toy), and the dataset check (check_dataset):
+every file of a split read once, before any training.
 
-Writes the split's manifest (ids in order, image sizes, image-level labels, a content digest of
+The check writes the split's manifest (ids in order, image sizes, image-level labels, a content digest of
 the split's files, warnings); every stage that reads the split depends on it, so a changed image
 or annotation reruns exactly those stages. All problems are reported at once, each with the
 file, the image id and what is wrong.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import math
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 
@@ -17,8 +19,24 @@ from ..datasets import DatasetError, open_dataset, split_ids, split_list_path
 from ..digest import config_digest
 from ..io import write_json
 from ..progress import Progress, log
+from ..toy import ToySettings, write_toy_dataset
 
+# what each runner reads (irn_core.config.rule_settings)
+SETTINGS = {
+    "prepare_toy": ["toy"],
+    # the smallest usable image size depends on the CAM inference scales (not for val)
+    "check_dataset": ["split:{split}", "cam.scales if split != val"],
+}
 NETWORK_STRIDE = 16  # the CAM network's output stride
+
+
+def prepare_toy(cfg: dict, stats_json: str) -> dict:
+    """The toy dataset in VOC layout, in the folder of ``stats_json`` (its statistics and settings)."""
+    folder = Path(stats_json).parent
+    stats = write_toy_dataset(folder, ToySettings(**cfg["toy"]))
+    log(f"prepare_toy: {stats['images']} images in {folder}, same-class touching in {stats['touching_fraction']:.0%}")
+    write_json(stats_json, {**stats, "settings": cfg["toy"]})
+    return stats
 
 
 def min_image_side(scales) -> int:
