@@ -41,7 +41,7 @@ include: "workflow/rules/export.smk"
 
 
 rule all:
+    default_target: True
     input:
         run_file(layout.SUMMARY, name="summary"),
         rules.report.output,
-    default_target: True

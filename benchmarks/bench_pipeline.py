@@ -14,13 +14,26 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import update_results  # noqa: E402
+from common import update_results
 
-from irn_core.stages.summary import elapsed_seconds, stage_seconds  # noqa: E402
+from irn_core.stages.summary import elapsed_seconds, stage_seconds
 
-THROUGH_PSEUDO = ("prepare_toy", "check_dataset_train", "check_dataset_eval", "train_cam", "make_cam", "eval_cam",
-                  "mine_relations", "train_irn", "infer_irn", "make_labels", "pseudo_coco", "baselines", "eval_pseudo",
-                  "diagnostics")
+THROUGH_PSEUDO = (
+    "prepare_toy",
+    "check_dataset_train",
+    "check_dataset_eval",
+    "train_cam",
+    "make_cam",
+    "eval_cam",
+    "mine_relations",
+    "train_irn",
+    "infer_irn",
+    "make_labels",
+    "pseudo_coco",
+    "baselines",
+    "eval_pseudo",
+    "diagnostics",
+)
 
 
 def main() -> None:
@@ -36,14 +49,16 @@ def main() -> None:
         subprocess.run(["snakemake", "--cores", "2"], cwd=root, check=True)
     bench = results / "benchmarks"
     stages = stage_seconds(bench)
-    row = {"total_s": elapsed_seconds(bench),
-           "through_pseudo_labels_s": elapsed_seconds(bench, until="eval_pseudo"),
-           "sum_of_stages_s": round(sum(stages.values()), 1),
-           "sum_of_stages_through_pseudo_labels_s": round(sum(v for k, v in stages.items() if k in THROUGH_PSEUDO), 1),
-           "stages": stages,
-           "note": "total_s and through_pseudo_labels_s: wall clock of the run with --cores 2 (first rule's "
-                   "start to the last rule's end, or to eval_pseudo's end); rules that Snakemake ran side by "
-                   "side overlap, so the per-stage times add up to more"}
+    row = {
+        "total_s": elapsed_seconds(bench),
+        "through_pseudo_labels_s": elapsed_seconds(bench, until="eval_pseudo"),
+        "sum_of_stages_s": round(sum(stages.values()), 1),
+        "sum_of_stages_through_pseudo_labels_s": round(sum(v for k, v in stages.items() if k in THROUGH_PSEUDO), 1),
+        "stages": stages,
+        "note": "total_s and through_pseudo_labels_s: wall clock of the run with --cores 2 (first rule's "
+        "start to the last rule's end, or to eval_pseudo's end); rules that Snakemake ran side by "
+        "side overlap, so the per-stage times add up to more",
+    }
     print(row)
     update_results("toy_pipeline", row)
 

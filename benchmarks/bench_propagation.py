@@ -41,29 +41,46 @@ def run(method: str, h: int, w: int, maps: int, threads: int, out: str) -> dict:
 
 def main() -> None:
     import torch
-
     from common import update_results
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--maps", type=int, default=20)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--dense-max-n", type=int, default=3072,
-                    help="largest N = h*w for which the dense reference is run (time ~N^3, memory ~N^2)")
+    ap.add_argument(
+        "--dense-max-n",
+        type=int,
+        default=3072,
+        help="largest N = h*w for which the dense reference is run (time ~N^3, memory ~N^2)",
+    )
     args = ap.parse_args()
     rows = []
     for w, h in SIZES:
         s = run("sparse", h, w, args.maps, args.threads, "/tmp/_rw_sparse.pt")
-        row = {"h": h, "w": w, "maps": args.maps, "sparse_s": round(s["seconds"], 4),
-               "sparse_peak_mb": round(s["peak_mb"], 1), "dense_s": None, "dense_peak_mb": None, "speedup": None,
-               "max_abs_diff": None}
+        row = {
+            "h": h,
+            "w": w,
+            "maps": args.maps,
+            "sparse_s": round(s["seconds"], 4),
+            "sparse_peak_mb": round(s["peak_mb"], 1),
+            "dense_s": None,
+            "dense_peak_mb": None,
+            "speedup": None,
+            "max_abs_diff": None,
+        }
         if h * w <= args.dense_max_n:
             d = run("dense", h, w, args.maps, args.threads, "/tmp/_rw_dense.pt")
             diff = (torch.load("/tmp/_rw_sparse.pt") - torch.load("/tmp/_rw_dense.pt")).abs().max().item()
-            row.update(dense_s=round(d["seconds"], 3), dense_peak_mb=round(d["peak_mb"], 1),
-                       speedup=round(d["seconds"] / s["seconds"], 1), max_abs_diff=diff)
+            row.update(
+                dense_s=round(d["seconds"], 3),
+                dense_peak_mb=round(d["peak_mb"], 1),
+                speedup=round(d["seconds"] / s["seconds"], 1),
+                max_abs_diff=diff,
+            )
         else:
-            row["dense_note"] = (f"not run: N = {h * w} exceeds --dense-max-n; the dense method needs "
-                                 f"{(h * w) ** 2 * 8 / 2**30:.1f} GiB per float64 matrix and ~N^3 time")
+            row["dense_note"] = (
+                f"not run: N = {h * w} exceeds --dense-max-n; the dense method needs "
+                f"{(h * w) ** 2 * 8 / 2**30:.1f} GiB per float64 matrix and ~N^3 time"
+            )
         rows.append(row)
         print(json.dumps(row), flush=True)
     update_results("propagation", rows)

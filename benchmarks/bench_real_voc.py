@@ -42,30 +42,56 @@ def main() -> None:
     ids, _ = _voc_fixture(work / "voc")
     cfg = real_voc_config(work / "voc")
     (work / "real.yaml").write_text(yaml.safe_dump(cfg))
-    subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(work), "pseudo_labels",
-                    "--configfile", str(work / "real.yaml"), "--cores", "2", "-q"], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(ROOT / "Snakefile"),
+            "-d",
+            str(work),
+            "pseudo_labels",
+            "--configfile",
+            str(work / "real.yaml"),
+            "--cores",
+            "2",
+            "-q",
+        ],
+        check=True,
+    )
     run = work / "results/real"
     lut = np.zeros(256, np.int64)
     lut[255] = 255
     for k, name in enumerate(LEARNED, start=1):
         lut[VOC_CLASSES.index(name) + 1] = k
     rows = {}
-    with h5py.File(run / "cam/cams.h5") as cams, h5py.File(run / "labels/sem_pseudo.h5") as sem, \
-            h5py.File(run / "labels/ins_pseudo.h5") as ins:
+    with (
+        h5py.File(run / "cam/cams.h5") as cams,
+        h5py.File(run / "labels/sem_pseudo.h5") as sem,
+        h5py.File(run / "labels/ins_pseudo.h5") as ins,
+    ):
         for image_id in ids:
             gt = lut[np.array(Image.open(work / f"voc/SegmentationClass/{image_id}.png"))]
             g = cams[image_id]
             cam_label = cam_to_label(g["cam_full"][()], g["keys"][()], cfg["cam"]["eval_threshold"]).astype(int)
             _, classes, scores = read_instances(ins, image_id)
             n_gt = len(np.unique(np.array(Image.open(work / f"voc/SegmentationObject/{image_id}.png")))) - 2
-            rows[image_id] = {"size": list(gt.shape), "cam_miou": round(miou(cam_label, gt, 5), 3),
-                              "sem_pseudo_miou": round(miou(sem[image_id]["label"][()].astype(int), gt, 5), 3),
-                              "instances": int(len(classes)), "gt_instances": int(n_gt),
-                              "void_fraction": round(float((gt == 255).mean()), 3)}
+            rows[image_id] = {
+                "size": list(gt.shape),
+                "cam_miou": round(miou(cam_label, gt, 5), 3),
+                "sem_pseudo_miou": round(miou(sem[image_id]["label"][()].astype(int), gt, 5), 3),
+                "instances": len(classes),
+                "gt_instances": int(n_gt),
+                "void_fraction": round(float((gt == 255).mean()), 3),
+            }
     summary = json.loads((run / "labels/eval.json").read_text())
     data = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-    data["real_voc"] = {"images": rows, "sem_pseudo_miou": summary["sem_pseudo"]["miou"],
-                        "ins_map50": summary["ins_pseudo"].get("map50")}
+    data["real_voc"] = {
+        "images": rows,
+        "sem_pseudo_miou": summary["sem_pseudo"]["miou"],
+        "ins_map50": summary["ins_pseudo"].get("map50"),
+    }
     RESULTS.write_text(json.dumps(data, indent=2) + "\n")
     print(json.dumps(data["real_voc"], indent=2))
 

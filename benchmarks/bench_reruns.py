@@ -21,14 +21,26 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import update_results  # noqa: E402
+from common import load_config, update_results
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def snakemake(work: Path, config: Path, *args, popen=False):
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(work), *args,
-           "--configfile", str(config), "--cores", "2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(ROOT / "Snakefile"),
+        "-d",
+        str(work),
+        *args,
+        "--configfile",
+        str(config),
+        "--cores",
+        "2",
+    ]
     if popen:
         return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     t = time.perf_counter()
@@ -46,7 +58,7 @@ def planned(stdout: str) -> dict[str, int]:
 
 
 def config(work: Path, name: str, **changes) -> Path:
-    cfg = yaml.safe_load((ROOT / "tests/tiny.yaml").read_text())
+    cfg = load_config("tests/tiny.yaml")
     cfg["cam"]["epochs"] = 3
     for key, value in changes.items():
         section, k = key.split("__")
@@ -61,8 +73,10 @@ def main() -> None:
     base = config(work, "base")
     rows = {}
     _, rows["fresh_run_s"] = snakemake(work, base)
-    for case, change in (("a_ins_bg_threshold", {"labels__ins_bg_threshold": 0.3}),
-                         ("b_relations_fg_threshold", {"relations__fg_threshold": 0.4})):
+    for case, change in (
+        ("a_ins_bg_threshold", {"labels__ins_bg_threshold": 0.3}),
+        ("b_relations_fg_threshold", {"relations__fg_threshold": 0.4}),
+    ):
         cfg = config(work, case, **change)
         r, _ = snakemake(work, cfg, "-n")
         _, seconds = snakemake(work, cfg)
@@ -71,22 +85,42 @@ def main() -> None:
     r, _ = snakemake(work, base, "-R", "train_cam", "--until", "train_cam", "-n")
     _, seconds = snakemake(work, base, "-R", "train_cam", "--until", "train_cam")
     log = (work / "results/tiny/logs/train_cam.log").read_text()
-    rows["c_forced_train_cam"] = {"planned": planned(r.stdout), "rerun_s": seconds,
-                                  "epochs_trained": re.findall(r"train_cam: epoch (\d+) ", log)}
+    rows["c_forced_train_cam"] = {
+        "planned": planned(r.stdout),
+        "rerun_s": seconds,
+        "epochs_trained": re.findall(r"train_cam: epoch (\d+) ", log),
+    }
     proc = snakemake(work, base, "-R", "train_cam", "--until", "train_cam", popen=True)
     first = work / "results/tiny/cam/checkpoints/epoch0001.pt"
     while not first.exists() and proc.poll() is None:
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(work),
-                    "--configfile", str(base), "--unlock"], capture_output=True, check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(ROOT / "Snakefile"),
+            "-d",
+            str(work),
+            "--configfile",
+            str(base),
+            "--unlock",
+        ],
+        capture_output=True,
+        check=True,
+    )
     r, _ = snakemake(work, base, "--until", "train_cam", "-n")
     _, seconds = snakemake(work, base, "--until", "train_cam")
     log = (work / "results/tiny/logs/train_cam.log").read_text()
-    rows["d_killed_train_cam"] = {"planned": planned(r.stdout), "rerun_s": seconds,
-                                  "resumed_from_epoch": re.findall(r"resumed from epoch (\d+)", log),
-                                  "epochs_trained": re.findall(r"train_cam: epoch (\d+) ", log)}
+    rows["d_killed_train_cam"] = {
+        "planned": planned(r.stdout),
+        "rerun_s": seconds,
+        "resumed_from_epoch": re.findall(r"resumed from epoch (\d+)", log),
+        "epochs_trained": re.findall(r"train_cam: epoch (\d+) ", log),
+    }
     rows["note"] = "tests/tiny.yaml with cam.epochs 3, --cores 2; planned = Snakemake's dry-run job table"
     print(yaml.safe_dump(rows, sort_keys=False))
     update_results("reruns", rows)

@@ -24,7 +24,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import update_results  # noqa: E402
+from common import load_config, update_results
 
 ROOT = Path(__file__).resolve().parents[1]
 KEYS = {  # summary section -> the numbers reported
@@ -57,8 +57,13 @@ def run_config(base: dict, seed: int, threads: int, changes: list[str]) -> dict:
 
 
 def numbers(summary: dict) -> dict[str, float]:
-    return {f"{s}.{k}": summary[s][k] for s, keys in KEYS.items() if s in summary for k in keys
-            if summary[s].get(k) is not None}
+    return {
+        f"{s}.{k}": summary[s][k]
+        for s, keys in KEYS.items()
+        if s in summary
+        for k in keys
+        if summary[s].get(k) is not None
+    }
 
 
 def main() -> None:
@@ -70,7 +75,7 @@ def main() -> None:
     ap.add_argument("--target", default=None, help="a named target (default: the whole pipeline)")
     ap.add_argument("--name", default="spread", help="the results.json section")
     args = ap.parse_args()
-    base = yaml.safe_load((ROOT / args.config).read_text())
+    base = load_config(args.config)
     runs = {}
     for threads in args.threads:
         for seed in args.seeds:
@@ -79,26 +84,52 @@ def main() -> None:
             path.parent.mkdir(exist_ok=True)
             path.write_text(yaml.safe_dump(cfg, sort_keys=False))
             t = time.perf_counter()
-            cmd = [sys.executable, "-m", "snakemake", *([args.target] if args.target else []), "--cores",
-                   str(threads), "--configfile", str(path)]
+            cmd = [
+                sys.executable,
+                "-m",
+                "snakemake",
+                *([args.target] if args.target else []),
+                "--cores",
+                str(threads),
+                "--configfile",
+                str(path),
+            ]
             r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
             if r.returncode:
                 raise RuntimeError(f"{cfg['run_name']}: snakemake failed\n{r.stderr[-3000:]}")
             summary_file = "summary.json" if not args.target else f"summary_{args.target}.json"
             summary = json.loads((ROOT / "results" / cfg["run_name"] / summary_file).read_text())
-            runs[cfg["run_name"]] = {"seed": seed, "threads": threads, "wall_s": round(time.perf_counter() - t, 1),
-                                     "numbers": numbers(summary)}
+            runs[cfg["run_name"]] = {
+                "seed": seed,
+                "threads": threads,
+                "wall_s": round(time.perf_counter() - t, 1),
+                "numbers": numbers(summary),
+            }
             print(cfg["run_name"], json.dumps(runs[cfg["run_name"]]["numbers"]), flush=True)
     table = {}
     for key in dict.fromkeys(k for r in runs.values() for k in r["numbers"]):
         values = [r["numbers"][key] for r in runs.values() if key in r["numbers"]]
-        table[key] = {"mean": round(sum(values) / len(values), 4), "min": round(min(values), 4),
-                      "max": round(max(values), 4), "range": round(max(values) - min(values), 4), "runs": len(values)}
-    print(f"\n| summary key | mean | range (min - max) | width |\n|---|---|---|---|")
+        table[key] = {
+            "mean": round(sum(values) / len(values), 4),
+            "min": round(min(values), 4),
+            "max": round(max(values), 4),
+            "range": round(max(values) - min(values), 4),
+            "runs": len(values),
+        }
+    print("\n| summary key | mean | range (min - max) | width |\n|---|---|---|---|")
     for key, row in table.items():
         print(f"| `{key}` | {row['mean']:.3f} | {row['min']:.3f} - {row['max']:.3f} | {row['range']:.3f} |")
-    update_results(args.name, {"config": args.config, "changes": args.set, "seeds": args.seeds,
-                               "threads": args.threads, "table": table, "runs": runs})
+    update_results(
+        args.name,
+        {
+            "config": args.config,
+            "changes": args.set,
+            "seeds": args.seeds,
+            "threads": args.threads,
+            "table": table,
+            "runs": runs,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -17,14 +17,14 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import timed, update_results  # noqa: E402
+from common import timed, update_results
 
-from irn_core.cam import multiscale_cam  # noqa: E402
-from irn_core.data import scaled_views  # noqa: E402
-from irn_core.instances import instance_map  # noqa: E402
-from irn_core.models import CAMNet, IRNet, build_backbone  # noqa: E402
-from irn_core.relations import irn_losses  # noqa: E402
-from irn_core.stages.irnet import irn_forward  # noqa: E402
+from irn_core.cam import multiscale_cam
+from irn_core.data import scaled_views
+from irn_core.instances import instance_map
+from irn_core.models import CAMNet, IRNet, build_backbone
+from irn_core.relations import irn_losses
+from irn_core.stages.irnet import irn_forward
 
 
 def main() -> None:
@@ -69,8 +69,9 @@ def _throughput(cam, irn, size: int, batch: int, dev) -> dict:
     with torch.no_grad():
         n = 3
         views = [v.to(dev) for v in scaled_views(np.zeros((size, size, 3), np.uint8), (1.0, 0.5, 1.5, 2.0))]
-        sec, _ = timed(lambda: [multiscale_cam(cam.cam, views, torch.tensor([0, 1], device=dev), (size, size))
-                                for _ in range(n)])
+        sec, _ = timed(
+            lambda: [multiscale_cam(cam.cam, views, torch.tensor([0, 1], device=dev), (size, size)) for _ in range(n)]
+        )
         cam_inf = n / sec
         irn.eval()
         sec, _ = timed(lambda: [irn_forward(irn, img) for _ in range(n)])
@@ -102,8 +103,12 @@ def _throughput(cam, irn, size: int, batch: int, dev) -> dict:
 
     irn_step()
     sec, _ = timed(irn_step, repeat=2)
-    return {"cam_infer_img_s": round(cam_inf, 2), "irn_infer_img_s": round(irn_inf, 2),
-            "cam_train_img_s": round(cam_train, 2), "irn_train_img_s": round(batch / sec, 2)}
+    return {
+        "cam_infer_img_s": round(cam_inf, 2),
+        "irn_infer_img_s": round(irn_inf, 2),
+        "cam_train_img_s": round(cam_train, 2),
+        "irn_train_img_s": round(batch / sec, 2),
+    }
 
 
 if __name__ == "__main__":

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 import h5py
 import torch
-import yaml
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import load_config
 
 from irn_core.instances import instance_map
 from irn_core.synthesis import instance_labels, labels_one_walk, semantic_labels
@@ -30,7 +33,7 @@ def main() -> None:
     ap.add_argument("--config", default="config/config.yaml")
     args = ap.parse_args()
     torch.set_num_threads(2)
-    cfg = yaml.safe_load(open(args.config))
+    cfg = load_config(args.config)
     p, lab = cfg["propagate"], cfg["labels"]
     run = Path(args.run)
     two = one = 0.0
@@ -50,21 +53,36 @@ def main() -> None:
             t = time.perf_counter()  # after: make_labels
             inst = instance_map(disp, lab["centroid_iterations"], lab["centroid_threshold"])
             (label, score), (masks, classes, scores) = labels_one_walk(
-                cm, keys, bd, inst, size, p, lab["sem_bg_threshold"], lab["ins_bg_threshold"], lab["min_fraction"])
+                cm, keys, bd, inst, size, p, lab["sem_bg_threshold"], lab["ins_bg_threshold"], lab["min_fraction"]
+            )
             one += time.perf_counter() - t
-            same = (torch.equal(label, sem[0]) and masks.shape == ins[0].shape and torch.equal(masks, ins[0])
-                    and torch.equal(classes, ins[1]))
+            same = (
+                torch.equal(label, sem[0])
+                and masks.shape == ins[0].shape
+                and torch.equal(masks, ins[0])
+                and torch.equal(classes, ins[1])
+            )
             equal += same
             if not same:
                 differing.append(image_id)
             if same:
-                max_score_diff = max(max_score_diff, float((score - sem[1]).abs().max()),
-                                     float((scores - ins[2]).abs().max()) if len(scores) else 0.0)
+                max_score_diff = max(
+                    max_score_diff,
+                    float((score - sem[1]).abs().max()),
+                    float((scores - ins[2]).abs().max()) if len(scores) else 0.0,
+                )
             n_inst += len(classes)
-    row = {"run": str(run), "images": len(ids), "instances": n_inst,
-           "two_walks_s_per_image": round(two / len(ids), 4), "one_walk_s_per_image": round(one / len(ids), 4),
-           "ratio": round(one / two, 3), "images_with_equal_labels": equal, "differing": differing,
-           "max_score_diff": max_score_diff}
+    row = {
+        "run": str(run),
+        "images": len(ids),
+        "instances": n_inst,
+        "two_walks_s_per_image": round(two / len(ids), 4),
+        "one_walk_s_per_image": round(one / len(ids), 4),
+        "ratio": round(one / two, 3),
+        "images_with_equal_labels": equal,
+        "differing": differing,
+        "max_score_diff": max_score_diff,
+    }
     data = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
     data["walk"] = row
     RESULTS.write_text(json.dumps(data, indent=2) + "\n")

@@ -45,6 +45,18 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def load_config(name: str) -> dict:
+    """A config of the repository as the workflow sees it: validated, every key it leaves out set
+    to the schema's default (the paper's value)."""
+    import yaml
+    from snakemake.utils import validate
+
+    root = Path(__file__).resolve().parents[1]
+    cfg = yaml.safe_load((root / name).read_text())
+    validate(cfg, str(root / "workflow/schemas/config.schema.yaml"))
+    return cfg
+
+
 def update_results(key: str, value) -> dict:
     """Merge one section into benchmarks/results.json."""
     data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}

@@ -16,22 +16,31 @@ def _num(x, fmt: str) -> str:
 
 
 def propagation(rows: list[dict]) -> str:
-    out = ["| stride-4 size (w x h) | N | sparse s | dense s | speedup | max abs diff | sparse peak MB "
-           "| dense peak MB |", "|---|---|---|---|---|---|---|---|"]
+    out = [
+        "| stride-4 size (w x h) | N | sparse s | dense s | speedup | max abs diff | sparse peak MB | dense peak MB |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        out.append(f"| {r['w']}x{r['h']} | {r['w'] * r['h']} | {r['sparse_s']:.3f} | {_num(r['dense_s'], '.3f')} | "
-                   f"{_num(r['speedup'], '.1f')}x | {_num(r['max_abs_diff'], '.1e')} | {r['sparse_peak_mb']:.1f} | "
-                   f"{_num(r['dense_peak_mb'], '.1f')} |")
+        out.append(
+            f"| {r['w']}x{r['h']} | {r['w'] * r['h']} | {r['sparse_s']:.3f} | {_num(r['dense_s'], '.3f')} | "
+            f"{_num(r['speedup'], '.1f')}x | {_num(r['max_abs_diff'], '.1e')} | {r['sparse_peak_mb']:.1f} | "
+            f"{_num(r['dense_peak_mb'], '.1f')} |"
+        )
     return "\n".join(out)
 
 
 def throughput(rows: dict) -> str:
-    out = ["| input | layout | CAM inference (4 scales + flip) | IRNet inference (image + flip) | CAM training | "
-           "IRNet training (radius 10) |", "|---|---|---|---|---|---|"]
+    out = [
+        "| input | layout | CAM inference (4 scales + flip) | IRNet inference (image + flip) | CAM training | "
+        "IRNet training (radius 10) |",
+        "|---|---|---|---|---|---|",
+    ]
     for name, r in rows.items():
-        out.append(f"| {name.replace('_contiguous', '')} (batch {r['batch']}) | {r.get('layout', 'contiguous')} | "
-                   f"{r['cam_infer_img_s']} | {r['irn_infer_img_s']} | {r['cam_train_img_s']} | "
-                   f"{r['irn_train_img_s']} |")
+        out.append(
+            f"| {name.replace('_contiguous', '')} (batch {r['batch']}) | {r.get('layout', 'contiguous')} | "
+            f"{r['cam_infer_img_s']} | {r['irn_infer_img_s']} | {r['cam_train_img_s']} | "
+            f"{r['irn_train_img_s']} |"
+        )
     return "\n".join(out)
 
 
@@ -58,17 +67,24 @@ def main() -> None:
         print("## Default toy pipeline\n\n" + pipeline(data["toy_pipeline"]) + "\n")
     if "walk" in data:
         w = data["walk"]
-        print(f"## One walk per image\n\n| labels of {w['images']} images ({w['instances']} instances) | s per image |\n"
-              f"|---|---|\n| two walks (propagate, then make_instances) | {w['two_walks_s_per_image']} |\n"
-              f"| one walk (make_labels) | {w['one_walk_s_per_image']} |\n| ratio | {w['ratio']} |\n\n"
-              f"Equal labels on {w['images_with_equal_labels']} of {w['images']} images; scores differ by at most "
-              f"{w['max_score_diff']:.1e}.\n")
+        print(
+            f"## One walk per image\n\n| labels of {w['images']} images ({w['instances']} instances) | s per image |\n"
+            f"|---|---|\n| two walks (propagate, then make_instances) | {w['two_walks_s_per_image']} |\n"
+            f"| one walk (make_labels) | {w['one_walk_s_per_image']} |\n| ratio | {w['ratio']} |\n\n"
+            f"Equal labels on {w['images_with_equal_labels']} of {w['images']} images; scores differ by at most "
+            f"{w['max_score_diff']:.1e}.\n"
+        )
     if "real_voc" in data:
         r = data["real_voc"]
-        rows = ["| image | size | CAM mIoU | semantic pseudo label mIoU | instances (ground truth) | void |",
-                "|---|---|---|---|---|---|"]
-        rows += [f"| {i} | {v['size'][1]}x{v['size'][0]} | {v['cam_miou']} | {v['sem_pseudo_miou']} | "
-                 f"{v['instances']} ({v['gt_instances']}) | {v['void_fraction']:.1%} |" for i, v in r["images"].items()]
+        rows = [
+            "| image | size | CAM mIoU | semantic pseudo label mIoU | instances (ground truth) | void |",
+            "|---|---|---|---|---|---|",
+        ]
+        rows += [
+            f"| {i} | {v['size'][1]}x{v['size'][0]} | {v['cam_miou']} | {v['sem_pseudo_miou']} | "
+            f"{v['instances']} ({v['gt_instances']}) | {v['void_fraction']:.1%} |"
+            for i, v in r["images"].items()
+        ]
         print("## Real VOC fixture (tiny settings)\n\n" + "\n".join(rows) + "\n")
 
 

@@ -22,8 +22,9 @@ def normalise_max(cams: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
     return cams / (cams.flatten(1).max(dim=1).values[:, None, None] + eps)
 
 
-def multiscale_cam(cam_fn, views: list[torch.Tensor], keys: torch.Tensor, size: tuple[int, int],
-                   flip: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+def multiscale_cam(
+    cam_fn, views: list[torch.Tensor], keys: torch.Tensor, size: tuple[int, int], flip: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
     """CAMs of one image at stride 4 and at full resolution, each normalised to max 1.
 
     cam_fn: (B, 3, h, w) -> (B, C, h', w') non-negative maps; views: the normalised image at each

@@ -78,8 +78,17 @@ class Checkpointer:
         path = self.folder / f"epoch{epoch:04d}.pt"
         if dist_info()[0] != 0:  # under torchrun the first process writes
             return path
-        atomic_save({"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                     "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(), "tag": self.tag}, path)
+        atomic_save(
+            {
+                "epoch": epoch,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "rng": torch.get_rng_state(),
+                "tag": self.tag,
+            },
+            path,
+        )
         for old in sorted(self.folder.glob("epoch*.pt"))[: -self.keep]:
             old.unlink()
         return path

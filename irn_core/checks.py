@@ -33,8 +33,10 @@ def _dataset_problems(ds: dict) -> list[str]:
         return [f"config key dataset.{'train_list' if ds['kind'] == 'coco' else 'label_classes'}: {err}"]
     unknown = [c for c in ds["classes"] if c not in known]
     if unknown:
-        source = {"voc": "dataset.label_classes (default: VOC's 20 classes)",
-                  "coco": "the categories of the COCO file"}[ds["kind"]]
+        source = {
+            "voc": "dataset.label_classes (default: VOC's 20 classes)",
+            "coco": "the categories of the COCO file",
+        }[ds["kind"]]
         return [f"config key dataset.classes: {unknown} not among {source}: {', '.join(known)}"]
     try:
         open_dataset(ds)
@@ -59,12 +61,17 @@ def weights_problem(path: str) -> str | None:
 
     try:
         state = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any failure to read is reported with the file
+    except Exception as err:
         # torch's own message advises weights_only=False, which would run arbitrary pickled code
         import pickle
 
-        why = ("corrupt, or not a PyTorch file" if isinstance(err, pickle.UnpicklingError)
-               else str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__)
+        why = (
+            "corrupt, or not a PyTorch file"
+            if isinstance(err, pickle.UnpicklingError)
+            else str(err).strip().splitlines()[0][:200]
+            if str(err).strip()
+            else type(err).__name__
+        )
         return f"weights file '{p}' cannot be read as PyTorch weights ({why})"
     if isinstance(state, dict) and isinstance(state.get("model"), dict):
         state = state["model"]
@@ -87,8 +94,10 @@ def check_config(cfg: dict) -> list[str]:
                 if not (root / ds[key]).is_file():
                     errors.append(f"config key dataset.{key}: {what} '{root / ds[key]}' does not exist")
         if ds["kind"] == "coco" and ds.get("label_classes"):
-            errors.append("config key dataset.label_classes: must be null for kind 'coco' (the JSON's categories "
-                          "index its labels)")
+            errors.append(
+                "config key dataset.label_classes: must be null for kind 'coco' (the JSON's categories "
+                "index its labels)"
+            )
         if ds["kind"] == "voc" and ds.get("image_dir"):
             errors.append("config key dataset.image_dir: not used by kind 'voc' (its images are in JPEGImages)")
         if not errors:
@@ -109,29 +118,38 @@ def check_config(cfg: dict) -> list[str]:
         from .models import IMAGENET_WEIGHTS
 
         if cfg["cam"]["backbone"] not in IMAGENET_WEIGHTS:
-            errors.append(f"config key cam.pretrained: 'imagenet' has no weights for cam.backbone "
-                          f"'{cfg['cam']['backbone']}' (those with weights: {', '.join(IMAGENET_WEIGHTS)})")
+            errors.append(
+                f"config key cam.pretrained: 'imagenet' has no weights for cam.backbone "
+                f"'{cfg['cam']['backbone']}' (those with weights: {', '.join(IMAGENET_WEIGHTS)})"
+            )
     elif pre:
         problem = weights_problem(pre)
         if problem:
             errors.append(f"config key cam.pretrained: {problem}")
     for section in ("irn", "maskrcnn", "deeplab"):
         if cfg[section]["init"] == "imagenet" and not pre:
-            errors.append(f"config key {section}.init: 'imagenet' needs cam.pretrained (a weights file); "
-                          f"set cam.pretrained or use init 'cam'")
+            errors.append(
+                f"config key {section}.init: 'imagenet' needs cam.pretrained (a weights file); "
+                f"set cam.pretrained or use init 'cam'"
+            )
     ext = cfg["cam"].get("external")
     if ext:
         if not Path(ext).expanduser().exists():
-            errors.append(f"config key cam.external: '{ext}' does not exist (a folder of <id>.npy CAM files or an "
-                          f"HDF5 file)")
+            errors.append(
+                f"config key cam.external: '{ext}' does not exist (a folder of <id>.npy CAM files or an HDF5 file)"
+            )
         for section in ("irn", "maskrcnn", "deeplab"):
             if cfg[section]["init"] == "cam":
-                errors.append(f"config key {section}.init: 'cam' needs the trained CAM network, which external CAMs "
-                              f"(cam.external) do not provide; use 'imagenet' (with cam.pretrained)")
+                errors.append(
+                    f"config key {section}.init: 'cam' needs the trained CAM network, which external CAMs "
+                    f"(cam.external) do not provide; use 'imagenet' (with cam.pretrained)"
+                )
     rel = cfg["relations"]
     if rel["fg_threshold"] <= rel["bg_threshold"]:
-        errors.append(f"config key relations.fg_threshold: {rel['fg_threshold']} must be above relations.bg_threshold "
-                      f"({rel['bg_threshold']}), else no pixel is confident foreground")
+        errors.append(
+            f"config key relations.fg_threshold: {rel['fg_threshold']} must be above relations.bg_threshold "
+            f"({rel['bg_threshold']}), else no pixel is confident foreground"
+        )
     lo, hi = cfg["cam"]["resize_long"]
     if lo > hi:
         errors.append(f"config key cam.resize_long: [{lo}, {hi}] is not [low, high]")
@@ -146,9 +164,13 @@ def check_config(cfg: dict) -> list[str]:
     for section in ("cam", "irn", "maskrcnn", "deeplab"):
         bs = cfg[section]["batch_size"]
         if bs % procs:
-            errors.append(f"config key {section}.batch_size: {bs} is not a multiple of train_processes ({procs}): "
-                          f"each process takes an equal slice of every batch")
+            errors.append(
+                f"config key {section}.batch_size: {bs} is not a multiple of train_processes ({procs}): "
+                f"each process takes an equal slice of every batch"
+            )
         if n_train is not None and bs > n_train:
-            errors.append(f"config key {section}.batch_size: {bs} is above the {n_train} images of "
-                          f"dataset.train_list (every batch must be full)")
+            errors.append(
+                f"config key {section}.batch_size: {bs} is above the {n_train} images of "
+                f"dataset.train_list (every batch must be full)"
+            )
     return errors

@@ -1,7 +1,7 @@
 """``irn``: look at what the pipeline wrote.
 
-  irn inspect FILE.h5 [--all]           provenance, images and datasets of a stage file, explained
-  irn show RUN_DIR IMAGE_ID [-o X.png]  one panel per stage for one image
+irn inspect FILE.h5 [--all]           provenance, images and datasets of a stage file, explained
+irn show RUN_DIR IMAGE_ID [-o X.png]  one panel per stage for one image
 """
 
 from __future__ import annotations
@@ -18,14 +18,16 @@ def inspect(path: str, every_image: bool = False, out=sys.stdout) -> None:
     with open_stage(path) as f:
         attrs = dict(f.attrs)
         ids = list(f)
-        p = lambda *a: print(*a, file=out)  # noqa: E731
+        p = lambda *a: print(*a, file=out)
         p(f"{path}")
-        p(f"  stage {attrs.get('stage')}, run {attrs.get('run_name')}, created {attrs.get('created')}, "
-          f"irn_core {attrs.get('irn_core_version')}")
+        p(
+            f"  stage {attrs.get('stage')}, run {attrs.get('run_name')}, created {attrs.get('created')}, "
+            f"irn_core {attrs.get('irn_core_version')}"
+        )
         p(f"  content digest {attrs.get('content_digest')}, settings digest {attrs.get('config_digest')}")
         for k, v in sorted(attrs.items()):
             if k.endswith("_digest") and k not in ("content_digest", "config_digest"):
-                p(f"  input {k[:-len('_digest')]}: {v}")
+                p(f"  input {k[: -len('_digest')]}: {v}")
         classes = json.loads(attrs["classes"]) if "classes" in attrs else None
         if classes:
             p(f"  classes: {', '.join(f'{i} {c}' for i, c in enumerate(classes))}")
@@ -37,8 +39,10 @@ def inspect(path: str, every_image: bool = False, out=sys.stdout) -> None:
         for name, d in f[ids[0]].items():
             a = dict(d.attrs)
             extra = ", ".join(f"{k} {a[k]}" for k in ("stride", "units", "range") if k in a)
-            p(f"    {name:<11} {str(d.dtype):<8} {str(d.shape):<16} {a.get('meaning', '')}"
-              + (f" ({extra})" if extra else ""))
+            p(
+                f"    {name:<11} {d.dtype!s:<8} {d.shape!s:<16} {a.get('meaning', '')}"
+                + (f" ({extra})" if extra else "")
+            )
             if name in ("keys", "classes") and classes and d.size:
                 p(f"    {'':<11} {'':<8} {'':<16} = {', '.join(classes[int(k)] for k in d[()])}")
         if every_image:

@@ -110,12 +110,23 @@ def instances_json(images: list[dict], instances: list[dict], classes: list[str]
     anns = []
     for k, inst in enumerate(instances, start=1):
         rle = rle_encode(inst["mask"])
-        anns.append({"id": k, "image_id": inst["image_id"], "category_id": int(inst["class"]) + 1,
-                     "segmentation": rle, "area": float(mask_utils.area(rle)),
-                     "bbox": [float(v) for v in mask_utils.toBbox(rle)], "iscrowd": 0,
-                     "score": float(inst["score"])})
-    return {"images": images, "annotations": anns,
-            "categories": [{"id": i + 1, "name": n} for i, n in enumerate(classes)]}
+        anns.append(
+            {
+                "id": k,
+                "image_id": inst["image_id"],
+                "category_id": int(inst["class"]) + 1,
+                "segmentation": rle,
+                "area": float(mask_utils.area(rle)),
+                "bbox": [float(v) for v in mask_utils.toBbox(rle)],
+                "iscrowd": 0,
+                "score": float(inst["score"]),
+            }
+        )
+    return {
+        "images": images,
+        "annotations": anns,
+        "categories": [{"id": i + 1, "name": n} for i, n in enumerate(classes)],
+    }
 
 
 def segm_ap(gt_json: str | Path, results: list[dict]) -> float:
@@ -162,23 +173,32 @@ class COCODataset:
         coco = load(path)
         names = [c["name"] for c in coco.dataset["categories"]]
         if self.label_classes and tuple(names) != self.label_classes:
-            raise DatasetError(f"{path}: categories {names} differ from those of {self.ann_files[0]} "
-                               f"({list(self.label_classes)})")
+            raise DatasetError(
+                f"{path}: categories {names} differ from those of {self.ann_files[0]} ({list(self.label_classes)})"
+            )
         self.label_classes = tuple(names)
         missing = [c for c in self.classes if c not in names]
         if missing:
-            raise DatasetError(f"{path}: class(es) {missing} of dataset.classes are not categories of this file "
-                               f"(its categories: {', '.join(names)})")
+            raise DatasetError(
+                f"{path}: class(es) {missing} of dataset.classes are not categories of this file "
+                f"(its categories: {', '.join(names)})"
+            )
         order = [names.index(c) for c in self.classes]
         if order != sorted(order):
-            raise DatasetError(f"{path}: dataset.classes must follow the file's category order "
-                               f"({', '.join(n for n in names if n in self.classes)})")
-        cat_class = {c["id"]: (self.classes.index(c["name"]) if c["name"] in self.classes else -1)
-                     for c in coco.dataset["categories"]}
+            raise DatasetError(
+                f"{path}: dataset.classes must follow the file's category order "
+                f"({', '.join(n for n in names if n in self.classes)})"
+            )
+        cat_class = {
+            c["id"]: (self.classes.index(c["name"]) if c["name"] in self.classes else -1)
+            for c in coco.dataset["categories"]
+        }
         for ann in coco.dataset["annotations"]:
             if ann.get("image_id") in coco.imgs and ann.get("category_id") not in cat_class:
-                raise DatasetError(f"{path}: annotation {ann.get('id')} has category_id {ann.get('category_id')}, "
-                                   f"which is not among the file's categories")
+                raise DatasetError(
+                    f"{path}: annotation {ann.get('id')} has category_id {ann.get('category_id')}, "
+                    f"which is not among the file's categories"
+                )
         for im in coco.dataset["images"]:
             key = image_key(im["file_name"])
             if key in self._source and self._source[key] != path:
@@ -188,8 +208,11 @@ class COCODataset:
                 continue
             self._records[key] = im
             self._source[key] = path
-            self._anns[key] = [{**ann, "class": cat_class[ann["category_id"]]} for ann in coco.imgToAnns[im["id"]]
-                               if cat_class[ann["category_id"]] >= 0]
+            self._anns[key] = [
+                {**ann, "class": cat_class[ann["category_id"]]}
+                for ann in coco.imgToAnns[im["id"]]
+                if cat_class[ann["category_id"]] >= 0
+            ]
 
     def _record(self, image_id: str) -> dict:
         if image_id not in self._records:
@@ -207,8 +230,7 @@ class COCODataset:
         """(H, W, 3) uint8 RGB."""
         path = self.image_path(image_id)
         if not path.is_file():
-            raise DatasetError(f"{path}: image not found (dataset.image_dir: "
-                               f"{', '.join(map(str, self.image_dirs))})")
+            raise DatasetError(f"{path}: image not found (dataset.image_dir: {', '.join(map(str, self.image_dirs))})")
         try:
             with Image.open(path) as img:
                 return np.array(img.convert("RGB"))
@@ -241,12 +263,16 @@ class COCODataset:
         for ann in anns:
             try:
                 masks.append(annotation_mask(coco, ann))
-            except Exception as err:  # noqa: BLE001 - pycocotools raises bare errors; name the annotation
-                raise DatasetError(f"{self._source[image_id]}: annotation {ann.get('id')} of image '{image_id}': "
-                                   f"{err}") from err
+            except Exception as err:
+                raise DatasetError(
+                    f"{self._source[image_id]}: annotation {ann.get('id')} of image '{image_id}': {err}"
+                ) from err
         order = sorted(range(len(anns)), key=lambda k: -int(masks[k].sum()))
-        out = ([masks[k] for k in order], [anns[k]["class"] for k in order],
-               [bool(anns[k].get("iscrowd", 0)) for k in order])
+        out = (
+            [masks[k] for k in order],
+            [anns[k]["class"] for k in order],
+            [bool(anns[k].get("iscrowd", 0)) for k in order],
+        )
         self._last = (image_id, out)
         return out
 
@@ -309,8 +335,10 @@ class COCODataset:
         rec = self._record(image_id)
         where = f"{self._source[image_id]}: image '{image_id}'"
         if size is not None and (int(rec.get("height", -1)), int(rec.get("width", -1))) != tuple(size):
-            problems.append(f"{where} is {rec.get('width')}x{rec.get('height')} px in the JSON, its file "
-                            f"{self.image_path(image_id)} is {size[1]}x{size[0]} px")
+            problems.append(
+                f"{where} is {rec.get('width')}x{rec.get('height')} px in the JSON, its file "
+                f"{self.image_path(image_id)} is {size[1]}x{size[0]} px"
+            )
             return problems
         try:
             self._masks(image_id)

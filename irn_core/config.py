@@ -104,7 +104,7 @@ def rule_settings(cfg: dict, rule: str, split: str | None = None) -> dict:
                 continue
             entry = m["key"]
         if entry.startswith("split:"):
-            name = entry[len("split:"):].replace("{split}", split or "")
+            name = entry[len("split:") :].replace("{split}", split or "")
             keys += [*DATASET_KEYS, f"dataset.{SPLIT_LISTS[name]}"]
         else:
             keys.append(entry)

@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 
-def crf_refine(image: np.ndarray, labels: np.ndarray, n_labels: int, iterations: int = 10,
-               gt_prob: float = 0.7) -> np.ndarray:
+def crf_refine(
+    image: np.ndarray, labels: np.ndarray, n_labels: int, iterations: int = 10, gt_prob: float = 0.7
+) -> np.ndarray:
     """Dense-CRF refinement of a (H, W) label map 0..n_labels-1 on a (H, W, 3) uint8 image.
 
     Unary from labels (ground-truth probability ``gt_prob``); Gaussian kernel sxy=3, compat=3;

@@ -49,8 +49,8 @@ def random_crop(arrays: list[torch.Tensor], pads: list[float], crop: int, rng: n
     out = []
     for a, pad in zip(arrays, pads):
         canvas = torch.full(a.shape[:-2] + (crop, crop), pad, dtype=a.dtype)
-        piece = a[..., top: top + crop, left: left + crop]
-        canvas[..., off_y: off_y + piece.shape[-2], off_x: off_x + piece.shape[-1]] = piece
+        piece = a[..., top : top + crop, left : left + crop]
+        canvas[..., off_y : off_y + piece.shape[-2], off_x : off_x + piece.shape[-1]] = piece
         out.append(canvas)
     return out
 
@@ -82,8 +82,16 @@ class LabelMapCrops(Dataset):
     rescale, flip, crop. For IRNet (``stride=4``) the label map is then reduced to stride 4
     (nearest); for segmentation training ``stride=1``."""
 
-    def __init__(self, data: ImageDataset, ids: list[str], labels: dict[str, np.ndarray],
-                 scale_range: tuple[float, float], crop: int, seed: int = 0, stride: int = 4):
+    def __init__(
+        self,
+        data: ImageDataset,
+        ids: list[str],
+        labels: dict[str, np.ndarray],
+        scale_range: tuple[float, float],
+        crop: int,
+        seed: int = 0,
+        stride: int = 4,
+    ):
         if crop % stride:
             raise ValueError(f"crop size {crop} must be a multiple of {stride}")
         self.data, self.ids, self.labels = data, ids, labels
@@ -98,12 +106,14 @@ class LabelMapCrops(Dataset):
         img = self.data.load_image(self.ids[i])
         size = scaled_size(img.shape[:2], rng.uniform(*self.scale_range))
         img = torch.from_numpy(normalise(pil_resize(img, size)))
-        lab = torch.from_numpy(pil_resize(self.labels[self.ids[i]].astype(np.uint8), size, nearest=True).astype(np.int64))
+        lab = torch.from_numpy(
+            pil_resize(self.labels[self.ids[i]].astype(np.uint8), size, nearest=True).astype(np.int64)
+        )
         if rng.random() < 0.5:
             img, lab = img.flip(-1), lab.flip(-1)
         img, lab = random_crop([img, lab], [0.0, IGNORE], self.crop, rng)
         if self.stride > 1:  # nearest sample at the centre of each cell
-            lab = lab[self.stride // 2:: self.stride, self.stride // 2:: self.stride]
+            lab = lab[self.stride // 2 :: self.stride, self.stride // 2 :: self.stride]
         return img, lab
 
 

@@ -133,5 +133,19 @@ def union_ids(*lists: list[str]) -> list[str]:
     return list(dict.fromkeys(i for ids in lists for i in ids))
 
 
-__all__ = ["IGNORE", "READERS", "SPLIT_KEYS", "Dataset", "DatasetError", "dynamic_imports", "label_classes", "open_dataset", "reader",
-           "split_ids", "split_input_files", "split_list_path", "split_with_labels", "union_ids"]
+__all__ = [
+    "IGNORE",
+    "READERS",
+    "SPLIT_KEYS",
+    "Dataset",
+    "DatasetError",
+    "dynamic_imports",
+    "label_classes",
+    "open_dataset",
+    "reader",
+    "split_ids",
+    "split_input_files",
+    "split_list_path",
+    "split_with_labels",
+    "union_ids",
+]

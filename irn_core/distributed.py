@@ -42,8 +42,9 @@ def wrap_model(model):
     dev = next(model.parameters()).device
     if dev.type == "cuda":
         model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    return DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None,
-                                   find_unused_parameters=True)
+    return DistributedDataParallel(
+        model, device_ids=[dev.index] if dev.type == "cuda" else None, find_unused_parameters=True
+    )
 
 
 def mean_over_processes(values: dict[str, float]) -> dict[str, float]:
@@ -100,17 +101,23 @@ def run_training(cfg: dict, stage: Callable, *args, log_path: str | None = None)
         payload = Path(tmp) / "job.json"
         args = [str(a) if isinstance(a, (str, Path)) else a if a is None else [str(x) for x in a] for a in args]
         payload.write_text(json.dumps({"target": target, "cfg": cfg, "args": args}))
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}",
-               "-m", "irn_core.distributed", str(payload)]
-        out = open(log_path, "a") if log_path else None
-        try:
-            r = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT if out else None)
-        finally:
-            if out:
-                out.close()
+        cmd = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc_per_node={n}",
+            "-m",
+            "irn_core.distributed",
+            str(payload),
+        ]
+        with open(log_path or os.devnull, "a") as out:
+            r = subprocess.run(cmd, stdout=out if log_path else None, stderr=subprocess.STDOUT if log_path else None)
     if r.returncode != 0:
-        raise RuntimeError(f"{target} under torchrun ({n} processes) failed with exit code {r.returncode}"
-                           + (f"; see {log_path}" if log_path else ""))
+        raise RuntimeError(
+            f"{target} under torchrun ({n} processes) failed with exit code {r.returncode}"
+            + (f"; see {log_path}" if log_path else "")
+        )
     return None
 
 

@@ -43,8 +43,11 @@ def mean_iou(conf: np.ndarray) -> float:
 
 def semantic_report(conf: np.ndarray, images: int) -> dict:
     """The evaluation record of a semantic segmentation: mIoU, per-class IoU, image count."""
-    return {"miou": mean_iou(conf), "per_class_iou": [None if np.isnan(x) else float(x) for x in iou_from_confusion(conf)],
-            "images": images}
+    return {
+        "miou": mean_iou(conf),
+        "per_class_iou": [None if np.isnan(x) else float(x) for x in iou_from_confusion(conf)],
+        "images": images,
+    }
 
 
 def mask_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -78,8 +81,9 @@ class InstanceEvaluator:
         self.scores = [[] for _ in range(num_classes)]
         self.matches = [[[] for _ in self.thresholds] for _ in range(num_classes)]
 
-    def add(self, masks: np.ndarray, classes: np.ndarray, scores: np.ndarray,
-            gt_masks: np.ndarray, gt_classes: np.ndarray) -> None:
+    def add(
+        self, masks: np.ndarray, classes: np.ndarray, scores: np.ndarray, gt_masks: np.ndarray, gt_classes: np.ndarray
+    ) -> None:
         """One image: predicted masks (N, H, W) bool, classes (N,), scores (N,); ground-truth
         masks (M, H, W) bool (void excluded), classes (M,)."""
         masks, gt_masks = np.asarray(masks, bool), np.asarray(gt_masks, bool)
@@ -135,5 +139,7 @@ class InstanceEvaluator:
     def summary(self) -> dict[float, float]:
         """{threshold: mAP^r} over the classes that have ground truth."""
         ap = self.average_precision()
-        return {thr: float(np.nanmean(ap[t])) if np.isfinite(ap[t]).any() else float("nan")
-                for t, thr in enumerate(self.thresholds)}
+        return {
+            thr: float(np.nanmean(ap[t])) if np.isfinite(ap[t]).any() else float("nan")
+            for t, thr in enumerate(self.thresholds)
+        }

@@ -94,7 +94,9 @@ def _read(files: dict, key: str, image_id: str) -> dict | None:
         return read_group(f, image_id) if image_id in f else None
 
 
-def image_panels(run: str | Path, image_id: str, files: dict[str, str] | None = None) -> list[tuple[str, np.ndarray | str]]:
+def image_panels(
+    run: str | Path, image_id: str, files: dict[str, str] | None = None
+) -> list[tuple[str, np.ndarray | str]]:
     """(title, RGB image or a note) per stage for one image of a run folder (results/<run_name>;
     a relative dataset root is taken from the folder holding results/). ``files``: the stage files
     by name (irn_core.layout.STAGE_FILES), by default those of the run folder."""
@@ -135,8 +137,12 @@ def image_panels(run: str | Path, image_id: str, files: dict[str, str] | None = 
         panels.append(("CAMs", note("make_cam")))
     if (g := groups["relations"]) is not None:
         lab = g["label"]
-        panels.append(("relation labels (white: unsure)",
-                       np.where((lab == IGNORE)[..., None], 255, palette_image(lab)).astype(np.uint8)))
+        panels.append(
+            (
+                "relation labels (white: unsure)",
+                np.where((lab == IGNORE)[..., None], 255, palette_image(lab)).astype(np.uint8),
+            )
+        )
     else:
         panels.append(("relation labels", note("mine_relations")))
     if (g := groups["irn"]) is not None:
@@ -146,8 +152,12 @@ def image_panels(run: str | Path, image_id: str, files: dict[str, str] | None = 
         panels.append(("boundary map (dark: boundary)", np.repeat(edge[..., None], 3, -1)))
         field = upsample(displacement_hsv(g["disp"]), size)
         weak = upsample(np.hypot(*g["disp"]) < thr, size)
-        panels.append((f"displacement (hue: direction)\nwhite: centroid regions |D| < {thr}",
-                       blend(field, np.full_like(field, 255), 0.6, weak)))
+        panels.append(
+            (
+                f"displacement (hue: direction)\nwhite: centroid regions |D| < {thr}",
+                blend(field, np.full_like(field, 255), 0.6, weak),
+            )
+        )
         inst = instance_map(torch.from_numpy(g["disp"]), labels_cfg.get("centroid_iterations", 300), thr)
         ids = (inst.long() * torch.arange(1, inst.shape[0] + 1)[:, None, None]).sum(0).numpy()
         panels.append((f"class-agnostic instance map ({inst.shape[0]} regions)", upsample(instance_colours(ids), size)))
@@ -159,8 +169,12 @@ def image_panels(run: str | Path, image_id: str, files: dict[str, str] | None = 
         panels.append(("semantic pseudo label", note("make_labels")))
     if (g := groups["ins"]) is not None:
         names = ", ".join(f"{classes[c]} {s:.2f}" for c, s in zip(g["classes"], g["scores"]) if s > 0)
-        panels.append((f"instance pseudo labels\n{names[:60]}",
-                       blend(image, instance_colours(g["instances"]), 0.6, g["instances"] > 0)))
+        panels.append(
+            (
+                f"instance pseudo labels\n{names[:60]}",
+                blend(image, instance_colours(g["instances"]), 0.6, g["instances"] > 0),
+            )
+        )
     else:
         panels.append(("instance pseudo labels", note("make_labels")))
     panels.append(_maskrcnn_panel(run, image_id, image, classes))
@@ -274,7 +288,9 @@ def per_class_table(classes: list[str], columns: dict[str, list], out: str | Pat
     for i, name in enumerate(classes):
         cells = "".join(f"<td>{'-' if v[i] is None else f'{v[i]:.3f}'}</td>" for v in columns.values())
         rows.append(f"<tr><td>{name}</td>{cells}</tr>")
-    html = (f"<html><body><table border='1' cellpadding='4' style='border-collapse:collapse'>"
-            f"<tr>{head}</tr>{''.join(rows)}</table></body></html>\n")
+    html = (
+        f"<html><body><table border='1' cellpadding='4' style='border-collapse:collapse'>"
+        f"<tr>{head}</tr>{''.join(rows)}</table></body></html>\n"
+    )
     Path(out).write_text(html)
     return Path(out)

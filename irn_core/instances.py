@@ -16,8 +16,11 @@ def find_centroids(disp: torch.Tensor, iterations: int = 300) -> torch.Tensor:
     """
     _, h, w = disp.shape
     d = disp.float()[None]
-    cy, cx = torch.meshgrid(torch.arange(h, dtype=torch.float32, device=disp.device),
-                            torch.arange(w, dtype=torch.float32, device=disp.device), indexing="ij")
+    cy, cx = torch.meshgrid(
+        torch.arange(h, dtype=torch.float32, device=disp.device),
+        torch.arange(w, dtype=torch.float32, device=disp.device),
+        indexing="ij",
+    )
     pos = torch.stack([cx, cy], -1)[None]  # 1, h, w, 2 as (x, y)
     scale = torch.tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)], device=disp.device)
     upper = torch.tensor([w - 1.0, h - 1.0], device=disp.device)
@@ -106,8 +109,7 @@ def label_with_background(scores: torch.Tensor, bg: float) -> torch.Tensor:
     return padded.argmax(0)
 
 
-def detect_instances(scores: torch.Tensor, label: torch.Tensor, map_classes: torch.Tensor,
-                     min_fraction: float = 0.01):
+def detect_instances(scores: torch.Tensor, label: torch.Tensor, map_classes: torch.Tensor, min_fraction: float = 0.01):
     """Every 4-connected component of every label of ``label`` is one instance.
 
     scores: (M, H, W) score maps; label: (H, W) 0 = background, m+1 = map m; map_classes:
@@ -119,8 +121,11 @@ def detect_instances(scores: torch.Tensor, label: torch.Tensor, map_classes: tor
     present = torch.unique(label)
     present = present[present > 0]
     if present.numel() == 0:
-        return (torch.zeros((0, h, w), dtype=torch.bool, device=label.device),
-                torch.zeros(0, dtype=torch.long, device=label.device), torch.zeros(0, device=label.device))
+        return (
+            torch.zeros((0, h, w), dtype=torch.bool, device=label.device),
+            torch.zeros(0, dtype=torch.long, device=label.device),
+            torch.zeros(0, device=label.device),
+        )
     onehot = label[None] == present[:, None, None]
     comps = connected_components(onehot)  # (L, H, W)
     masks, classes, out_scores = [], [], []

@@ -29,10 +29,14 @@ def provenance(stage: str, run_name: str, cfg, **extra) -> dict:
     depend on content only; ``created`` is the one time stamp, kept apart from them. When the
     settings name the dataset's classes, ``classes`` holds them (JSON), for the ``keys`` and
     ``classes`` datasets."""
-    attrs = {"stage": stage, "run_name": run_name, "config_digest": config_digest(cfg),
-             "config_json": json.dumps(cfg, sort_keys=True, default=str),
-             "irn_core_version": __version__,
-             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    attrs = {
+        "stage": stage,
+        "run_name": run_name,
+        "config_digest": config_digest(cfg),
+        "config_json": json.dumps(cfg, sort_keys=True, default=str),
+        "irn_core_version": __version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
     classes = cfg.get("dataset", {}).get("classes") if isinstance(cfg, dict) else None
     if classes is not None:
         attrs["classes"] = json.dumps(list(classes))
@@ -58,7 +62,7 @@ def remove_stale_temporaries(path: str | Path) -> list[Path]:
     if not path.parent.is_dir():
         return removed
     for tmp in path.parent.glob(f".{path.name}.tmp*"):
-        pid = tmp.name[len(f".{path.name}.tmp"):]
+        pid = tmp.name[len(f".{path.name}.tmp") :]
         if pid.isdigit() and (int(pid) == os.getpid() or not _pid_alive(int(pid))):
             tmp.unlink(missing_ok=True)
             removed.append(tmp)
@@ -93,8 +97,11 @@ def atomic_path(path: str | Path):
     except BaseException as err:
         if _disk_full(err, path.parent):
             tmp.unlink(missing_ok=True)
-            raise OSError(errno.ENOSPC, f"no space left on device while writing {path} (the partial file is "
-                                        f"removed; free some space and rerun)") from err
+            raise OSError(
+                errno.ENOSPC,
+                f"no space left on device while writing {path} (the partial file is "
+                f"removed; free some space and rerun)",
+            ) from err
         raise
     finally:
         tmp.unlink(missing_ok=True)
@@ -108,14 +115,13 @@ def atomic_h5(path: str | Path, attrs: dict):
     The file's ``content_digest`` attribute is a digest of every array written through
     ``write_group`` (names, dtypes, shapes, values), equal for equal content.
     """
-    with atomic_path(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            f.irn_digest = ArrayDigest()
-            yield f
-            for k, v in attrs.items():
-                f.attrs[k] = v
-            f.attrs["content_digest"] = f.irn_digest.hexdigest()
-            f.attrs["complete"] = True
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f.irn_digest = ArrayDigest()
+        yield f
+        for k, v in attrs.items():
+            f.attrs[k] = v
+        f.attrs["content_digest"] = f.irn_digest.hexdigest()
+        f.attrs["complete"] = True
 
 
 def open_stage(path: str | Path) -> h5py.File:
@@ -134,27 +140,39 @@ def open_stage(path: str | Path) -> h5py.File:
 # (image pixels per map cell), ``units`` and ``range``; write_group stores them as attributes
 INFO = {
     "keys": {"meaning": "class indices (0-based, into the file's `classes` attribute) of the maps, in map order"},
-    "cam_s4": {"meaning": "class activation map of each key, multi-scale + flip, divided by its maximum",
-               "stride": 4, "range": [0.0, 1.0]},
-    "cam_full": {"meaning": "class activation map of each key at full resolution, divided by its maximum",
-                 "stride": 1, "range": [0.0, 1.0]},
-    "relation_label": {"meaning": "confident regions for IRNet: 0 background, k+1 class k, 255 unsure",
-                       "stride": 1},
+    "cam_s4": {
+        "meaning": "class activation map of each key, multi-scale + flip, divided by its maximum",
+        "stride": 4,
+        "range": [0.0, 1.0],
+    },
+    "cam_full": {
+        "meaning": "class activation map of each key at full resolution, divided by its maximum",
+        "stride": 1,
+        "range": [0.0, 1.0],
+    },
+    "relation_label": {"meaning": "confident regions for IRNet: 0 background, k+1 class k, 255 unsure", "stride": 1},
     "boundary": {"meaning": "class-boundary probability (image and flip)", "stride": 4, "range": [0.0, 1.0]},
-    "disp": {"meaning": "displacement (dy, dx) towards the instance centroid, mean displacement removed",
-             "stride": 4, "units": "stride-4 pixels"},
+    "disp": {
+        "meaning": "displacement (dy, dx) towards the instance centroid, mean displacement removed",
+        "stride": 4,
+        "units": "stride-4 pixels",
+    },
     "image_size": {"meaning": "(H, W) of the image", "units": "pixels"},
     "label": {"meaning": "semantic pseudo label: 0 background, k+1 class k", "stride": 1},
-    "score": {"meaning": "random-walk score of the chosen label (the background threshold where background)",
-              "stride": 1, "range": [0.0, 1.0]},
-    "instances": {"meaning": "instance id map: 0 no instance, i instance i-1 of `classes` / `scores`",
-                  "stride": 1},
+    "score": {
+        "meaning": "random-walk score of the chosen label (the background threshold where background)",
+        "stride": 1,
+        "range": [0.0, 1.0],
+    },
+    "instances": {"meaning": "instance id map: 0 no instance, i instance i-1 of `classes` / `scores`", "stride": 1},
     "classes": {"meaning": "class index (0-based, into the file's `classes` attribute) of each instance"},
     "scores": {"meaning": "confidence of each instance"},
 }
 
 
-def write_group(f: h5py.File, name: str, arrays: dict, compression: str | None = None, info: dict | None = None) -> None:
+def write_group(
+    f: h5py.File, name: str, arrays: dict, compression: str | None = None, info: dict | None = None
+) -> None:
     """One group per image; each array one dataset, with its attributes from ``INFO`` (by
     dataset name; ``info`` overrides by name)."""
     g = f.create_group(name)
@@ -177,8 +195,12 @@ def write_instances(f: h5py.File, image_id: str, masks: np.ndarray, classes: np.
     ids = np.zeros(masks.shape[1:], np.uint16)
     for i, m in enumerate(masks, start=1):
         ids[m] = i
-    write_group(f, image_id, {"instances": ids, "classes": np.asarray(classes, np.int64),
-                              "scores": np.asarray(scores, np.float32)}, compression="gzip")
+    write_group(
+        f,
+        image_id,
+        {"instances": ids, "classes": np.asarray(classes, np.int64), "scores": np.asarray(scores, np.float32)},
+        compression="gzip",
+    )
 
 
 def read_instances(f: h5py.File, image_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -30,8 +30,13 @@ MODELS = {
     "maskrcnn_gt": MASKRCNN_MODEL.format(source="gt"),
     "deeplab": "deeplab/model.pt",
 }
-MODEL_TITLES = {"cam": "CAM network", "irn": "IRNet", "maskrcnn": "Mask R-CNN (pseudo labels)",
-                "maskrcnn_gt": "Mask R-CNN (ground truth)", "deeplab": "DeepLab"}
+MODEL_TITLES = {
+    "cam": "CAM network",
+    "irn": "IRNet",
+    "maskrcnn": "Mask R-CNN (pseudo labels)",
+    "maskrcnn_gt": "Mask R-CNN (ground truth)",
+    "deeplab": "DeepLab",
+}
 # evaluation files, by the summary section (or sections) they hold
 EVALS = {
     "cam": "cam/eval.json",
@@ -66,8 +71,16 @@ def shard_file(stage_file: str, shard: int | str) -> str:
 # ---- named targets -------------------------------------------------------------------------------
 # the jobs behind each target, as their benchmark files name them (<rule>[_<wildcard>])
 _CAMS = ("prepare_toy", "check_dataset_train", "check_dataset_eval", "train_cam", "make_cam", "import_cam", "eval_cam")
-_PSEUDO = _CAMS + ("mine_relations", "train_irn", "infer_irn", "make_labels", "pseudo_coco", "baselines",
-                   "eval_pseudo", "diagnostics")
+_PSEUDO = _CAMS + (
+    "mine_relations",
+    "train_irn",
+    "infer_irn",
+    "make_labels",
+    "pseudo_coco",
+    "baselines",
+    "eval_pseudo",
+    "diagnostics",
+)
 
 
 @dataclass(frozen=True)
@@ -82,9 +95,19 @@ class Target:
 TARGETS = {
     "cams": Target(_CAMS, ("cam",)),
     "pseudo_labels": Target(_PSEUDO, ("cam", "labels", "diagnostics")),
-    "maskrcnn": Target(_PSEUDO + ("check_dataset_val", "gt_coco_train", "gt_coco_val", "train_maskrcnn_pseudo",
-                                  "train_maskrcnn_gt", "eval_maskrcnn_pseudo", "eval_maskrcnn_gt"),
-                       ("cam", "labels", "maskrcnn", "maskrcnn_gt")),
+    "maskrcnn": Target(
+        _PSEUDO
+        + (
+            "check_dataset_val",
+            "gt_coco_train",
+            "gt_coco_val",
+            "train_maskrcnn_pseudo",
+            "train_maskrcnn_gt",
+            "eval_maskrcnn_pseudo",
+            "eval_maskrcnn_gt",
+        ),
+        ("cam", "labels", "maskrcnn", "maskrcnn_gt"),
+    ),
     "deeplab": Target(_PSEUDO + ("check_dataset_val", "train_deeplab", "eval_deeplab"), ("cam", "labels", "deeplab")),
     "all": Target(None, tuple(EVALS)),
 }
@@ -133,8 +156,9 @@ JOBS = {
     "eval_pseudo": Job(5, 0.2, 4000, splits=("eval",)),
     "diagnostics": Job(5, 8.0, 8000, splits=("eval",), torch=True, threads="all"),
     "gt_coco": Job(5, 0.05, 2000, 0.05, splits=("train", "val")),
-    "train_maskrcnn": Job(10, 0.5, 16000, 0.05, splits=("train", "eval"), torch=True, threads="half",
-                          epochs="maskrcnn"),
+    "train_maskrcnn": Job(
+        10, 0.5, 16000, 0.05, splits=("train", "eval"), torch=True, threads="half", epochs="maskrcnn"
+    ),
     "eval_maskrcnn": Job(5, 0.3, 8000, 0.02, splits=("val",), torch=True, threads="half"),
     "train_deeplab": Job(10, 0.3, 12000, splits=("train",), torch=True, threads="all", epochs="deeplab"),
     "eval_deeplab": Job(5, 0.5, 8000, splits=("val",), torch=True, threads="all"),

@@ -22,8 +22,10 @@ class WeightsError(FileNotFoundError):
 def _layer(block, inplanes: int, planes: int, blocks: int, stride: int) -> nn.Sequential:
     down = None
     if stride != 1 or inplanes != planes * block.expansion:
-        down = nn.Sequential(nn.Conv2d(inplanes, planes * block.expansion, 1, stride, bias=False),
-                             nn.BatchNorm2d(planes * block.expansion))
+        down = nn.Sequential(
+            nn.Conv2d(inplanes, planes * block.expansion, 1, stride, bias=False),
+            nn.BatchNorm2d(planes * block.expansion),
+        )
     layers = [block(inplanes, planes, stride, down)]
     layers += [block(planes * block.expansion, planes) for _ in range(blocks - 1)]
     return nn.Sequential(*layers)
@@ -79,8 +81,9 @@ def imagenet_cache_path(arch: str) -> Path:
     from torchvision.models import get_weight
 
     if arch not in IMAGENET_WEIGHTS:
-        raise WeightsError(f"backbone '{arch}' has no ImageNet weights in torchvision "
-                           f"(those that do: {', '.join(IMAGENET_WEIGHTS)})")
+        raise WeightsError(
+            f"backbone '{arch}' has no ImageNet weights in torchvision (those that do: {', '.join(IMAGENET_WEIGHTS)})"
+        )
     return Path(torch.hub.get_dir()) / "checkpoints" / Path(get_weight(IMAGENET_WEIGHTS[arch]).url).name
 
 
@@ -95,9 +98,11 @@ def imagenet_state(arch: str) -> dict:
     try:
         return get_weight(IMAGENET_WEIGHTS[arch]).get_state_dict(progress=True)
     except OSError as err:  # URLError and socket errors are OSErrors
-        raise WeightsError(f"torchvision's ImageNet weights for '{arch}' are not in the torch cache ({path}) and "
-                           f"could not be downloaded ({err}). On a machine without internet, copy "
-                           f"{path.name} there, or set the path of a weights file instead of 'imagenet'") from err
+        raise WeightsError(
+            f"torchvision's ImageNet weights for '{arch}' are not in the torch cache ({path}) and "
+            f"could not be downloaded ({err}). On a machine without internet, copy "
+            f"{path.name} there, or set the path of a weights file instead of 'imagenet'"
+        ) from err
 
 
 def load_state(path: str | Path, arch: str | None = None) -> dict:
@@ -110,7 +115,8 @@ def load_state(path: str | Path, arch: str | None = None) -> dict:
         raise WeightsError(
             f"pretrained weights not found at {path}. Put the file there (for torchvision "
             f"ResNets: the ImageNet .pth from the torch cache, ~/.cache/torch/hub/checkpoints), "
-            f"or set the model's 'pretrained' to null to train from scratch.")
+            f"or set the model's 'pretrained' to null to train from scratch."
+        )
     state = torch.load(path, map_location="cpu", weights_only=True)
     return state.get("model", state) if isinstance(state, dict) else state
 
@@ -134,7 +140,7 @@ def load_cam_backbone(backbone: ResNetBackbone, cam_model: str | Path) -> ResNet
     """Load the backbone of a trained CAM network (its ``backbone.*`` weights) into ``backbone``:
     how IRNet and the supervised models start without ImageNet weights."""
     state = load_state(cam_model)
-    backbone.load_state_dict({k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")})
+    backbone.load_state_dict({k[len("backbone.") :]: v for k, v in state.items() if k.startswith("backbone.")})
     return backbone
 
 
@@ -231,8 +237,9 @@ class IRNet(nn.Module):
         self.edge = nn.ModuleList([nn.Sequential(*_conv_gn(c, 32, 4, relu=False)) for c in ch])
         self.edge_out = nn.Conv2d(32 * len(ch), 1, 1, bias=True)
         dp_w = [64, 128, 256, 256, 256]
-        self.dp = nn.ModuleList([nn.Sequential(*_conv_gn(c, w, 8 if w == 64 else 16, relu=False))
-                                 for c, w in zip(ch, dp_w)])
+        self.dp = nn.ModuleList(
+            [nn.Sequential(*_conv_gn(c, w, 8 if w == 64 else 16, relu=False)) for c, w in zip(ch, dp_w)]
+        )
         self.dp_fuse8 = nn.Sequential(*_conv_gn(768, 256, 16, relu=False))
         self.dp_out = nn.Sequential(*_conv_gn(448, 256, 16), nn.Conv2d(256, 2, 1, bias=False))
         # mean displacement over the training images, subtracted at inference (METHOD.md 4)

@@ -31,8 +31,16 @@ class Progress:
     def __iter__(self):
         start = time.perf_counter()
         n = 0
-        bar = tqdm(self.items, desc=self.desc, total=self.total, file=self.stream, mininterval=self.every_s,
-                   disable=None if hasattr(self.stream, "isatty") else True, leave=False, dynamic_ncols=True)
+        bar = tqdm(
+            self.items,
+            desc=self.desc,
+            total=self.total,
+            file=self.stream,
+            mininterval=self.every_s,
+            disable=None if hasattr(self.stream, "isatty") else True,
+            leave=False,
+            dynamic_ncols=True,
+        )
         try:
             for item in bar:
                 yield item

@@ -23,8 +23,9 @@ def affinity_pairs(boundary: torch.Tensor, radius: int = 5, beta: float = 10.0):
     """
     h, w = boundary.shape
     aff = boundary_affinity(boundary[None], radius)[0]  # D, h, w
-    ys, xs = torch.meshgrid(torch.arange(h, device=boundary.device), torch.arange(w, device=boundary.device),
-                            indexing="ij")
+    ys, xs = torch.meshgrid(
+        torch.arange(h, device=boundary.device), torch.arange(w, device=boundary.device), indexing="ij"
+    )
     src, dst, wgt = [], [], []
     for k, (dy, dx) in enumerate(search_directions(radius)):
         inside = (ys + dy < h) & (xs + dx >= 0) & (xs + dx < w)
@@ -35,8 +36,9 @@ def affinity_pairs(boundary: torch.Tensor, radius: int = 5, beta: float = 10.0):
     return torch.cat(src), torch.cat(dst), torch.cat(wgt).clamp_min(0) ** beta
 
 
-def transition_matrix(boundary: torch.Tensor, radius: int = 5, beta: float = 10.0,
-                      dtype: torch.dtype = torch.float64) -> torch.Tensor:
+def transition_matrix(
+    boundary: torch.Tensor, radius: int = 5, beta: float = 10.0, dtype: torch.dtype = torch.float64
+) -> torch.Tensor:
     """Row-normalised sparse affinity R = D^-1 (A ** beta) with self-affinity 1, as (N, N) CSR."""
     h, w = boundary.shape
     n = h * w
@@ -55,8 +57,15 @@ def transition_matrix(boundary: torch.Tensor, radius: int = 5, beta: float = 10.
         return coo.coalesce().to_sparse_csr()
 
 
-def propagate(maps: torch.Tensor, boundary: torch.Tensor, radius: int = 5, beta: float = 10.0,
-              steps: int = 256, dtype: torch.dtype = torch.float64, out_dtype: torch.dtype | None = None) -> torch.Tensor:
+def propagate(
+    maps: torch.Tensor,
+    boundary: torch.Tensor,
+    radius: int = 5,
+    beta: float = 10.0,
+    steps: int = 256,
+    dtype: torch.dtype = torch.float64,
+    out_dtype: torch.dtype | None = None,
+) -> torch.Tensor:
     """Random walk of every map of (M, h, w) on a (h, w) boundary map in [0, 1]: (M, h, w).
 
     Each map is first multiplied by (1 - B), then the walk is applied ``steps`` times
@@ -74,8 +83,14 @@ def propagate(maps: torch.Tensor, boundary: torch.Tensor, radius: int = 5, beta:
     return v.T.reshape(m, h, w).to(out_dtype)
 
 
-def propagate_dense(maps: torch.Tensor, boundary: torch.Tensor, radius: int = 5, beta: float = 10.0,
-                    squarings: int = 8, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+def propagate_dense(
+    maps: torch.Tensor,
+    boundary: torch.Tensor,
+    radius: int = 5,
+    beta: float = 10.0,
+    squarings: int = 8,
+    dtype: torch.dtype = torch.float64,
+) -> torch.Tensor:
     """The public implementation's dense reference: T squared ``squarings`` times. O(N^2) memory."""
     m, h, w = maps.shape
     n = h * w

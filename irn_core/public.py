@@ -35,13 +35,15 @@ def read_public_cam(path: str | Path) -> dict:
     path = Path(path)
     try:
         obj = np.load(path, allow_pickle=True)
-    except Exception as err:  # noqa: BLE001 - any failure to read is reported with the file
+    except Exception as err:
         raise ValueError(f"{path}: cannot be read as a .npy file ({type(err).__name__}: {err})") from err
     if isinstance(obj, np.ndarray) and obj.dtype == object and obj.shape == ():
         obj = obj.item()
     if not isinstance(obj, dict):
-        raise ValueError(f"{path}: expected a dict with {', '.join(CAM_KEYS)} (the public make_cam layout), "
-                         f"found {type(obj).__name__}")
+        raise ValueError(
+            f"{path}: expected a dict with {', '.join(CAM_KEYS)} (the public make_cam layout), "
+            f"found {type(obj).__name__}"
+        )
     missing = [k for k in CAM_KEYS if k not in obj]
     if missing:
         raise ValueError(f"{path}: the dict lacks {', '.join(missing)} (has {', '.join(map(str, obj))})")
@@ -53,42 +55,67 @@ def write_public_cam(path: str | Path, keys: np.ndarray, cam_s4: np.ndarray, cam
     so the public scripts' ``.cuda()`` calls work on them)."""
     import torch
 
-    np.save(path, {"keys": torch.from_numpy(np.asarray(keys, np.int64)),
-                   "cam": torch.from_numpy(np.ascontiguousarray(cam_s4, np.float32)),
-                   "high_res": np.ascontiguousarray(cam_full, np.float32)})
+    np.save(
+        path,
+        {
+            "keys": torch.from_numpy(np.asarray(keys, np.int64)),
+            "cam": torch.from_numpy(np.ascontiguousarray(cam_s4, np.float32)),
+            "high_res": np.ascontiguousarray(cam_full, np.float32),
+        },
+    )
 
 
-def cam_problems(where: str, image_id: str, keys: np.ndarray, cam_s4: np.ndarray, cam_full: np.ndarray,
-                 size: tuple[int, int], labels: list[int], n_classes: int) -> list[str]:
+def cam_problems(
+    where: str,
+    image_id: str,
+    keys: np.ndarray,
+    cam_s4: np.ndarray,
+    cam_full: np.ndarray,
+    size: tuple[int, int],
+    labels: list[int],
+    n_classes: int,
+) -> list[str]:
     """What is wrong with one image's CAMs against its manifest record (size, labels)."""
     out = []
     pre = f"{where}: CAMs of image '{image_id}'"
     if keys.ndim != 1 or not np.issubdtype(keys.dtype, np.integer):
         return [f"{pre}: keys must be a 1-D integer array of class indices, got {keys.dtype} {keys.shape}"]
     if sorted(keys.tolist()) != sorted(labels):
-        out.append(f"{pre}: keys {keys.tolist()} differ from the image's labels {sorted(labels)} "
-                   f"(0-based indices into dataset.classes, {n_classes} classes)")
+        out.append(
+            f"{pre}: keys {keys.tolist()} differ from the image's labels {sorted(labels)} "
+            f"(0-based indices into dataset.classes, {n_classes} classes)"
+        )
     h, w = size
     s4 = strided_size((h, w), 4)
     for name, arr, shape in (("cam", cam_s4, (len(keys), *s4)), ("high_res", cam_full, (len(keys), h, w))):
         if arr.shape != shape:
-            out.append(f"{pre}: '{name}' has shape {arr.shape}, expected {shape} (image {w}x{h} px, "
-                       f"{len(keys)} key(s){', stride 4' if name == 'cam' else ''})")
+            out.append(
+                f"{pre}: '{name}' has shape {arr.shape}, expected {shape} (image {w}x{h} px, "
+                f"{len(keys)} key(s){', stride 4' if name == 'cam' else ''})"
+            )
         elif not np.issubdtype(arr.dtype, np.floating):
             out.append(f"{pre}: '{name}' has dtype {arr.dtype}, expected floating point")
         elif arr.size:
             if not np.isfinite(arr).all():
                 out.append(f"{pre}: '{name}' has non-finite values")
             elif arr.min() < -RANGE_TOLERANCE or arr.max() > 1 + RANGE_TOLERANCE:
-                out.append(f"{pre}: '{name}' values span [{arr.min():.4g}, {arr.max():.4g}], expected [0, 1] "
-                           f"(each map divided by its maximum, as make_cam writes them)")
+                out.append(
+                    f"{pre}: '{name}' values span [{arr.min():.4g}, {arr.max():.4g}], expected [0, 1] "
+                    f"(each map divided by its maximum, as make_cam writes them)"
+                )
     return out
 
 
 def write_public_instances(path: str | Path, masks: np.ndarray, classes: np.ndarray, scores: np.ndarray) -> None:
     """Instance pseudo labels as make_ins_seg_labels saves them."""
-    np.save(path, {"score": np.asarray(scores, np.float32), "mask": np.asarray(masks, bool),
-                   "class": np.asarray(classes, np.int64)})
+    np.save(
+        path,
+        {
+            "score": np.asarray(scores, np.float32),
+            "mask": np.asarray(masks, bool),
+            "class": np.asarray(classes, np.int64),
+        },
+    )
 
 
 __all__ = ["cam_problems", "read_public_cam", "write_public_cam", "write_public_instances"]

@@ -9,7 +9,7 @@ joining them, endpoints included.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 import torch
@@ -19,8 +19,14 @@ from .crf import crf_refine
 from .datasets import IGNORE
 
 
-def relation_labels(image: np.ndarray, cams: np.ndarray, keys: np.ndarray, fg_threshold: float = 0.30,
-                    bg_threshold: float = 0.05, use_crf: bool = True) -> np.ndarray:
+def relation_labels(
+    image: np.ndarray,
+    cams: np.ndarray,
+    keys: np.ndarray,
+    fg_threshold: float = 0.30,
+    bg_threshold: float = 0.05,
+    use_crf: bool = True,
+) -> np.ndarray:
     """Label map of confident regions: class k+1, background 0, unsure 255. (H, W) uint8.
 
     cams: (K, H, W) full-resolution CAMs in [0, 1]; keys: (K,) class indices.
@@ -43,7 +49,7 @@ def relation_labels(image: np.ndarray, cams: np.ndarray, keys: np.ndarray, fg_th
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def search_directions(radius: int) -> tuple[tuple[int, int], ...]:
     """Forward-half offsets (dy, dx) with 0 < dy^2 + dx^2 < radius^2."""
     dirs = [(0, x) for x in range(1, radius)]
@@ -51,7 +57,7 @@ def search_directions(radius: int) -> tuple[tuple[int, int], ...]:
     return tuple(dirs)
 
 
-@lru_cache(maxsize=None)
+@cache
 def path_cells(direction: tuple[int, int]) -> tuple[tuple[int, int], ...]:
     """Cells (oy, ox) within distance < 1 of the segment from (0, 0) to ``direction``."""
     dy, dx = direction
@@ -94,7 +100,7 @@ def boundary_affinity(boundary: torch.Tensor, radius: int) -> torch.Tensor:
     # per step, is several times slower on CPU)
     best = torch.empty((bsz, len(directions), h, w), dtype=torch.int64, device=dev)
     with torch.no_grad():
-        views = [b[:, oy: oy + h, pad + ox: pad + ox + w] for oy, ox in cells]
+        views = [b[:, oy : oy + h, pad + ox : pad + ox + w] for oy, ox in cells]
         top = torch.empty((bsz, h, w), dtype=b.dtype, device=dev)
         higher = torch.empty((bsz, h, w), dtype=torch.bool, device=dev)
         for k, d in enumerate(directions):
@@ -106,11 +112,11 @@ def boundary_affinity(boundary: torch.Tensor, radius: int) -> torch.Tensor:
                 torch.gt(views[i], top, out=higher)
                 torch.maximum(top, views[i], out=top)
                 arg.masked_fill_(higher, offset)
-        best += (torch.arange(h, device=dev)[:, None] * wp + torch.arange(w, device=dev)[None, :] + pad)
+        best += torch.arange(h, device=dev)[:, None] * wp + torch.arange(w, device=dev)[None, :] + pad
     return 1 - b.reshape(bsz, -1).gather(1, best.reshape(bsz, -1)).reshape(best.shape)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _path_cells_index(radius: int):
     cells = sorted({c for d in search_directions(radius) for c in path_cells(d)})
     return tuple(cells), {c: i for i, c in enumerate(cells)}
@@ -160,12 +166,13 @@ def public_source_region(h: int, w: int, radius: int, device=None) -> torch.Tens
     inside the map."""
     r = radius - 1
     region = torch.zeros((h, w), dtype=torch.bool, device=device)
-    region[: max(h - r, 0), r: max(w - r, r)] = True
+    region[: max(h - r, 0), r : max(w - r, r)] = True
     return region
 
 
-def irn_losses(edge_logits: torch.Tensor, disp: torch.Tensor, label: torch.Tensor, radius: int,
-               pairs_at_border: bool = True) -> dict:
+def irn_losses(
+    edge_logits: torch.Tensor, disp: torch.Tensor, label: torch.Tensor, radius: int, pairs_at_border: bool = True
+) -> dict:
     """The four IRNet losses (METHOD.md 4) for a batch.
 
     edge_logits: (B, 1, h, w); disp: (B, 2, h, w) stride-4 pixels (dy, dx); label: (B, h, w).
@@ -196,9 +203,25 @@ def irn_losses(edge_logits: torch.Tensor, disp: torch.Tensor, label: torch.Tenso
     dp_fg = mean_over(fg_err, p_fg)
     dp_bg = mean_over(bg_err, p_bg)
     total = (pos_bg + pos_fg) / 2 / 2 + neg / 2 + (dp_fg + dp_bg) / 2
-    return {"total": total, "edge_pos_bg": pos_bg, "edge_pos_fg": pos_fg, "edge_neg": neg,
-            "dp_fg": dp_fg, "dp_bg": dp_bg}
+    return {
+        "total": total,
+        "edge_pos_bg": pos_bg,
+        "edge_pos_fg": pos_fg,
+        "edge_neg": neg,
+        "dp_fg": dp_fg,
+        "dp_bg": dp_bg,
+    }
 
 
-__all__ = ["boundary_affinity", "direction_offsets", "gather_pairs", "irn_losses", "pair_labels", "path_cells",
-           "public_source_region", "relation_labels", "search_directions", "shifted"]
+__all__ = [
+    "boundary_affinity",
+    "direction_offsets",
+    "gather_pairs",
+    "irn_losses",
+    "pair_labels",
+    "path_cells",
+    "public_source_region",
+    "relation_labels",
+    "search_directions",
+    "shifted",
+]

@@ -23,7 +23,7 @@ def shard_ids(ids: list[str], index: int, count: int) -> list[str]:
     if not 0 <= index < count:
         raise ValueError(f"shard {index} of {count} does not exist")
     n = len(ids)
-    return ids[index * n // count: (index + 1) * n // count]
+    return ids[index * n // count : (index + 1) * n // count]
 
 
 def write_index(out_path: str | Path, shard_paths: list[str | Path]) -> dict:
@@ -40,11 +40,14 @@ def write_index(out_path: str | Path, shard_paths: list[str | Path]) -> dict:
             shard_attrs = {k: f.attrs[k] for k in f.attrs if k not in ("content_digest", "created", "complete")}
             if attrs is None:
                 attrs = shard_attrs
-            elif shard_attrs.get("stage") != attrs.get("stage") or \
-                    shard_attrs.get("config_digest") != attrs.get("config_digest"):
-                raise ValueError(f"{path}: shard of stage {shard_attrs.get('stage')} / settings "
-                                 f"{shard_attrs.get('config_digest')}, the others are {attrs.get('stage')} / "
-                                 f"{attrs.get('config_digest')}")
+            elif shard_attrs.get("stage") != attrs.get("stage") or shard_attrs.get("config_digest") != attrs.get(
+                "config_digest"
+            ):
+                raise ValueError(
+                    f"{path}: shard of stage {shard_attrs.get('stage')} / settings "
+                    f"{shard_attrs.get('config_digest')}, the others are {attrs.get('stage')} / "
+                    f"{attrs.get('config_digest')}"
+                )
             digests.append(str(f.attrs["content_digest"]))
             rel = str(Path(path).resolve().relative_to(out_path.parent.resolve()))
             for name in f:
@@ -52,15 +55,14 @@ def write_index(out_path: str | Path, shard_paths: list[str | Path]) -> dict:
                     raise ValueError(f"{path}: image '{name}' is also in {seen[name]}")
                 seen[name] = path
                 links.append((name, rel))
-    with atomic_path(out_path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            for name, rel in links:
-                f[name] = h5py.ExternalLink(rel, name)
-            for k, v in (attrs or {}).items():
-                f.attrs[k] = v
-            f.attrs["shards"] = json.dumps([rel for rel in dict.fromkeys(r for _, r in links)])
-            f.attrs["content_digest"] = config_digest(digests)
-            f.attrs["complete"] = True
+    with atomic_path(out_path) as tmp, h5py.File(tmp, "w") as f:
+        for name, rel in links:
+            f[name] = h5py.ExternalLink(rel, name)
+        for k, v in (attrs or {}).items():
+            f.attrs[k] = v
+        f.attrs["shards"] = json.dumps(list(dict.fromkeys(r for _, r in links)))
+        f.attrs["content_digest"] = config_digest(digests)
+        f.attrs["complete"] = True
     return {"images": len(links), "shards": len(shard_paths)}
 
 

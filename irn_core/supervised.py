@@ -11,9 +11,9 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset as TorchDataset
 from torchvision.models._utils import IntermediateLayerGetter
 from torchvision.models.detection import MaskRCNN
-from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.backbone_utils import BackboneWithFPN
+from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 from torchvision.models.segmentation.deeplabv3 import DeepLabHead, DeepLabV3
 
@@ -33,14 +33,23 @@ def build_maskrcnn(backbone: ResNetBackbone, num_classes: int, cfg: dict, frozen
     mc = cfg["mask_head_channels"]
     mask_head = MaskRCNNHeads(cfg["fpn_channels"], [mc] * 4, 1)
     rep = cfg["box_head_dim"]
-    return MaskRCNN(fpn, num_classes=None, min_size=cfg["min_size"], max_size=cfg["max_size"],
-                    rpn_anchor_generator=anchors, mask_head=mask_head,
-                    box_head=TwoMLPHead(cfg["fpn_channels"] * 7 * 7, rep),
-                    box_predictor=FastRCNNPredictor(rep, num_classes + 1),
-                    rpn_pre_nms_top_n_train=2 * cfg["rpn_proposals"], rpn_post_nms_top_n_train=cfg["rpn_proposals"],
-                    rpn_pre_nms_top_n_test=cfg["rpn_proposals"], rpn_post_nms_top_n_test=cfg["rpn_proposals"] // 2,
-                    mask_predictor=MaskRCNNPredictor(mc, mc, num_classes + 1),
-                    box_batch_size_per_image=cfg["rois_per_image"], box_detections_per_img=cfg["detections_per_image"])
+    return MaskRCNN(
+        fpn,
+        num_classes=None,
+        min_size=cfg["min_size"],
+        max_size=cfg["max_size"],
+        rpn_anchor_generator=anchors,
+        mask_head=mask_head,
+        box_head=TwoMLPHead(cfg["fpn_channels"] * 7 * 7, rep),
+        box_predictor=FastRCNNPredictor(rep, num_classes + 1),
+        rpn_pre_nms_top_n_train=2 * cfg["rpn_proposals"],
+        rpn_post_nms_top_n_train=cfg["rpn_proposals"],
+        rpn_pre_nms_top_n_test=cfg["rpn_proposals"],
+        rpn_post_nms_top_n_test=cfg["rpn_proposals"] // 2,
+        mask_predictor=MaskRCNNPredictor(mc, mc, num_classes + 1),
+        box_batch_size_per_image=cfg["rois_per_image"],
+        box_detections_per_img=cfg["detections_per_image"],
+    )
 
 
 def init_backbone(cfg: dict, section: str, cam_model: str | None, last_stride: int) -> tuple[ResNetBackbone, bool]:
@@ -132,8 +141,9 @@ def build_deeplab(backbone: ResNetBackbone, num_classes: int, frozen_bn: bool = 
 
 
 @torch.no_grad()
-def predict_segmentation(model: DeepLabV3, views: torch.Tensor | list[torch.Tensor], flip: bool = True,
-                         size: tuple[int, int] | None = None) -> torch.Tensor:
+def predict_segmentation(
+    model: DeepLabV3, views: torch.Tensor | list[torch.Tensor], flip: bool = True, size: tuple[int, int] | None = None
+) -> torch.Tensor:
     """Class probabilities (K, H, W) of one image: the mean over its normalised views (one (3, H, W)
     image, or its views at several scales, ``data.scaled_views``) and their flips, each
     upsampled bilinearly to ``size`` (default: the first view's)."""
@@ -147,5 +157,3 @@ def predict_segmentation(model: DeepLabV3, views: torch.Tensor | list[torch.Tens
         out = F.interpolate(model(x)["out"], size, mode="bilinear", align_corners=False).softmax(1)
         total = total + ((out[0] + out[1].flip(-1)) / 2 if flip else out[0])
     return total / len(views)
-
-

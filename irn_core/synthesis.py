@@ -9,9 +9,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .datasets import IGNORE
 from .instances import detect_instances, instance_cams, label_with_background
 from .propagate import propagate, upsample_normalise
-from .datasets import IGNORE
 
 
 def walk(maps: torch.Tensor, boundary: torch.Tensor, size: tuple[int, int], p: dict) -> torch.Tensor:
@@ -20,8 +20,9 @@ def walk(maps: torch.Tensor, boundary: torch.Tensor, size: tuple[int, int], p: d
     return upsample_normalise(propagate(maps, boundary, p["radius"], p["beta"], p["steps"]), size)
 
 
-def semantic_labels(cams: torch.Tensor, keys: np.ndarray, boundary: torch.Tensor, size: tuple[int, int], p: dict,
-                    bg: float) -> tuple[torch.Tensor, torch.Tensor]:
+def semantic_labels(
+    cams: torch.Tensor, keys: np.ndarray, boundary: torch.Tensor, size: tuple[int, int], p: dict, bg: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(label (H, W) uint8: 0 background, k+1 class k; score (H, W)) of the walked class maps
     against the constant background ``bg``."""
     up = walk(cams, boundary, size, p)
@@ -31,8 +32,16 @@ def semantic_labels(cams: torch.Tensor, keys: np.ndarray, boundary: torch.Tensor
     return label, score
 
 
-def instance_labels(cams: torch.Tensor, keys: np.ndarray, boundary: torch.Tensor, inst: torch.Tensor,
-                    size: tuple[int, int], p: dict, bg: float, min_fraction: float):
+def instance_labels(
+    cams: torch.Tensor,
+    keys: np.ndarray,
+    boundary: torch.Tensor,
+    inst: torch.Tensor,
+    size: tuple[int, int],
+    p: dict,
+    bg: float,
+    min_fraction: float,
+):
     """(masks (N, H, W), classes (N,), scores (N,)): every class map split by the class-agnostic
     instance map ``inst`` (K, h4, w4), walked, labelled against ``bg``, cut into components."""
     up = walk(instance_cams(cams, inst), boundary, size, p)
@@ -41,8 +50,17 @@ def instance_labels(cams: torch.Tensor, keys: np.ndarray, boundary: torch.Tensor
     return detect_instances(up, label, classes, min_fraction)
 
 
-def labels_one_walk(cams: torch.Tensor, keys: np.ndarray, boundary: torch.Tensor, inst: torch.Tensor,
-                    size: tuple[int, int], p: dict, sem_bg: float, ins_bg: float, min_fraction: float):
+def labels_one_walk(
+    cams: torch.Tensor,
+    keys: np.ndarray,
+    boundary: torch.Tensor,
+    inst: torch.Tensor,
+    size: tuple[int, int],
+    p: dict,
+    sem_bg: float,
+    ins_bg: float,
+    min_fraction: float,
+):
     """Semantic and instance pseudo labels from one walk: (semantic (label, score), instances
     (masks, classes, scores)), equal to :func:`semantic_labels` and :func:`instance_labels`.
 
@@ -83,8 +101,11 @@ def gt_class_maps(semantic: np.ndarray, keys: np.ndarray) -> torch.Tensor:
     class of the SegmentationClass map: (K, h4, w4) in [0, 1]."""
     h4, w4 = stride4_cells(semantic.shape)
     sem = torch.from_numpy(semantic.astype(np.int64))
-    masks = torch.stack([(sem == k + 1).float() for k in np.asarray(keys)]) if len(keys) else \
-        torch.zeros((0,) + semantic.shape)
+    masks = (
+        torch.stack([(sem == k + 1).float() for k in np.asarray(keys)])
+        if len(keys)
+        else torch.zeros((0,) + semantic.shape)
+    )
     padded = F.pad(masks, (0, w4 * 4 - semantic.shape[1], 0, h4 * 4 - semantic.shape[0]))
     return F.avg_pool2d(padded[None], 4)[0] if len(keys) else torch.zeros((0, h4, w4))
 

@@ -26,14 +26,14 @@ class ToySettings:
     n_train: int = 600
     n_val: int = 150
     seed: int = 0
-    min_size: int = 160          # image side length range, pixels
+    min_size: int = 160  # image side length range, pixels
     max_size: int = 224
     min_instances: int = 1
     max_instances: int = 6
-    min_radius: int = 14         # object radius range, pixels
+    min_radius: int = 14  # object radius range, pixels
     max_radius: int = 36
-    touch_prob: float = 0.65     # chance that a new instance is placed against a same-class one
-    clutter: int = 14            # mean number of background distractors
+    touch_prob: float = 0.65  # chance that a new instance is placed against a same-class one
+    clutter: int = 14  # mean number of background distractors
     year: str = "2019"
 
 
@@ -91,8 +91,10 @@ def _colour_pair(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
 def _background(h: int, w: int, rng: np.random.Generator, clutter: int) -> np.ndarray:
     """Low-frequency noise field plus line segments and noisy blobs: (H, W, 3) float."""
     coarse = rng.uniform(0, 1, (h // 16 + 2, w // 16 + 2))
-    field = np.asarray(Image.fromarray((coarse * 255).astype(np.uint8)).resize((w, h), Image.BICUBIC),
-                       dtype=np.float32) / 255.0
+    field = (
+        np.asarray(Image.fromarray((coarse * 255).astype(np.uint8)).resize((w, h), Image.BICUBIC), dtype=np.float32)
+        / 255.0
+    )
     a, b = _colour_pair(rng)
     img = field[..., None] * a + (1 - field[..., None]) * b
     img += rng.normal(0, 12, (h, w, 1))
@@ -179,16 +181,22 @@ def _xml(image_id: str, h: int, w: int, inst: np.ndarray, classes: list[int]) ->
             f"  <object>\n    <name>{escape(TOY_CLASSES[c])}</name>\n    <pose>Unspecified</pose>\n"
             f"    <truncated>0</truncated>\n    <difficult>0</difficult>\n    <bndbox>\n"
             f"      <xmin>{xs.min() + 1}</xmin>\n      <ymin>{ys.min() + 1}</ymin>\n"
-            f"      <xmax>{xs.max() + 1}</xmax>\n      <ymax>{ys.max() + 1}</ymax>\n    </bndbox>\n  </object>\n")
-    return (f"<annotation>\n  <folder>TOY</folder>\n  <filename>{image_id}.jpg</filename>\n"
-            f"  <size>\n    <width>{w}</width>\n    <height>{h}</height>\n    <depth>3</depth>\n  </size>\n"
-            f"  <segmented>1</segmented>\n{''.join(objs)}</annotation>\n")
+            f"      <xmax>{xs.max() + 1}</xmax>\n      <ymax>{ys.max() + 1}</ymax>\n    </bndbox>\n  </object>\n"
+        )
+    return (
+        f"<annotation>\n  <folder>TOY</folder>\n  <filename>{image_id}.jpg</filename>\n"
+        f"  <size>\n    <width>{w}</width>\n    <height>{h}</height>\n    <depth>3</depth>\n  </size>\n"
+        f"  <segmented>1</segmented>\n{''.join(objs)}</annotation>\n"
+    )
 
 
 def touching_same_class(inst: np.ndarray, sem: np.ndarray) -> bool:
     """True when two instances of the same class share a 4-connected border."""
     pairs = set()
-    for a, b, ca, cb in ((inst[1:], inst[:-1], sem[1:], sem[:-1]), (inst[:, 1:], inst[:, :-1], sem[:, 1:], sem[:, :-1])):
+    for a, b, ca, cb in (
+        (inst[1:], inst[:-1], sem[1:], sem[:-1]),
+        (inst[:, 1:], inst[:, :-1], sem[:, 1:], sem[:, :-1]),
+    ):
         m = (a != b) & (a > 0) & (b > 0) & (ca == cb)
         pairs.update(zip(a[m].tolist(), b[m].tolist()))
     return bool(pairs)

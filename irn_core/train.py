@@ -11,8 +11,9 @@ from .optim import lr_schedule, make_optimizer
 from .progress import Progress, log
 
 
-def epoch_loader(data: Dataset, epoch: int, batch_size: int, seed: int, num_workers: int = 0,
-                 collate_fn=None) -> DataLoader:
+def epoch_loader(
+    data: Dataset, epoch: int, batch_size: int, seed: int, num_workers: int = 0, collate_fn=None
+) -> DataLoader:
     """Shuffled batches of one epoch; order and augmentation depend only on (seed, epoch), so a
     resumed run sees the same data as an uninterrupted one. Batches are full (the last partial one
     is dropped), so a batch size above the number of items is an error rather than an empty epoch.
@@ -24,17 +25,38 @@ def epoch_loader(data: Dataset, epoch: int, batch_size: int, seed: int, num_work
     gen = torch.Generator().manual_seed(seed * 1000 + epoch)
     rank, world = dist_info()
     if world == 1:
-        return DataLoader(data, batch_size=batch_size, shuffle=True, drop_last=True, generator=gen,
-                          num_workers=num_workers, collate_fn=collate_fn)
+        return DataLoader(
+            data,
+            batch_size=batch_size,
+            shuffle=True,
+            drop_last=True,
+            generator=gen,
+            num_workers=num_workers,
+            collate_fn=collate_fn,
+        )
     if batch_size % world:
         raise ValueError(f"batch_size {batch_size} is not a multiple of the {world} training processes")
     batches = BatchSampler(RandomSampler(data, generator=gen), batch_size, drop_last=True)
-    return DataLoader(data, batch_sampler=RankSlice(batches, rank, world), generator=gen, num_workers=num_workers,
-                      collate_fn=collate_fn)
+    return DataLoader(
+        data,
+        batch_sampler=RankSlice(batches, rank, world),
+        generator=gen,
+        num_workers=num_workers,
+        collate_fn=collate_fn,
+    )
 
 
-def fit(model, groups: list[dict], loader_fn, step_fn, settings: dict, ckpt: Checkpointer, name: str,
-        amp: torch.dtype | None = None, device_type: str = "cpu") -> list[dict]:
+def fit(
+    model,
+    groups: list[dict],
+    loader_fn,
+    step_fn,
+    settings: dict,
+    ckpt: Checkpointer,
+    name: str,
+    amp: torch.dtype | None = None,
+    device_type: str = "cpu",
+) -> list[dict]:
     """The shared epoch loop of every training stage; returns the history of the epochs it ran.
 
     groups: optimizer parameter groups, each with its ``lr``, scaled at each step by the lr
@@ -49,8 +71,9 @@ def fit(model, groups: list[dict], loader_fn, step_fn, settings: dict, ckpt: Che
     run with an error; the checkpoints of the finished epochs stay.
     """
     train_model = wrap_model(model)
-    opt = make_optimizer(settings["optimizer"], [dict(g) for g in groups], settings["weight_decay"],
-                         settings["momentum"])
+    opt = make_optimizer(
+        settings["optimizer"], [dict(g) for g in groups], settings["weight_decay"], settings["momentum"]
+    )
     steps = len(loader_fn(0))  # batches per epoch (full batches only: the same every epoch)
     total = settings.get("iterations") or settings["epochs"] * steps
     epochs = -(-total // steps)
@@ -72,7 +95,8 @@ def fit(model, groups: list[dict], loader_fn, step_fn, settings: dict, ckpt: Che
             if not torch.isfinite(losses["total"]):
                 raise FloatingPointError(
                     f"{name}: loss {float(losses['total'].detach())} at epoch {epoch + 1}, step {step + 1}; lower "
-                    f"the lr (checkpoints of finished epochs are in {ckpt.folder})")
+                    f"the lr (checkpoints of finished epochs are in {ckpt.folder})"
+                )
             opt.zero_grad(set_to_none=True)
             losses["total"].backward()
             opt.step()

@@ -16,9 +16,26 @@ from .datasets import IGNORE, DatasetError, label_classes
 from .digest import file_digest
 
 VOC_CLASSES = (
-    "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
-    "diningtable", "dog", "horse", "motorbike", "person", "pottedplant", "sheep", "sofa",
-    "train", "tvmonitor",
+    "aeroplane",
+    "bicycle",
+    "bird",
+    "boat",
+    "bottle",
+    "bus",
+    "car",
+    "cat",
+    "chair",
+    "cow",
+    "diningtable",
+    "dog",
+    "horse",
+    "motorbike",
+    "person",
+    "pottedplant",
+    "sheep",
+    "sofa",
+    "train",
+    "tvmonitor",
 )
 
 
@@ -93,8 +110,12 @@ class VOCDataset:
     background to the learned classes: absent from image labels and ground-truth instances.
     """
 
-    def __init__(self, root: str | Path, classes: list[str] | tuple[str, ...],
-                 label_classes: list[str] | tuple[str, ...] | None = None):
+    def __init__(
+        self,
+        root: str | Path,
+        classes: list[str] | tuple[str, ...],
+        label_classes: list[str] | tuple[str, ...] | None = None,
+    ):
         self.root = Path(root)
         if not self.root.is_dir():
             raise DatasetError(f"{self.root}: dataset root not found")
@@ -102,8 +123,10 @@ class VOCDataset:
         self.label_classes = tuple(label_classes) if label_classes else self.classes
         unknown = [c for c in self.classes if c not in self.label_classes]
         if unknown:
-            raise DatasetError(f"{self.root}: class(es) {unknown} of dataset.classes are not among the dataset's label "
-                               f"classes ({', '.join(self.label_classes)})")
+            raise DatasetError(
+                f"{self.root}: class(es) {unknown} of dataset.classes are not among the dataset's label "
+                f"classes ({', '.join(self.label_classes)})"
+            )
         self._index = {name: i for i, name in enumerate(self.classes)}
         # PNG value -> learned label value (0 background, k + 1 class k); 255 stays void
         self._lut = np.zeros(256, np.uint8)
@@ -163,8 +186,10 @@ class VOCDataset:
         raw = self.raw_semantic(image_id)
         top = int(raw[raw != IGNORE].max(initial=0))
         if top > len(self.label_classes):
-            raise DatasetError(f"{self.root}/SegmentationClass/{image_id}.png: label value {top} is beyond the "
-                               f"{len(self.label_classes)} label classes (0 = background, 255 = void)")
+            raise DatasetError(
+                f"{self.root}/SegmentationClass/{image_id}.png: label value {top} is beyond the "
+                f"{len(self.label_classes)} label classes (0 = background, 255 = void)"
+            )
         return self._lut[raw]
 
     def _instances(self, image_id: str):
@@ -223,15 +248,18 @@ class VOCDataset:
                 problems.append(f"{err} (image '{image_id}')")
                 continue
             if size is not None and arr.shape != tuple(size):
-                problems.append(f"{png}: mask is {arr.shape[1]}x{arr.shape[0]} px, its image '{image_id}' "
-                                f"is {size[1]}x{size[0]} px")
+                problems.append(
+                    f"{png}: mask is {arr.shape[1]}x{arr.shape[0]} px, its image '{image_id}' is {size[1]}x{size[0]} px"
+                )
             elif folder == "SegmentationClass":
                 n = len(self.label_classes)
                 bad = sorted(set(np.unique(arr).tolist()) - set(range(n + 1)) - {IGNORE})
                 if bad:
                     what = "dataset.label_classes" if self.label_classes != self.classes else "dataset.classes"
-                    problems.append(f"{png}: label value(s) {bad} of image '{image_id}' are beyond the {n} "
-                                    f"classes of {what} (0 = background, 255 = void)")
+                    problems.append(
+                        f"{png}: label value(s) {bad} of image '{image_id}' are beyond the {n} "
+                        f"classes of {what} (0 = background, 255 = void)"
+                    )
         if not problems:
             try:
                 self.instance_gt(image_id)

@@ -3,9 +3,9 @@ import pytest
 import torch
 
 from irn_core.cam import cam_to_label, multiscale_cam, normalise_max, strided_size, strided_up_size
+from irn_core.checkpoints import atomic_save
 from irn_core.data import pil_resize, scaled_views
 from irn_core.models import CAMNet, WeightsError, build_backbone, load_cam_backbone
-from irn_core.checkpoints import atomic_save
 
 
 def test_normalise_max_per_map():
@@ -65,8 +65,9 @@ def test_cam_is_classifier_projection():
 def test_load_cam_backbone_takes_the_trained_backbone(tmp_path):
     torch.manual_seed(0)
     net = CAMNet(build_backbone("resnet_tiny"), 4, pretrained=False)
-    atomic_save({"model": net.state_dict(), "history": [{"epoch": 1, "total": 0.5}], "classes": ["a"]},
-                tmp_path / "model.pt")
+    atomic_save(
+        {"model": net.state_dict(), "history": [{"epoch": 1, "total": 0.5}], "classes": ["a"]}, tmp_path / "model.pt"
+    )
     torch.manual_seed(1)
     fresh = load_cam_backbone(build_backbone("resnet_tiny", last_stride=2), tmp_path / "model.pt")
     for k, v in net.backbone.state_dict().items():

@@ -51,8 +51,11 @@ def _target(tree: ast.Module, line: int, qualname: str):
     parts = name.replace(".<locals>", "").split(".")
     node = tree
     for part in parts:
-        node = next(n for n in ast.walk(node) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-                    and n.name == part and n is not node)
+        node = next(
+            n
+            for n in ast.walk(node)
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.name == part and n is not node
+        )
     return node
 
 
@@ -68,8 +71,11 @@ def edit(path: Path, line: int, qualname: str) -> str:
         path.write_text(text + "\nprint('edited')\n")
         return text
     body = node.body
-    first = body[1] if len(body) > 1 and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+    first = (
+        body[1]
+        if len(body) > 1 and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
         else body[0]
+    )
     assert first.lineno > node.lineno, f"{path}: one-line body of {qualname}"
     lines.insert(first.lineno - 1, " " * first.col_offset + "_edited = 1\n")
     path.write_text("".join(lines))
@@ -95,8 +101,12 @@ def test_training_rules_cover_the_stage_they_run(code_copy):
     """The training scripts hand their stage to run_training (torchrun when train_processes > 1):
     an edit of the stage's function or of the training loop is a new code version of the rule."""
     package, scripts = code_copy
-    stage_of = {"train_cam": "stages/cam.py", "train_irn": "stages/irnet.py", "train_maskrcnn": "stages/maskrcnn.py",
-                "train_deeplab": "stages/deeplab.py"}
+    stage_of = {
+        "train_cam": "stages/cam.py",
+        "train_irn": "stages/irnet.py",
+        "train_maskrcnn": "stages/maskrcnn.py",
+        "train_deeplab": "stages/deeplab.py",
+    }
     for rule, module in stage_of.items():
         for path, name in ((package / module, rule), (package / "train.py", "fit")):
             before = versions(scripts, "toy", [rule])[rule]
@@ -116,8 +126,10 @@ def test_another_runner_of_the_stage_module_is_not_in_the_version(code_copy):
 
 # the COCO reader: what datasets.reader("coco") serves (irn_core/coco.py also holds the COCO JSON and
 # RLE helpers that every run uses for its pseudo labels); the toy generator
-READERS = {"coco.py": ("COCODataset", "open_dataset", "default_label_classes", "split_ids", "category_names"),
-           "toy.py": None}
+READERS = {
+    "coco.py": ("COCODataset", "open_dataset", "default_label_classes", "split_ids", "category_names"),
+    "toy.py": None,
+}
 
 
 def test_code_a_run_does_not_execute_is_not_in_its_versions(code_copy):
@@ -159,8 +171,11 @@ def test_every_function_a_rule_runs_is_in_its_version(tiny_run, code_copy):
         if isinstance(node, ast.ClassDef):
             # a class body runs when its module is imported, defining the class; it holds only
             # definitions here (its methods are traced when they are called)
-            assert all(isinstance(s, (ast.FunctionDef, ast.Assign, ast.AnnAssign, ast.Pass)) or
-                       (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)) for s in node.body), name
+            assert all(
+                isinstance(s, (ast.FunctionDef, ast.Assign, ast.AnnAssign, ast.Pass))
+                or (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
+                for s in node.body
+            ), name
             continue
         text = edit(path, line, name)
         now = versions(scripts, "toy", [r for r in calls if (file, line, name) in calls[r]])

@@ -6,15 +6,19 @@ import shutil
 
 import numpy as np
 import pytest
+from conftest import load_config
 from PIL import Image
 
+from irn_core.datasets import DatasetError
 from irn_core.stages.data import check_dataset, min_image_side
 from irn_core.toy import TOY_CLASSES, ToySettings, write_toy_dataset
-from irn_core.datasets import DatasetError
 from irn_core.voc import save_palette_png
 
-LISTS = {"train_list": "ImageSets/Segmentation/train.txt", "eval_list": "ImageSets/Segmentation/train.txt",
-         "val_list": "ImageSets/Segmentation/val.txt"}
+LISTS = {
+    "train_list": "ImageSets/Segmentation/train.txt",
+    "eval_list": "ImageSets/Segmentation/train.txt",
+    "val_list": "ImageSets/Segmentation/val.txt",
+}
 
 
 @pytest.fixture(scope="module")
@@ -31,9 +35,16 @@ def root(clean, tmp_path):
 
 
 def _cfg(root, scales=(1.0, 0.5)):
-    return {"dataset": {"kind": "voc", "root": str(root), "classes": list(TOY_CLASSES),
-                        "label_classes": list(TOY_CLASSES), **LISTS},
-            "cam": {"scales": list(scales)}}
+    return {
+        "dataset": {
+            "kind": "voc",
+            "root": str(root),
+            "classes": list(TOY_CLASSES),
+            "label_classes": list(TOY_CLASSES),
+            **LISTS,
+        },
+        "cam": {"scales": list(scales)},
+    }
 
 
 def _ids(root, split="train"):
@@ -78,8 +89,10 @@ def test_every_problem_is_reported_at_once(root):
     msg = str(err.value)
     lst = root / "ImageSets/Segmentation/train.txt"
     assert f"{lst}: image id '{ids[2]}' is listed more than once" in msg
-    assert f"JPEGImages/{ids[0]}.jpg: image '{ids[0]}' is 1x1 px; the smallest usable side at the configured " \
-           f"scales (cam.scales) is {min_image_side([1.0, 0.5])} px" in msg
+    assert (
+        f"JPEGImages/{ids[0]}.jpg: image '{ids[0]}' is 1x1 px; the smallest usable side at the configured "
+        f"scales (cam.scales) is {min_image_side([1.0, 0.5])} px" in msg
+    )
     assert re.search(rf"JPEGImages/{ids[1]}.jpg: cannot decode image .*\(image '{ids[1]}'\)", msg)
     h, w = sem.shape
     assert f"SegmentationClass/{ids[3]}.png: mask is {w}x{h - 5} px, its image '{ids[3]}' is {w}x{h} px" in msg
@@ -96,8 +109,9 @@ def test_image_without_labels_is_a_warning(root):
     xml.write_text(re.sub(r"<object>.*?</object>", "", xml.read_text(), flags=re.S))
     manifest, _ = _check(root, "train_list")
     assert manifest["images"][ids[2]]["labels"] == []
-    assert manifest["warnings"] == [f"{xml}: image '{ids[2]}' has no label among dataset.classes (skipped for CAM training; "
-                                    f"its CAMs are empty)"]
+    assert manifest["warnings"] == [
+        f"{xml}: image '{ids[2]}' has no label among dataset.classes (skipped for CAM training; its CAMs are empty)"
+    ]
 
 
 def test_unknown_class_and_out_of_range_label_values(root):
@@ -127,19 +141,34 @@ def test_bad_image_stops_the_run_before_training(root, tmp_path):
     repo = Path(__file__).resolve().parents[1]
     ids = _ids(root)
     Image.new("RGB", (1, 1)).save(root / f"JPEGImages/{ids[1]}.jpg")
-    cfg = yaml.safe_load((repo / "tests/tiny.yaml").read_text())
+    cfg = load_config("tests/tiny.yaml")
     cfg["dataset"].update(kind="voc", root=str(root), label_classes=list(TOY_CLASSES), **LISTS)
     cfg.pop("toy")
     for section in ("cam", "irn", "maskrcnn", "deeplab"):
         cfg[section]["batch_size"] = 2
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(cfg))
-    r = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "-d", str(tmp_path),
-                        "--configfile", str(tmp_path / "bad.yaml"), "--cores", "2"],
-                       capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(repo / "Snakefile"),
+            "-d",
+            str(tmp_path),
+            "--configfile",
+            str(tmp_path / "bad.yaml"),
+            "--cores",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode != 0
     # the image is in the train and eval lists: whichever check ran first stopped the run
     logs = "".join(p.read_text() for p in (tmp_path / "results/tiny/logs").glob("check_dataset_*.log"))
     assert f"JPEGImages/{ids[1]}.jpg: image '{ids[1]}' is 1x1 px" in logs
     assert "rule check_dataset" in r.stderr + r.stdout
     assert not (tmp_path / "results/tiny/cam").exists()
-    assert not [p for p in (tmp_path / "results").rglob(".*tmp*")]
+    assert not list((tmp_path / "results").rglob(".*tmp*"))

@@ -5,13 +5,13 @@ import math
 
 import numpy as np
 import pytest
+from conftest import load_config
 from PIL import Image
 
-from irn_core.coco import COCODataset
 from irn_core.checks import check_config
+from irn_core.coco import COCODataset, instances_json
 from irn_core.datasets import DatasetError, open_dataset, split_with_labels
 from irn_core.evaluate import confusion, iou_from_confusion
-from irn_core.coco import instances_json
 from irn_core.io import write_json
 from irn_core.stages.data import check_dataset
 from irn_core.toy import TOY_CLASSES
@@ -38,8 +38,10 @@ def voc_indexed(tmp_path):
     sem[0:3, 5:8], obj[0:3, 5:8] = V["cat"], 3
     sem[3, :], obj[3, :] = 255, 255
     only_cat_sem = np.where(np.arange(64).reshape(8, 8) < 20, V["cat"], 0).astype(np.uint8)
-    for image_id, s, o, names in (("a", sem, obj, ["diningtable", "person", "cat"]),
-                                  ("b", only_cat_sem, (only_cat_sem > 0).astype(np.uint8), ["cat"])):
+    for image_id, s, o, names in (
+        ("a", sem, obj, ["diningtable", "person", "cat"]),
+        ("b", only_cat_sem, (only_cat_sem > 0).astype(np.uint8), ["cat"]),
+    ):
         Image.fromarray(np.full((8, 8, 3), 100, np.uint8)).save(root / f"JPEGImages/{image_id}.jpg")
         _xml(root / f"Annotations/{image_id}.xml", names)
         save_palette_png(root / f"SegmentationClass/{image_id}.png", s)
@@ -66,29 +68,44 @@ def test_learned_subset_of_voc_classes(voc_indexed):
 
 
 def test_image_with_only_unlearned_classes_is_reported_and_skipped(voc_indexed, tmp_path):
-    cfg = {"dataset": {"kind": "voc", "root": str(voc_indexed), "classes": ["diningtable", "person"],
-                       "train_list": "ImageSets/Segmentation/train.txt"}}
+    cfg = {
+        "dataset": {
+            "kind": "voc",
+            "root": str(voc_indexed),
+            "classes": ["diningtable", "person"],
+            "train_list": "ImageSets/Segmentation/train.txt",
+        }
+    }
     manifest = check_dataset(cfg, "train_list", str(tmp_path / "train.json"))
     assert manifest["images"]["a"]["labels"] == [0, 1] and manifest["images"]["b"]["labels"] == []
-    assert manifest["warnings"] == [f"{voc_indexed}/Annotations/b.xml: image 'b' has no label among dataset.classes "
-                                    f"(skipped for CAM training; its CAMs are empty)"]
+    assert manifest["warnings"] == [
+        f"{voc_indexed}/Annotations/b.xml: image 'b' has no label among dataset.classes "
+        f"(skipped for CAM training; its CAMs are empty)"
+    ]
     assert manifest["label_classes"] == list(VOC_CLASSES)
     keep, empty = split_with_labels(open_dataset(cfg["dataset"]), ["a", "b"])
     assert keep == ["a"] and empty == ["b"]
 
 
 def test_class_lists_are_checked_at_start_up(voc_indexed):
-    import yaml
 
-    cfg = yaml.safe_load(open("config/voc2012.yaml"))
-    cfg["dataset"].update(root=str(voc_indexed), classes=["diningtable", "persn"], train_list="ImageSets/Segmentation/"
-                          "train.txt", eval_list="ImageSets/Segmentation/train.txt",
-                          val_list="ImageSets/Segmentation/train.txt")
+    cfg = load_config("config/voc2012.yaml")
+    cfg["dataset"].update(
+        root=str(voc_indexed),
+        classes=["diningtable", "persn"],
+        train_list="ImageSets/Segmentation/train.txt",
+        eval_list="ImageSets/Segmentation/train.txt",
+        val_list="ImageSets/Segmentation/train.txt",
+    )
     cfg["cam"]["pretrained"] = None
     cfg["irn"]["init"] = "cam"
     errors = check_config(cfg)
-    assert any(e.startswith("config key dataset.classes: ['persn'] not among dataset.label_classes (default: "
-                            "VOC's 20 classes)") for e in errors), errors
+    assert any(
+        e.startswith(
+            "config key dataset.classes: ['persn'] not among dataset.label_classes (default: VOC's 20 classes)"
+        )
+        for e in errors
+    ), errors
     # an annotation tool's own class list indexes the PNGs
     cfg["dataset"].update(classes=["person"], label_classes=["table", "person"])
     assert not [e for e in check_config(cfg) if "dataset.classes" in e or "config key dataset:" in e]
@@ -117,15 +134,20 @@ def coco_root(tmp_path):
     crowd[6:10, 6:10] = True
     from irn_core.coco import rle_encode
 
-    data = {"images": [{"id": 7, "file_name": "x.jpg", "height": 10, "width": 10},
-                       {"id": 8, "file_name": "y.jpg", "height": 10, "width": 10},
-                       {"id": 9, "file_name": "z.jpg", "height": 10, "width": 10}],
-            "categories": [{"id": 3, "name": "dog"}, {"id": 5, "name": "kite"}, {"id": 9, "name": "cat"}],
-            "annotations": [
-                {"id": 1, "image_id": 7, "category_id": 3, "segmentation": _poly(0, 0, 6, 6), "iscrowd": 0},
-                {"id": 2, "image_id": 7, "category_id": 9, "segmentation": _poly(2, 2, 4, 4), "iscrowd": 0},
-                {"id": 3, "image_id": 7, "category_id": 9, "segmentation": rle_encode(crowd), "iscrowd": 1},
-                {"id": 4, "image_id": 8, "category_id": 5, "segmentation": _poly(0, 0, 3, 3), "iscrowd": 0}]}
+    data = {
+        "images": [
+            {"id": 7, "file_name": "x.jpg", "height": 10, "width": 10},
+            {"id": 8, "file_name": "y.jpg", "height": 10, "width": 10},
+            {"id": 9, "file_name": "z.jpg", "height": 10, "width": 10},
+        ],
+        "categories": [{"id": 3, "name": "dog"}, {"id": 5, "name": "kite"}, {"id": 9, "name": "cat"}],
+        "annotations": [
+            {"id": 1, "image_id": 7, "category_id": 3, "segmentation": _poly(0, 0, 6, 6), "iscrowd": 0},
+            {"id": 2, "image_id": 7, "category_id": 9, "segmentation": _poly(2, 2, 4, 4), "iscrowd": 0},
+            {"id": 3, "image_id": 7, "category_id": 9, "segmentation": rle_encode(crowd), "iscrowd": 1},
+            {"id": 4, "image_id": 8, "category_id": 5, "segmentation": _poly(0, 0, 3, 3), "iscrowd": 0},
+        ],
+    }
     (root / "train.json").write_text(json.dumps(data))
     return root
 
@@ -151,13 +173,22 @@ def test_coco_class_order_and_names_are_checked(coco_root):
 
 
 def test_coco_check_reports_unannotated_images(coco_root, tmp_path):
-    cfg = {"dataset": {"kind": "coco", "root": str(coco_root), "classes": ["dog", "kite", "cat"],
-                       "image_dir": "images", "train_list": "train.json", "eval_list": "train.json"},
-           }
+    cfg = {
+        "dataset": {
+            "kind": "coco",
+            "root": str(coco_root),
+            "classes": ["dog", "kite", "cat"],
+            "image_dir": "images",
+            "train_list": "train.json",
+            "eval_list": "train.json",
+        },
+    }
     manifest = check_dataset(cfg, "eval_list", str(tmp_path / "eval.json"))
     assert manifest["ids"] == ["x", "y", "z"] and manifest["images"]["z"]["labels"] == []
-    assert manifest["warnings"] == [f"{coco_root}/train.json: image 'z' has no label among dataset.classes "
-                                    f"(skipped for CAM training; its CAMs are empty)"]
+    assert manifest["warnings"] == [
+        f"{coco_root}/train.json: image 'z' has no label among dataset.classes "
+        f"(skipped for CAM training; its CAMs are empty)"
+    ]
     (coco_root / "images/y.jpg").unlink()
     with pytest.raises(DatasetError, match=r"images/y.jpg: image not found"):
         check_dataset(cfg, "eval_list", str(tmp_path / "eval.json"))
@@ -189,8 +220,10 @@ def test_coco_layout_of_the_toy_set_reads_as_the_voc_layout(toy_root, tmp_path):
 
 
 def test_json_files_are_strict(tmp_path):
-    write_json(tmp_path / "e.json", {"per_class_iou": [0.5, float("nan"), np.float32("nan")], "n": np.int64(3),
-                                     "inf": math.inf})
+    write_json(
+        tmp_path / "e.json",
+        {"per_class_iou": [0.5, float("nan"), np.float32("nan")], "n": np.int64(3), "inf": math.inf},
+    )
     text = (tmp_path / "e.json").read_text()
     assert "NaN" not in text and "Infinity" not in text
     assert json.loads(text) == {"per_class_iou": [0.5, None, None], "n": 3, "inf": None}
@@ -198,10 +231,9 @@ def test_json_files_are_strict(tmp_path):
 
 def test_coco2014_config_names_the_json_categories(tmp_path):
     """config/coco2014.yaml validates, and its 80 classes are COCO's categories in the file's order."""
-    import yaml
     from snakemake.utils import validate
 
-    cfg = yaml.safe_load(open("config/coco2014.yaml"))
+    cfg = load_config("config/coco2014.yaml")
     validate(cfg, "workflow/schemas/config.schema.yaml")
     classes = cfg["dataset"]["classes"]
     assert len(classes) == 80 and classes[0] == "person" and classes[-1] == "toothbrush"
@@ -209,8 +241,11 @@ def test_coco2014_config_names_the_json_categories(tmp_path):
     (root / "annotations").mkdir(parents=True)
     gaps = [12, 26, 29, 30, 45, 66, 68, 69, 71, 83]  # COCO's unused category ids
     ids = [i for i in range(1, 91) if i not in gaps]
-    data = {"images": [{"id": 1, "file_name": "COCO_train2014_000000000009.jpg", "height": 4, "width": 4}],
-            "annotations": [], "categories": [{"id": i, "name": n} for i, n in zip(ids, classes)]}
+    data = {
+        "images": [{"id": 1, "file_name": "COCO_train2014_000000000009.jpg", "height": 4, "width": 4}],
+        "annotations": [],
+        "categories": [{"id": i, "name": n} for i, n in zip(ids, classes)],
+    }
     for split in ("train", "val"):
         (root / f"annotations/instances_{split}2014.json").write_text(json.dumps(data))
     cfg["dataset"]["root"] = str(root)

@@ -2,9 +2,9 @@ import h5py
 import numpy as np
 import torch
 
-from irn_core.digest import code_digest, config_digest, input_digest
-from irn_core.io import atomic_h5, provenance, write_group
 from irn_core.checkpoints import atomic_save
+from irn_core.digest import config_digest, input_digest
+from irn_core.io import atomic_h5, provenance, write_group
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 
@@ -57,7 +57,10 @@ def _package(tmp_path, modules: dict[str, str], script: str):
 
 A = "from .b import g\ndef f():\n    return g()\ndef unused():\n    return 0\n"
 B = "def g():\n    return LIMIT\nLIMIT = 1\n"
-S = "from ..a import f\nfrom .. import __version__\ndef run():\n    return f(), __version__\ndef other():\n    return 5\n"
+S = (
+    "from ..a import f\nfrom .. import __version__\n"
+    "def run():\n    return f(), __version__\ndef other():\n    return 5\n"
+)
 
 
 def test_code_digest_follows_what_a_script_runs_and_ignores_comments(tmp_path, monkeypatch):
@@ -67,7 +70,9 @@ def test_code_digest_follows_what_a_script_runs_and_ignores_comments(tmp_path, m
     script = "from irn_core.stages.s import run\nrun()\n"
     base = dg.code_digest(_package(tmp_path, {"a.py": A, "b.py": B, "stages/s.py": S}, script))
     # comments, docstrings and blank lines are not code
-    commented = '"""doc"""\nfrom .b import g  # uses g\n\ndef f():\n    """f."""\n    return g()\ndef unused():\n    return 0\n'
+    commented = (
+        '"""doc"""\nfrom .b import g  # uses g\n\ndef f():\n    """f."""\n    return g()\ndef unused():\n    return 0\n'
+    )
     assert dg.code_digest(_package(tmp_path, {"a.py": commented}, script)) == base
     # a change in a function reached through two modules, or in a constant it reads, is a new version
     for module, text in (("b.py", B.replace("return LIMIT", "return LIMIT + 1")), ("b.py", B.replace("= 1", "= 2"))):
@@ -75,8 +80,12 @@ def test_code_digest_follows_what_a_script_runs_and_ignores_comments(tmp_path, m
         _package(tmp_path, {"b.py": B}, script)
     # code the script cannot reach does not count: another runner of its stage module, a function
     # nobody calls, a new constant nobody reads, a module nobody imports
-    for module, text in (("stages/s.py", S.replace("return 5", "return 6")), ("a.py", A.replace("return 0", "return 9")),
-                         ("b.py", B + "OTHER = 3\n"), ("unused.py", "x = 1\n")):
+    for module, text in (
+        ("stages/s.py", S.replace("return 5", "return 6")),
+        ("a.py", A.replace("return 0", "return 9")),
+        ("b.py", B + "OTHER = 3\n"),
+        ("unused.py", "x = 1\n"),
+    ):
         assert dg.code_digest(_package(tmp_path, {module: text}, script)) == base, text
     _package(tmp_path, {"a.py": A, "b.py": B, "stages/s.py": S}, script)
     # what runs on import counts: a module-level statement of a module on the way in
@@ -94,7 +103,10 @@ def test_code_chosen_by_name_counts_where_it_is_chosen(tmp_path, monkeypatch):
 
     monkeypatch.setattr(dg, "PACKAGE", tmp_path / "irn_core")
     pick = "import importlib\ndef reader(kind):\n    return importlib.import_module(kind)\ndef plain():\n    return 1\n"
-    for script in ("from irn_core.pick import reader\nreader('irn_core.r1')\n", "from irn_core.pick import plain\nplain()\n"):
+    for script in (
+        "from irn_core.pick import reader\nreader('irn_core.r1')\n",
+        "from irn_core.pick import plain\nplain()\n",
+    ):
         path = _package(tmp_path, {"pick.py": pick, "r1.py": "def read():\n    return 1\n"}, script)
         base = dg.code_digest(path, dynamic={"irn_core.pick:reader": ["irn_core.r1"]})
         _package(tmp_path, {"r1.py": "def read():\n    return 2\n"}, script)

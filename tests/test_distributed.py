@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from irn_core.train import epoch_loader
 from irn_core.distributed import run_training
 from irn_core.stages.cam import train_cam
 from irn_core.stages.data import check_dataset
 from irn_core.toy import TOY_CLASSES
+from irn_core.train import epoch_loader
 
 
 class Items(torch.utils.data.Dataset):
@@ -39,20 +39,43 @@ def test_two_processes_train_like_one(toy_root, tmp_path):
     """train_cam under torchrun (2 processes, gloo) follows the single-process loss curve: same
     effective batch (16 = 2 x 8), steps and lr schedule; BatchNorm statistics differ (per process)."""
     lists = {"train_list": "ImageSets/Segmentation/train.txt"}
-    cfg = {"run_name": "t", "device": "cpu", "threads": 2, "num_workers": 0, "channels_last": False,
-           "mixed_precision": "off", "dataset": {"kind": "toy", "root": str(toy_root), "classes": list(TOY_CLASSES),
-                                                 **lists},
-           "cam": {"backbone": "resnet_tiny", "pretrained": None, "optimizer": "adamw", "momentum": 0.9, "epochs": 4,
-                   "batch_size": 16, "lr": 0.002, "weight_decay": 1e-4, "resize_long": [96, 128], "crop_size": 96,
-                   "scales": [1.0], "seed": 0}}
+    cfg = {
+        "run_name": "t",
+        "device": "cpu",
+        "threads": 2,
+        "num_workers": 0,
+        "channels_last": False,
+        "mixed_precision": "off",
+        "dataset": {"kind": "toy", "root": str(toy_root), "classes": list(TOY_CLASSES), **lists},
+        "cam": {
+            "backbone": "resnet_tiny",
+            "pretrained": None,
+            "optimizer": "adamw",
+            "momentum": 0.9,
+            "epochs": 4,
+            "batch_size": 16,
+            "lr": 0.002,
+            "weight_decay": 1e-4,
+            "resize_long": [96, 128],
+            "crop_size": 96,
+            "scales": [1.0],
+            "seed": 0,
+        },
+    }
     manifest = tmp_path / "train.json"
     check_dataset(cfg, "train_list", str(manifest))
     curves = {}
     for n in (1, 2):
         out = tmp_path / f"p{n}"
         out.mkdir()
-        run_training(dict(cfg, train_processes=n), train_cam, str(manifest),
-                     str(out / "model.pt"), str(out / "ckpt"), log_path=str(out / "log.txt"))
+        run_training(
+            dict(cfg, train_processes=n),
+            train_cam,
+            str(manifest),
+            str(out / "model.pt"),
+            str(out / "ckpt"),
+            log_path=str(out / "log.txt"),
+        )
         state = torch.load(out / "model.pt", weights_only=False)
         curves[n] = [h["total"] for h in state["history"]]
         assert not (out / "ckpt").exists()

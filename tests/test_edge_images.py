@@ -14,6 +14,7 @@ import h5py
 import numpy as np
 import pytest
 import yaml
+from conftest import load_config
 from PIL import Image
 
 from irn_core.toy import TOY_CLASSES, ToySettings, write_toy_dataset
@@ -40,7 +41,7 @@ def edge_run(tmp_path_factory):
             Image.fromarray(arr).save(path, quality=95)
         else:
             save_palette_png(path, arr)
-    cfg = yaml.safe_load((ROOT / "tests/tiny.yaml").read_text())
+    cfg = load_config("tests/tiny.yaml")
     cfg["dataset"].update(kind="voc", root=str(data), label_classes=list(TOY_CLASSES))
     cfg.pop("toy")
     cfg["propagate"]["radius"] = 10
@@ -48,10 +49,27 @@ def edge_run(tmp_path_factory):
     cfg["maskrcnn"].update(gt_upper_bound=False, iterations=8, lr_schedule="steps", lr_steps=[5], warmup_iters=2)
     cfg["deeplab"].update(test_scales=[1.0, 0.5], crf=True)
     (work / "edge.yaml").write_text(yaml.safe_dump(cfg))
-    r = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(work),
-                        "pseudo_labels", "maskrcnn", "deeplab", "--configfile", str(work / "edge.yaml"),
-                        "--cores", "2"],
-                       capture_output=True, text=True, timeout=900)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(ROOT / "Snakefile"),
+            "-d",
+            str(work),
+            "pseudo_labels",
+            "maskrcnn",
+            "deeplab",
+            "--configfile",
+            str(work / "edge.yaml"),
+            "--cores",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert r.returncode == 0, r.stderr[-4000:]
     return work / "results/tiny", ids[3], small
 
@@ -91,6 +109,9 @@ def test_public_options_run_end_to_end(edge_run):
     m = json.loads((out / "summary_maskrcnn.json").read_text())
     assert 0 <= m["maskrcnn"]["map50"] <= 1 and "maskrcnn_gt" not in m
     # 8 iterations at 6 batches per epoch (24 images, batches of 4): the second epoch stops part way
-    assert re.findall(r"train_maskrcnn: epoch (\d+)", (out / "logs/train_maskrcnn_pseudo.log").read_text()) == ["1", "2"]
+    assert re.findall(r"train_maskrcnn: epoch (\d+)", (out / "logs/train_maskrcnn_pseudo.log").read_text()) == [
+        "1",
+        "2",
+    ]
     d = json.loads((out / "summary_deeplab.json").read_text())
     assert 0 <= d["deeplab"]["miou"] <= 1

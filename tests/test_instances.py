@@ -3,8 +3,15 @@ import pytest
 import scipy.ndimage as ndi
 import torch
 
-from irn_core.instances import (_components_torch, connected_components, detect_instances, find_centroids,
-                                instance_cams, instance_map, label_with_background)
+from irn_core.instances import (
+    _components_torch,
+    connected_components,
+    detect_instances,
+    find_centroids,
+    instance_cams,
+    instance_map,
+    label_with_background,
+)
 
 
 def _field_to(h, w, centres, split_col):
@@ -99,8 +106,13 @@ def _public_centroids(disp: np.ndarray, iterations: int) -> np.ndarray:
         uy, dy = np.ceil(cy).astype(int), np.floor(cy).astype(int)
         ux, dx = np.ceil(cx).astype(int), np.floor(cx).astype(int)
         yc, xc = cy - dy, cx - dx
-        step = [d[uy, ux] * yc * xc + d[dy, ux] * (1 - yc) * xc + d[uy, dx] * yc * (1 - xc)
-                + d[dy, dx] * (1 - yc) * (1 - xc) for d in disp]
+        step = [
+            d[uy, ux] * yc * xc
+            + d[dy, ux] * (1 - yc) * xc
+            + d[uy, dx] * yc * (1 - xc)
+            + d[dy, dx] * (1 - yc) * (1 - xc)
+            for d in disp
+        ]
         cy = np.clip(cy + step[0], 0, h - 1)
         cx = np.clip(cx + step[1], 0, w - 1)
     return np.stack([np.round(cy), np.round(cx)]).astype(int)

@@ -1,12 +1,21 @@
 import json
+from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
 from irn_core.coco import instances_json
-from irn_core.io import (atomic_h5, config_digest, open_stage, provenance, read_group, read_instances, write_group,
-                         write_instances)
+from irn_core.io import (
+    atomic_h5,
+    config_digest,
+    open_stage,
+    provenance,
+    read_group,
+    read_instances,
+    write_group,
+    write_instances,
+)
 
 
 def test_hdf5_round_trip_with_provenance(tmp_path):
@@ -29,10 +38,9 @@ def test_failed_write_keeps_earlier_output(tmp_path):
     path = tmp_path / "out.h5"
     with atomic_h5(path, {"stage": "s"}) as f:
         write_group(f, "a", {"x": np.ones(3)})
-    with pytest.raises(RuntimeError):
-        with atomic_h5(path, {"stage": "s"}) as f:
-            write_group(f, "b", {"x": np.zeros(3)})
-            raise RuntimeError("crash half way")
+    with pytest.raises(RuntimeError), atomic_h5(path, {"stage": "s"}) as f:
+        write_group(f, "b", {"x": np.zeros(3)})
+        raise RuntimeError("crash half way")
     with open_stage(path) as f:
         assert list(f) == ["a"]
     assert [p.name for p in tmp_path.iterdir()] == ["out.h5"]
@@ -73,8 +81,11 @@ def test_coco_json_rle(rng):
 
     m = np.zeros((10, 12), bool)
     m[2:5, 3:9] = True
-    coco = instances_json([{"id": 1, "file_name": "a.jpg", "height": 10, "width": 12}],
-                          [{"image_id": 1, "mask": m, "class": 2, "score": 0.7}], ["a", "b", "c"])
+    coco = instances_json(
+        [{"id": 1, "file_name": "a.jpg", "height": 10, "width": 12}],
+        [{"image_id": 1, "mask": m, "class": 2, "score": 0.7}],
+        ["a", "b", "c"],
+    )
     ann = coco["annotations"][0]
     assert ann["category_id"] == 3 and ann["area"] == 18 and ann["bbox"] == [3, 2, 6, 3]
     rle = dict(ann["segmentation"], counts=ann["segmentation"]["counts"].encode())
@@ -107,7 +118,7 @@ def test_disk_full_is_named_and_leaves_nothing(tmp_path, monkeypatch):
     (tmp_path / "model.pt").write_bytes(b"the previous good model")
 
     def short_write(obj, f):  # what torch.save does when the disk fills mid-write
-        open(f, "wb").write(b"partial")
+        Path(f).write_bytes(b"partial")
         raise RuntimeError("[enforce fail at inline_container.cc:664] . unexpected pos 5230016 vs 5229904")
 
     usage = namedtuple("usage", "total used free")

@@ -9,6 +9,7 @@ from pathlib import Path
 import h5py
 import pytest
 import yaml
+from conftest import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -68,8 +69,19 @@ def test_rerun_one_stage_on_its_own(tiny_run):
     """One stage reruns on its own: forcing it plans it and its dependents only; a deleted output
     asked for by name is rebuilt from the cached upstream files, which stay untouched."""
     work = tiny_run.parents[1]
-    base = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(work),
-            "--configfile", str(ROOT / "tests/tiny.yaml"), "--cores", "2"]
+    base = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(ROOT / "Snakefile"),
+        "-d",
+        str(work),
+        "--configfile",
+        str(ROOT / "tests/tiny.yaml"),
+        "--cores",
+        "2",
+    ]
     r = subprocess.run(base + ["--forcerun", "eval_cam", "-n"], capture_output=True, text=True)
     assert r.returncode == 0
     assert "rule eval_cam:" in r.stdout and "rule summary:" in r.stdout
@@ -94,7 +106,7 @@ def test_changed_threshold_replans_the_instance_labels_and_dependents_only(tiny_
     base = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(work), "--cores", "2"]
     r = subprocess.run(base + ["-n", "--configfile", str(ROOT / "tests/tiny.yaml")], capture_output=True, text=True)
     assert "Nothing to be done" in r.stdout + r.stderr
-    cfg = yaml.safe_load((ROOT / "tests/tiny.yaml").read_text())
+    cfg = load_config("tests/tiny.yaml")
     cfg["labels"]["ins_bg_threshold"] = 0.3
     changed = work / "threshold.yaml"
     changed.write_text(yaml.safe_dump(cfg))
@@ -103,24 +115,53 @@ def test_changed_threshold_replans_the_instance_labels_and_dependents_only(tiny_
     # the ground-truth detector does not depend on the pseudo labels: it is not retrained
     # (the oracle diagnostics synthesise labels with the same threshold). One walk makes both
     # label kinds, so the semantic labels are rewritten too and what reads them reruns
-    assert _planned(r.stdout) == {"make_labels": 1, "pseudo_coco": 1, "baselines": 1, "eval_pseudo": 1,
-                                  "train_maskrcnn": 1, "eval_maskrcnn": 1, "train_deeplab": 1, "eval_deeplab": 1,
-                                  "diagnostics": 1, "summary": 1, "report": 1, "all": 1}
+    assert _planned(r.stdout) == {
+        "make_labels": 1,
+        "pseudo_coco": 1,
+        "baselines": 1,
+        "eval_pseudo": 1,
+        "train_maskrcnn": 1,
+        "eval_maskrcnn": 1,
+        "train_deeplab": 1,
+        "eval_deeplab": 1,
+        "diagnostics": 1,
+        "summary": 1,
+        "report": 1,
+        "all": 1,
+    }
     assert "wildcards: source=pseudo" in r.stdout and "source=gt" not in r.stdout
     # the one rule whose own settings changed says so; the others follow their inputs
     reasons = dict(re.findall(r"^rule (\w+):\n(?:    .*\n)*?    reason: (.*)$", r.stdout, re.M))
     for own in ("make_labels", "diagnostics"):
         assert reasons[own].startswith("Params have changed since last execution")
-    assert all(reason.startswith("Input files updated by another job") for rule, reason in reasons.items()
-               if rule not in ("make_labels", "diagnostics", "all"))
+    assert all(
+        reason.startswith("Input files updated by another job")
+        for rule, reason in reasons.items()
+        if rule not in ("make_labels", "diagnostics", "all")
+    )
 
 
 @pytest.mark.slow
 def test_named_target_ends_with_its_own_summary(tiny_run):
     work = tiny_run.parents[1]
-    r = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(work),
-                        "pseudo_labels", "--configfile", str(ROOT / "tests/tiny.yaml"), "--cores", "2"],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(ROOT / "Snakefile"),
+            "-d",
+            str(work),
+            "pseudo_labels",
+            "--configfile",
+            str(ROOT / "tests/tiny.yaml"),
+            "--cores",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     s = json.loads((tiny_run / "summary_pseudo_labels.json").read_text())
     assert s["target"] == "pseudo_labels"
@@ -185,9 +226,23 @@ def test_report_rule_draws_the_figures(tiny_run, tmp_path):
     html = (fig / "per_class.html").read_text()
     assert html.count("<tr>") == 1 + 5 and "semantic pseudo label IoU" in html  # header + background + 4 classes
     work = tiny_run.parents[1]
-    r = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(work),
-                        "--configfile", str(ROOT / "tests/tiny.yaml"), "--report", str(tmp_path / "report.zip")],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(ROOT / "Snakefile"),
+            "-d",
+            str(work),
+            "--configfile",
+            str(ROOT / "tests/tiny.yaml"),
+            "--report",
+            str(tmp_path / "report.zip"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     import zipfile
 
@@ -196,8 +251,15 @@ def test_report_rule_draws_the_figures(tiny_run, tmp_path):
     assert sum(n.endswith(".png") for n in names) >= 6
 
 
-STAGE_FILES = ("cam/cams.h5", "relations/relations.h5", "irn/irn_out.h5", "labels/sem_pseudo.h5",
-               "labels/ins_pseudo.h5", "labels/baseline_cc.h5", "labels/baseline_sem_cc.h5")
+STAGE_FILES = (
+    "cam/cams.h5",
+    "relations/relations.h5",
+    "irn/irn_out.h5",
+    "labels/sem_pseudo.h5",
+    "labels/ins_pseudo.h5",
+    "labels/baseline_cc.h5",
+    "labels/baseline_sem_cc.h5",
+)
 
 
 def assert_same_stage_files(a: Path, b: Path) -> None:
@@ -217,13 +279,28 @@ def assert_same_stage_files(a: Path, b: Path) -> None:
 def test_sharded_run_equals_the_unsharded_one(tiny_run, tmp_path):
     """shards: 3 splits every per-image stage into 3 jobs; the index files read as the single
     files of the unsharded run, array for array."""
-    cfg = yaml.safe_load((ROOT / "tests/tiny.yaml").read_text())
+    cfg = load_config("tests/tiny.yaml")
     cfg["shards"] = 3
     (tmp_path / "sharded.yaml").write_text(yaml.safe_dump(cfg))
-    r = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path),
-                        "pseudo_labels", "results/tiny/labels/ins_pseudo_coco.json",
-                        "--configfile", str(tmp_path / "sharded.yaml"), "--cores", "2"],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(ROOT / "Snakefile"),
+            "-d",
+            str(tmp_path),
+            "pseudo_labels",
+            "results/tiny/labels/ins_pseudo_coco.json",
+            "--configfile",
+            str(tmp_path / "sharded.yaml"),
+            "--cores",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr[-4000:]
     run = tmp_path / "results/tiny"
     assert sorted(p.name for p in (run / "cam/shards").iterdir()) == ["cams.0.h5", "cams.1.h5", "cams.2.h5"]

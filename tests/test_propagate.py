@@ -59,7 +59,7 @@ def test_batched_equals_one_by_one():
     maps = torch.rand(3, 9, 10, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
     together = propagate(maps, b)
     for k in range(3):
-        assert torch.allclose(together[k], propagate(maps[k:k + 1], b)[0])
+        assert torch.allclose(together[k], propagate(maps[k : k + 1], b)[0])
 
 
 def test_upsample_normalise():

@@ -6,14 +6,14 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-import yaml
+from conftest import load_config
 
+from irn_core.checkpoints import Checkpointer
 from irn_core.data import normalise
 from irn_core.models import CAMNet, IRNet, build_backbone
+from irn_core.optim import lr_schedule, make_optimizer
 from irn_core.relations import boundary_affinity, irn_losses, pair_labels, public_source_region, search_directions
 from irn_core.stages.irnet import _pad_right, irn_forward, mean_displacement_crops, top_left_crop
-from irn_core.checkpoints import Checkpointer
-from irn_core.optim import lr_schedule, make_optimizer
 from irn_core.train import fit
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
@@ -79,8 +79,9 @@ def test_public_mean_displacement_over_top_left_crops():
     """Three 8x8 images of constant colour, crops of 16: the real pixels fill 4 of the 16 stride-4
     cells, so each crop's mean is a quarter of the normalised value; batches of 2 drop the third
     image (the public loader's drop_last)."""
+
     class Voc:
-        values = {"a": 10, "b": 200, "c": 90}
+        values = {"a": 10, "b": 200, "c": 90}  # noqa: RUF012 - a read-only table
 
         def load_image(self, i):
             return np.full((8, 8, 3), self.values[i], np.uint8)
@@ -102,9 +103,9 @@ def test_public_cam_network_with_imagenet_weights():
     torch.manual_seed(0)
     net = CAMNet(build_backbone("resnet_tiny"), 3, pretrained=True).train()
     fan_in = net.classifier.weight.shape[1]
-    assert net.classifier.weight.abs().max() <= 1 / fan_in ** 0.5
+    assert net.classifier.weight.abs().max() <= 1 / fan_in**0.5
     scratch = CAMNet(build_backbone("resnet_tiny"), 3, pretrained=False)
-    assert scratch.classifier.weight.abs().max() > 1 / fan_in ** 0.5
+    assert scratch.classifier.weight.abs().max() > 1 / fan_in**0.5
     bn = net.backbone.layer3[0].bn1
     before = bn.running_mean.clone()
     net(torch.randn(2, 3, 64, 64)).sum().backward()
@@ -124,8 +125,12 @@ def test_irnet_upsamples_before_relu():
     t = torch.tensor([[[[-1.0, 1.0]]]])
     up = F.interpolate(t, (1, 4), mode="bilinear", align_corners=False)
     assert F.relu(up).flatten().tolist() == [0.0, 0.0, 0.5, 1.0]
-    assert F.interpolate(F.relu(t), (1, 4), mode="bilinear", align_corners=False).flatten().tolist() == \
-        [0.0, 0.25, 0.75, 1.0]
+    assert F.interpolate(F.relu(t), (1, 4), mode="bilinear", align_corners=False).flatten().tolist() == [
+        0.0,
+        0.25,
+        0.75,
+        1.0,
+    ]
     torch.manual_seed(0)
     net = IRNet(build_backbone("resnet_tiny")).eval()
     for unit in [*net.edge, *net.dp, net.dp_fuse8]:
@@ -150,7 +155,7 @@ def test_public_sgd_momentum():
             p.sum().backward()
             opt.step()
         assert p.item() == pytest.approx(expect, abs=1e-12)
-    voc = yaml.safe_load((ROOT / "config/voc2012.yaml").read_text())
+    voc = load_config("config/voc2012.yaml")
     assert voc["cam"]["momentum"] == voc["irn"]["momentum"] == 1e-4
 
 
@@ -173,18 +178,34 @@ def test_detectron_step_schedule_by_iterations(tmp_path):
         return {"total": m(batch).sum()}
 
     c = {"optimizer": "sgd", "momentum": 0.9, "weight_decay": 0.0, "epochs": 99, "iterations": 5, **settings}
-    hist = fit(model, [{"params": model.parameters(), "lr": 0.1}], lambda e: [torch.ones(1, 1), torch.ones(1, 1)],
-               step, c, Checkpointer(tmp_path), "t")
+    hist = fit(
+        model,
+        [{"params": model.parameters(), "lr": 0.1}],
+        lambda e: [torch.ones(1, 1), torch.ones(1, 1)],
+        step,
+        c,
+        Checkpointer(tmp_path),
+        "t",
+    )
     assert len(seen) == 5 and [h["epoch"] for h in hist] == [1, 2, 3]
 
 
 def test_voc2012_downstream_settings():
-    voc = yaml.safe_load((ROOT / "config/voc2012.yaml").read_text())
+    voc = load_config("config/voc2012.yaml")
     m, d = voc["maskrcnn"], voc["deeplab"]
-    assert (m["init"], m["batch_size"], m["lr"], m["iterations"], m["lr_steps"]) == ("imagenet", 4, 0.01, 18000,
-                                                                                   [12000, 16000])
+    assert (m["init"], m["batch_size"], m["lr"], m["iterations"], m["lr_steps"]) == (
+        "imagenet",
+        4,
+        0.01,
+        18000,
+        [12000, 16000],
+    )
     assert (m["min_size"], m["max_size"], m["lr_schedule"]) == (512, 800, "steps")
     assert d["test_flip"] and d["crf"] and len(d["test_scales"]) > 1
     irn = voc["irn"]
-    assert (irn["pairs_at_border"], irn["mean_shift"], irn["infer_pad_to"], irn["flip_aligned"]) == \
-        (False, "crops", 512, False)
+    assert (irn["pairs_at_border"], irn["mean_shift"], irn["infer_pad_to"], irn["flip_aligned"]) == (
+        False,
+        "crops",
+        512,
+        False,
+    )

@@ -29,8 +29,12 @@ def _public_cams(folder, manifest, rng):
         h, w = rec["size"]
         s4 = rng.random((len(keys), *strided_size((h, w), 4))).astype(np.float32)
         full = rng.random((len(keys), h, w)).astype(np.float32)
-        write_public_cam(folder / f"{image_id}.npy", keys, s4 / (s4.max(axis=(1, 2), keepdims=True) + 1e-5),
-                         full / (full.max(axis=(1, 2), keepdims=True) + 1e-5))
+        write_public_cam(
+            folder / f"{image_id}.npy",
+            keys,
+            s4 / (s4.max(axis=(1, 2), keepdims=True) + 1e-5),
+            full / (full.max(axis=(1, 2), keepdims=True) + 1e-5),
+        )
 
 
 def test_public_cam_file_is_what_make_cam_saves(tmp_path, rng):
@@ -47,8 +51,11 @@ def test_public_cam_file_is_what_make_cam_saves(tmp_path, rng):
 def test_import_round_trips_public_and_hdf5_sources(dataset, tmp_path, rng):
     cfg, manifest = dataset
     _public_cams(tmp_path / "npy", manifest, rng)
-    import_cam(dict(cfg, cam={"external": str(tmp_path / "npy")}), [manifest_path(manifest, tmp_path)],
-               str(tmp_path / "cams.h5"))
+    import_cam(
+        dict(cfg, cam={"external": str(tmp_path / "npy")}),
+        [manifest_path(manifest, tmp_path)],
+        str(tmp_path / "cams.h5"),
+    )
     with h5py.File(tmp_path / "cams.h5") as f:
         assert f.attrs["stage"] == "import_cam" and len(f) == len(manifest["ids"])
         for image_id in manifest["ids"]:
@@ -57,8 +64,11 @@ def test_import_round_trips_public_and_hdf5_sources(dataset, tmp_path, rng):
             assert (g["keys"][()] == ref["keys"]).all()
             assert (g["cam_s4"][()] == ref["cam"]).all() and (g["cam_full"][()] == ref["high_res"]).all()
     # our own HDF5 layout imports to the same arrays
-    import_cam(dict(cfg, cam={"external": str(tmp_path / "cams.h5")}), [manifest_path(manifest, tmp_path)],
-               str(tmp_path / "again.h5"))
+    import_cam(
+        dict(cfg, cam={"external": str(tmp_path / "cams.h5")}),
+        [manifest_path(manifest, tmp_path)],
+        str(tmp_path / "again.h5"),
+    )
     with h5py.File(tmp_path / "cams.h5") as a, h5py.File(tmp_path / "again.h5") as b:
         assert a.attrs["content_digest"] == b.attrs["content_digest"]
 
@@ -92,13 +102,16 @@ def test_malformed_cams_are_rejected_naming_file_and_problem(dataset, tmp_path, 
     e["high_res"][0, 0, 0] = np.nan
     write_public_cam(folder / f"{ids[5]}.npy", e["keys"], e["cam"], e["high_res"])
     with pytest.raises(ValueError) as err:
-        import_cam(dict(cfg, cam={"external": str(folder)}), [manifest_path(manifest, tmp_path)],
-                   str(tmp_path / "cams.h5"))
+        import_cam(
+            dict(cfg, cam={"external": str(folder)}), [manifest_path(manifest, tmp_path)], str(tmp_path / "cams.h5")
+        )
     msg = str(err.value)
     h, w = recs[ids[0]]["size"]
     k = len(recs[ids[0]]["labels"])
-    assert f"{folder}/{ids[0]}.npy: CAMs of image '{ids[0]}': 'cam' has shape ({k}, {(h + 3) // 4 - 1}, {(w + 3) // 4})" \
-           f", expected ({k}, {(h + 3) // 4}, {(w + 3) // 4})" in msg
+    assert (
+        f"{folder}/{ids[0]}.npy: CAMs of image '{ids[0]}': 'cam' has shape ({k}, {(h + 3) // 4 - 1}, {(w + 3) // 4})"
+        f", expected ({k}, {(h + 3) // 4}, {(w + 3) // 4})" in msg
+    )
     assert f"{folder}/{ids[1]}.npy: CAMs of image '{ids[1]}': keys [{other}" in msg
     assert f"differ from the image's labels {sorted(recs[ids[1]]['labels'])}" in msg
     assert f"{folder}/{ids[2]}.npy: CAMs of image '{ids[2]}': 'cam' values span [" in msg

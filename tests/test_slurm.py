@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-
+from conftest import load_config
 from test_pipeline import assert_same_stage_files
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,28 +52,54 @@ def slurm(tmp_path_factory):
 
 def _snakemake(work, cfg_path, *args, env=None, timeout=1200):
     # Snakemake ignores SIGTERM while jobs run: timeout -k ends it with SIGKILL
-    cmd = ["timeout", "-k", "10", str(timeout), sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"),
-           "-d", str(work), "pseudo_labels", "results/tiny/labels/ins_pseudo_coco.json",
-           "--configfile", str(cfg_path), *args]
+    cmd = [
+        "timeout",
+        "-k",
+        "10",
+        str(timeout),
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(ROOT / "Snakefile"),
+        "-d",
+        str(work),
+        "pseudo_labels",
+        "results/tiny/labels/ins_pseudo_coco.json",
+        "--configfile",
+        str(cfg_path),
+        *args,
+    ]
     t = time.perf_counter()
     r = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    assert r.returncode == 0, (r.stdout[-3000:] + r.stderr[-5000:])
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
     return time.perf_counter() - t, r
 
 
 @pytest.mark.slow
 def test_sharded_slurm_run_equals_the_local_run(slurm, tmp_path):
-    cfg = yaml.safe_load((ROOT / "tests/tiny.yaml").read_text())
+    cfg = load_config("tests/tiny.yaml")
     (tmp_path / "local.yaml").write_text(yaml.safe_dump(cfg))
     local_s, _ = _snakemake(tmp_path / "local", tmp_path / "local.yaml", "--cores", "2")
     cfg["shards"] = 2
     (tmp_path / "slurm.yaml").write_text(yaml.safe_dump(cfg))
     # the profile as a site uses it, with this cluster's partition and no accounts
-    slurm_s, r = _snakemake(tmp_path / "slurm", tmp_path / "slurm.yaml",
-                            "--workflow-profile", str(ROOT / "workflow/profiles/slurm"),
-                            "--default-resources", "slurm_partition=ci", "--slurm-no-account",
-                            "--slurm-init-seconds-before-status-checks", "5", "--seconds-between-status-checks", "2",
-                            "--latency-wait", "5", env=slurm)
+    slurm_s, r = _snakemake(
+        tmp_path / "slurm",
+        tmp_path / "slurm.yaml",
+        "--workflow-profile",
+        str(ROOT / "workflow/profiles/slurm"),
+        "--default-resources",
+        "slurm_partition=ci",
+        "--slurm-no-account",
+        "--slurm-init-seconds-before-status-checks",
+        "5",
+        "--seconds-between-status-checks",
+        "2",
+        "--latency-wait",
+        "5",
+        env=slurm,
+    )
     log = r.stdout + r.stderr
     submitted = log.count("has been submitted with SLURM jobid")
     assert submitted >= 10, log[-3000:]  # every per-image shard is a SLURM job

@@ -10,9 +10,9 @@ def _bench(folder, name, seconds, end):
 
 
 def test_elapsed_counts_overlapping_rules_once(tmp_path):
-    _bench(tmp_path, "a", 10.0, 1010.0)   # 1000 -> 1010
-    _bench(tmp_path, "b", 30.0, 1040.0)   # 1010 -> 1040
-    _bench(tmp_path, "c", 25.0, 1035.0)   # 1010 -> 1035, beside b
+    _bench(tmp_path, "a", 10.0, 1010.0)  # 1000 -> 1010
+    _bench(tmp_path, "b", 30.0, 1040.0)  # 1010 -> 1040
+    _bench(tmp_path, "c", 25.0, 1035.0)  # 1010 -> 1035, beside b
     assert stage_seconds(tmp_path) == {"a": 10.0, "b": 30.0, "c": 25.0}
     assert elapsed_seconds(tmp_path) == 40.0
     assert elapsed_seconds(tmp_path, until="c") == 35.0

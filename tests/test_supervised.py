@@ -5,19 +5,34 @@ import numpy as np
 import torch
 
 from irn_core.coco import instances_json
+from irn_core.datasets import union_ids
 from irn_core.io import write_json
 from irn_core.models import build_backbone
-from irn_core.datasets import union_ids
 from irn_core.stages import coco_image_numbers
-from irn_core.stages.summary import summary
 from irn_core.stages.maskrcnn import gt_coco
-from irn_core.supervised import (CocoInstances, build_deeplab, build_maskrcnn, keep_valid_targets, masks_to_boxes,
-                                 predict_segmentation)
+from irn_core.stages.summary import summary
+from irn_core.supervised import (
+    CocoInstances,
+    build_deeplab,
+    build_maskrcnn,
+    keep_valid_targets,
+    masks_to_boxes,
+    predict_segmentation,
+)
 from irn_core.toy import TOY_CLASSES
 from irn_core.voc import VOCDataset, read_split
 
-TINY = dict(fpn_channels=16, anchor_sizes=[16, 32, 64, 128, 256], mask_head_channels=16, min_size=96, max_size=128,
-            rois_per_image=32, detections_per_image=10, box_head_dim=32, rpn_proposals=50)
+TINY = {
+    "fpn_channels": 16,
+    "anchor_sizes": [16, 32, 64, 128, 256],
+    "mask_head_channels": 16,
+    "min_size": 96,
+    "max_size": 128,
+    "rois_per_image": 32,
+    "detections_per_image": 10,
+    "box_head_dim": 32,
+    "rpn_proposals": 50,
+}
 
 
 def test_masks_to_boxes_pixel_edges():
@@ -29,8 +44,11 @@ def test_masks_to_boxes_pixel_edges():
 
 
 def test_keep_valid_targets_drops_empty_boxes():
-    t = {"boxes": torch.tensor([[0.0, 0, 2, 2], [1, 1, 1, 3]]), "labels": torch.tensor([1, 2]),
-         "masks": torch.zeros(2, 4, 4, dtype=torch.uint8)}
+    t = {
+        "boxes": torch.tensor([[0.0, 0, 2, 2], [1, 1, 1, 3]]),
+        "labels": torch.tensor([1, 2]),
+        "masks": torch.zeros(2, 4, 4, dtype=torch.uint8),
+    }
     out = keep_valid_targets([t])[0]
     assert out["labels"].tolist() == [1] and out["masks"].shape[0] == 1
 
@@ -48,7 +66,7 @@ def test_coco_dataset_reads_ground_truth(toy_root, tmp_path):
     data = CocoInstances(voc, path, train=False)
     img, target = data[0]
     masks, classes, _ = voc.instance_gt(ids[0])
-    assert img.shape[1:] == masks.shape[1:] and 0 <= img.min() and img.max() <= 1
+    assert img.shape[1:] == masks.shape[1:] and img.min() >= 0 and img.max() <= 1
     assert np.array_equal(target["masks"].numpy().astype(bool), masks)
     assert target["labels"].tolist() == (classes + 1).tolist()
     assert (target["boxes"][:, 2:] > target["boxes"][:, :2]).all()
@@ -84,17 +102,32 @@ def test_summary_gathers_sections_and_seconds(tmp_path):
     (tmp_path / "b" / "train_cam.tsv").write_text("s\th:m:s\n12.5\t0:00:12\n")
     (tmp_path / "b" / "make_cam.tsv").write_text("s\th:m:s\n2.5\t0:00:02\n")
     os.utime(tmp_path / "b" / "train_cam.tsv", (1012.5, 1012.5))  # 1000 -> 1012.5
-    os.utime(tmp_path / "b" / "make_cam.tsv", (1015.0, 1015.0))   # then 1012.5 -> 1015
-    write_json(tmp_path / "cam.json", {"miou": 0.4, "best_miou": 0.5, "best_threshold": 0.3, "threshold": 0.15,
-                                       "sweep": {}})
-    write_json(tmp_path / "labels.json", {"sem_pseudo": {"miou": 0.6, "per_class_iou": []},
-                                          "ins_pseudo": {"map50": 0.3, "map25": 0.5, "map70": 0.1, "map75": 0.05}})
-    s = summary({"cam": tmp_path / "cam.json", "labels": tmp_path / "labels.json"}, tmp_path / "b",
-                      tmp_path / "summary.json", "r")
+    os.utime(tmp_path / "b" / "make_cam.tsv", (1015.0, 1015.0))  # then 1012.5 -> 1015
+    write_json(
+        tmp_path / "cam.json", {"miou": 0.4, "best_miou": 0.5, "best_threshold": 0.3, "threshold": 0.15, "sweep": {}}
+    )
+    write_json(
+        tmp_path / "labels.json",
+        {
+            "sem_pseudo": {"miou": 0.6, "per_class_iou": []},
+            "ins_pseudo": {"map50": 0.3, "map25": 0.5, "map70": 0.1, "map75": 0.05},
+        },
+    )
+    s = summary(
+        {"cam": tmp_path / "cam.json", "labels": tmp_path / "labels.json"},
+        tmp_path / "b",
+        tmp_path / "summary.json",
+        "r",
+    )
     assert s["cam"] == {"miou": 0.4, "best_miou": 0.5, "best_threshold": 0.3, "threshold": 0.15}
     assert s["sem_pseudo"] == {"miou": 0.6} and s["ins_pseudo"]["map50"] == 0.3
-    assert s["seconds"] == {"train_cam": 12.5, "make_cam": 2.5, "total": 15.0, "elapsed": 15.0,
-                            "elapsed_through_pseudo_labels": None}
+    assert s["seconds"] == {
+        "train_cam": 12.5,
+        "make_cam": 2.5,
+        "total": 15.0,
+        "elapsed": 15.0,
+        "elapsed_through_pseudo_labels": None,
+    }
     assert json.loads((tmp_path / "summary.json").read_text()) == s
 
 
@@ -103,8 +136,15 @@ def test_gt_coco_numbers_train_images_as_the_pseudo_label_json(toy_root, tmp_pat
     JSON of the train split numbers its list from 1: equal ids, equal order, no shared file."""
     train = read_split(toy_root / "ImageSets/Segmentation/train.txt")
     val = read_split(toy_root / "ImageSets/Segmentation/val.txt")
-    cfg = {"dataset": {"kind": "toy", "root": str(toy_root), "classes": list(TOY_CLASSES),
-                       "train_list": "ImageSets/Segmentation/train.txt", "val_list": "ImageSets/Segmentation/val.txt"}}
+    cfg = {
+        "dataset": {
+            "kind": "toy",
+            "root": str(toy_root),
+            "classes": list(TOY_CLASSES),
+            "train_list": "ImageSets/Segmentation/train.txt",
+            "val_list": "ImageSets/Segmentation/val.txt",
+        }
+    }
     gt_coco(cfg, "train_list", str(tmp_path / "gt.json"))
     gt = json.loads((tmp_path / "gt.json").read_text())
     pseudo_numbers = coco_image_numbers(union_ids(train, val))
@@ -135,8 +175,8 @@ def test_pretrained_backbones_keep_frozen_batchnorm_through_train():
 
 
 def test_deeplab_multiscale_flip_and_crf():
-    from irn_core.data import scaled_views
     from irn_core.crf import crf_probabilities
+    from irn_core.data import scaled_views
 
     torch.manual_seed(0)
     model = build_deeplab(build_backbone("resnet_tiny"), 3).eval()

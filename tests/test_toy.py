@@ -39,7 +39,8 @@ def test_voc_layout_and_ids(toy_root):
 def test_content_properties(toy_root):
     voc = VOCDataset(toy_root, TOY_CLASSES)
     ids = read_split(toy_root / "ImageSets/Segmentation/train.txt") + read_split(
-        toy_root / "ImageSets/Segmentation/val.txt")
+        toy_root / "ImageSets/Segmentation/val.txt"
+    )
     counts, touching, sizes, classes_seen, areas = [], 0, set(), set(), []
     for i in ids:
         masks, classes, _ = voc.instance_gt(i)
@@ -74,8 +75,12 @@ def test_colour_does_not_identify_the_class(toy_root):
     correct = 0
     for k in range(len(labels)):
         keep = np.arange(len(labels)) != k
-        means = np.array([feats[keep & (labels == c)].mean(0) if (keep & (labels == c)).any() else np.full(3, 1e9)
-                          for c in range(len(TOY_CLASSES))])
+        means = np.array(
+            [
+                feats[keep & (labels == c)].mean(0) if (keep & (labels == c)).any() else np.full(3, 1e9)
+                for c in range(len(TOY_CLASSES))
+            ]
+        )
         correct += np.argmin(((means - feats[k]) ** 2).sum(1)) == labels[k]
     assert correct / len(labels) < 1 / len(TOY_CLASSES) + 0.2
 

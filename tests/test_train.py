@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from irn_core.device import autocast_dtype, resolve_device
 from irn_core.checkpoints import Checkpointer
+from irn_core.device import autocast_dtype, resolve_device
 from irn_core.optim import lr_schedule
 from irn_core.train import fit
 
@@ -23,7 +23,7 @@ def test_poly_lr():
     """lr x (1 - step / total) ^ 0.9 at every step, bit for bit the values of the former
     hand-written schedule (base_lr * (1 - step / max_step) ** 0.9)."""
     lrs = _lrs({"lr_schedule": "poly"}, 100)
-    assert lrs[0] == 0.1 and lrs[50] == pytest.approx(0.1 * 0.5 ** 0.9) and lrs[100] == 0.0
+    assert lrs[0] == 0.1 and lrs[50] == pytest.approx(0.1 * 0.5**0.9) and lrs[100] == 0.0
     assert lrs == [0.1 * (1 - step / 100) ** 0.9 for step in range(101)]
 
 
@@ -47,10 +47,17 @@ def _run(tmp_path, epochs, tag="a"):
     torch.manual_seed(1)
     model = torch.nn.Linear(3, 1)
     c = {"optimizer": "sgd", "weight_decay": 0.0, "momentum": 0.9, "epochs": epochs}
-    batches = [(x[i:i + 8], y[i:i + 8]) for i in range(0, 32, 8)]
+    batches = [(x[i : i + 8], y[i : i + 8]) for i in range(0, 32, 8)]
     step = lambda m, b: {"total": ((m(b[0])[:, 0] - b[1]) ** 2).mean()}
-    hist = fit(model, [{"params": model.parameters(), "lr": 0.05}], lambda e: batches, step, c,
-               Checkpointer(tmp_path, tag=tag), "t")
+    hist = fit(
+        model,
+        [{"params": model.parameters(), "lr": 0.05}],
+        lambda e: batches,
+        step,
+        c,
+        Checkpointer(tmp_path, tag=tag),
+        "t",
+    )
     return model, hist
 
 
@@ -68,7 +75,7 @@ def test_interrupted_training_resumes(tmp_path):
     torch.manual_seed(1)
     model = torch.nn.Linear(3, 1)
     c = {"optimizer": "sgd", "weight_decay": 0.0, "momentum": 0.9, "epochs": 4}
-    batches = [(x[i:i + 8], y[i:i + 8]) for i in range(0, 32, 8)]
+    batches = [(x[i : i + 8], y[i : i + 8]) for i in range(0, 32, 8)]
     calls = {"n": 0}
 
     def step(m, b):
@@ -78,8 +85,15 @@ def test_interrupted_training_resumes(tmp_path):
         return {"total": ((model(b[0])[:, 0] - b[1]) ** 2).mean()}
 
     with pytest.raises(KeyboardInterrupt):
-        fit(model, [{"params": model.parameters(), "lr": 0.05}], lambda e: batches, step, c,
-            Checkpointer(tmp_path / "part", tag="a"), "t")
+        fit(
+            model,
+            [{"params": model.parameters(), "lr": 0.05}],
+            lambda e: batches,
+            step,
+            c,
+            Checkpointer(tmp_path / "part", tag="a"),
+            "t",
+        )
     resumed, hist = _run(tmp_path / "part", 4)
     assert [h["epoch"] for h in hist] == [3, 4]
     assert torch.allclose(resumed.weight, full.weight) and torch.allclose(resumed.bias, full.bias)
@@ -104,7 +118,7 @@ def test_fit_in_bfloat16_autocast_learns_like_float32(tmp_path):
     torch.manual_seed(0)
     x = torch.randn(64, 3, 8, 8)
     y = x.mean((1, 2, 3)) * 3
-    batches = [(x[i:i + 16], y[i:i + 16]) for i in range(0, 64, 16)]
+    batches = [(x[i : i + 16], y[i : i + 16]) for i in range(0, 64, 16)]
     c = {"optimizer": "sgd", "weight_decay": 0.0, "momentum": 0.9, "epochs": 6}
     finals = {}
     for amp in (None, torch.bfloat16):
@@ -112,13 +126,22 @@ def test_fit_in_bfloat16_autocast_learns_like_float32(tmp_path):
         model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.Flatten(), torch.nn.Linear(256, 1))
         seen = []
 
-        def step(m, b):
+        def step(m, b, seen=seen):
             out = m(b[0])
             seen.append(out.dtype)
             return {"total": ((out.float()[:, 0] - b[1]) ** 2).mean()}
 
-        hist = fit(model, [{"params": model.parameters(), "lr": 0.02}], lambda e: batches, step, c,
-                   Checkpointer(tmp_path / str(amp)), "t", amp, "cpu")
+        hist = fit(
+            model,
+            [{"params": model.parameters(), "lr": 0.02}],
+            lambda e: batches,
+            step,
+            c,
+            Checkpointer(tmp_path / str(amp)),
+            "t",
+            amp,
+            "cpu",
+        )
         assert set(seen) == {amp or torch.float32}
         assert hist[-1]["total"] < 0.5 * hist[0]["total"]
         finals[amp] = hist[-1]["total"]
@@ -130,14 +153,20 @@ def test_fit_stops_on_a_non_finite_loss(tmp_path):
     c = {"optimizer": "sgd", "weight_decay": 0.0, "momentum": 0.9, "epochs": 1}
     step = lambda m, b: {"total": m(b)[0, 0] * float("nan")}
     with pytest.raises(FloatingPointError, match="loss nan at epoch 1, step 1"):
-        fit(model, [{"params": model.parameters(), "lr": 0.1}], lambda e: [torch.ones(1, 1)], step, c,
-            Checkpointer(tmp_path), "t")
+        fit(
+            model,
+            [{"params": model.parameters(), "lr": 0.1}],
+            lambda e: [torch.ones(1, 1)],
+            step,
+            c,
+            Checkpointer(tmp_path),
+            "t",
+        )
 
 
 def test_finished_model_leaves_no_checkpoint(tmp_path):
     model, hist = _run(tmp_path / "ck", 2)
-    Checkpointer(tmp_path / "ck", tag="a").finish({"model": model.state_dict(), "history": hist},
-                                                  tmp_path / "model.pt")
+    Checkpointer(tmp_path / "ck", tag="a").finish({"model": model.state_dict(), "history": hist}, tmp_path / "model.pt")
     assert not (tmp_path / "ck").exists()
     saved = torch.load(tmp_path / "model.pt", weights_only=False)
     assert torch.equal(saved["model"]["weight"], model.weight) and len(saved["content_digest"]) == 16

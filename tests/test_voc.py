@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from irn_core.toy import TOY_CLASSES
 from irn_core.datasets import DatasetError, split_with_labels
+from irn_core.toy import TOY_CLASSES
 from irn_core.voc import VOCDataset, read_split, save_palette_png, voc_palette
 
 

@@ -58,8 +58,16 @@ class PerImage:
     ``extra``: other provenance attributes.
     """
 
-    def __init__(self, name: str, cfg: dict, splits: tuple[str, ...], outputs: dict[str, str],
-                 inputs: dict[str, str] | None = None, shard: tuple[int, int] = (0, 1), extra: dict | None = None):
+    def __init__(
+        self,
+        name: str,
+        cfg: dict,
+        splits: tuple[str, ...],
+        outputs: dict[str, str],
+        inputs: dict[str, str] | None = None,
+        shard: tuple[int, int] = (0, 1),
+        extra: dict | None = None,
+    ):
         self.name, self.cfg, self.outputs = name, cfg, outputs
         self.data = open_dataset(cfg["dataset"])
         self.ids = shard_ids(union_ids(*(split_ids(cfg["dataset"], f"{s}_list") for s in splits)), *shard)
@@ -116,19 +124,36 @@ class Training:
         self.started = time.perf_counter()
 
         def loader(epoch):
-            return epoch_loader(data, epoch, settings["batch_size"], settings["seed"], self.cfg["num_workers"],
-                                collate_fn)
+            return epoch_loader(
+                data, epoch, settings["batch_size"], settings["seed"], self.cfg["num_workers"], collate_fn
+            )
 
         def step_on_device(module, batch):
             return step(module, batch, self.device)
 
-        return fit(model, groups, loader, step_on_device, settings, self.checkpoints, self.name,
-                   autocast_dtype(self.cfg, self.device), self.device.type)
+        return fit(
+            model,
+            groups,
+            loader,
+            step_on_device,
+            settings,
+            self.checkpoints,
+            self.name,
+            autocast_dtype(self.cfg, self.device),
+            self.device.type,
+        )
 
     def save(self, model, model_out: str, history: list[dict], **meta) -> None:
         """The model file (weights, history, training seconds, ``meta``); the checkpoints go."""
-        self.checkpoints.finish({"model": model.state_dict(), "history": history,
-                                 "train_seconds": time.perf_counter() - self.started, **meta}, model_out)
+        self.checkpoints.finish(
+            {
+                "model": model.state_dict(),
+                "history": history,
+                "train_seconds": time.perf_counter() - self.started,
+                **meta,
+            },
+            model_out,
+        )
 
 
 __all__ = ["PerImage", "Training", "coco_image_numbers", "optional_input", "rule_config"]

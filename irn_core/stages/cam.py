@@ -25,9 +25,22 @@ from . import PerImage, Training
 
 # what each runner reads (irn_core.config.rule_settings)
 SETTINGS = {
-    "train_cam": ["split:train", "mixed_precision", "train_processes", "cam.backbone", "cam.pretrained",
-                  "cam.optimizer", "cam.momentum", "cam.epochs", "cam.batch_size", "cam.lr", "cam.weight_decay",
-                  "cam.resize_long", "cam.crop_size", "cam.seed"],
+    "train_cam": [
+        "split:train",
+        "mixed_precision",
+        "train_processes",
+        "cam.backbone",
+        "cam.pretrained",
+        "cam.optimizer",
+        "cam.momentum",
+        "cam.epochs",
+        "cam.batch_size",
+        "cam.lr",
+        "cam.weight_decay",
+        "cam.resize_long",
+        "cam.crop_size",
+        "cam.seed",
+    ],
     "make_cam": ["split:train", "split:eval", "cam.backbone", "cam.scales"],
     "import_cam": ["split:train", "split:eval", "cam.external"],
     "eval_cam": ["split:eval", "cam.eval_threshold", "cam.eval_sweep"],
@@ -46,8 +59,10 @@ def train_cam(cfg: dict, train_manifest: str, model_out: str, ckpt_dir: str) -> 
     data = open_dataset(cfg["dataset"])
     ids, empty = split_with_labels(data, split_ids(cfg["dataset"], "train_list"))
     if empty:
-        log(f"train_cam: skipping {len(empty)} image(s) without a foreground label: {', '.join(empty[:10])}"
-            + (" ..." if len(empty) > 10 else ""))
+        log(
+            f"train_cam: skipping {len(empty)} image(s) without a foreground label: {', '.join(empty[:10])}"
+            + (" ..." if len(empty) > 10 else "")
+        )
     if not ids:
         raise ValueError("train_cam: no training image has a foreground label")
     if not settings["pretrained"]:
@@ -63,8 +78,12 @@ def train_cam(cfg: dict, train_manifest: str, model_out: str, ckpt_dir: str) -> 
         return {"total": torch.nn.functional.multilabel_soft_margin_loss(logits, label), "exact_match": exact}
 
     crops = ClassificationCrops(data, ids, tuple(settings["resize_long"]), settings["crop_size"], seed=settings["seed"])
-    history = run.fit(net, [{"params": backbone_params, "lr": settings["lr"]},
-                            {"params": head_params, "lr": 10 * settings["lr"]}], crops, step)
+    history = run.fit(
+        net,
+        [{"params": backbone_params, "lr": settings["lr"]}, {"params": head_params, "lr": 10 * settings["lr"]}],
+        crops,
+        step,
+    )
     run.save(net, model_out, history, arch=settings["backbone"], classes=list(cfg["dataset"]["classes"]))
     return {"history": history}
 
@@ -82,15 +101,26 @@ def make_cam(cfg: dict, model_path: str, out_path: str, shard: tuple[int, int] =
     device = resolve_device(cfg["device"])
     net = load_cam_net(cfg, model_path, device)
     with PerImage("make_cam", cfg, ("train", "eval"), {"cams": out_path}, {"checkpoint": model_path}, shard) as stage:
-        loader = DataLoader(ImageSet(stage.data, stage.ids, scales=cfg["cam"]["scales"]), batch_size=None,
-                            num_workers=cfg["num_workers"])
+        loader = DataLoader(
+            ImageSet(stage.data, stage.ids, scales=cfg["cam"]["scales"]),
+            batch_size=None,
+            num_workers=cfg["num_workers"],
+        )
         for image_id, views, size in stage.progress(loader):
             keys = np.nonzero(stage.data.labels(image_id))[0]
             size = tuple(int(v) for v in size)
-            s4, full = camlib.multiscale_cam(net.cam, [v.to(device) for v in views],
-                                             torch.as_tensor(keys, device=device), size)
-            stage.write("cams", image_id, {"keys": keys.astype(np.int64), "cam_s4": s4.float().cpu().numpy(),
-                                           "cam_full": full.float().cpu().numpy()})
+            s4, full = camlib.multiscale_cam(
+                net.cam, [v.to(device) for v in views], torch.as_tensor(keys, device=device), size
+            )
+            stage.write(
+                "cams",
+                image_id,
+                {
+                    "keys": keys.astype(np.int64),
+                    "cam_s4": s4.float().cpu().numpy(),
+                    "cam_full": full.float().cpu().numpy(),
+                },
+            )
 
 
 def eval_cam(cfg: dict, cams_path: str, out_json: str) -> dict:
@@ -112,13 +142,21 @@ def eval_cam(cfg: dict, cams_path: str, out_json: str) -> dict:
     per_thr = {f"{t:.2f}": float(np.nanmean(iou_from_confusion(c))) for t, c in zip(thresholds, confs)}
     best = max(per_thr, key=per_thr.get)
     at = thresholds.index(cfg["cam"]["eval_threshold"])
-    result = {"miou": per_thr[f"{cfg['cam']['eval_threshold']:.2f}"], "threshold": cfg["cam"]["eval_threshold"],
-              "best_miou": per_thr[best], "best_threshold": float(best), "sweep": per_thr,
-              "per_class_iou": [None if np.isnan(x) else float(x) for x in iou_from_confusion(confs[at])],
-              "classes": ["background", *cfg["dataset"]["classes"]], "images": len(ids)}
+    result = {
+        "miou": per_thr[f"{cfg['cam']['eval_threshold']:.2f}"],
+        "threshold": cfg["cam"]["eval_threshold"],
+        "best_miou": per_thr[best],
+        "best_threshold": float(best),
+        "sweep": per_thr,
+        "per_class_iou": [None if np.isnan(x) else float(x) for x in iou_from_confusion(confs[at])],
+        "classes": ["background", *cfg["dataset"]["classes"]],
+        "images": len(ids),
+    }
     write_json(out_json, result)
-    log(f"eval_cam: mIoU {result['miou']:.4f} at {result['threshold']}, best {result['best_miou']:.4f} at "
-        f"{result['best_threshold']}")
+    log(
+        f"eval_cam: mIoU {result['miou']:.4f} at {result['threshold']}, best {result['best_miou']:.4f} at "
+        f"{result['best_threshold']}"
+    )
     return result
 
 
@@ -157,8 +195,10 @@ def import_cam(cfg: dict, manifests: list[str], out_path: str) -> dict:
     once; any problem discards the whole file."""
     src = Path(cfg["cam"]["external"]).expanduser()
     if not src.exists():
-        raise FileNotFoundError(f"config key cam.external: '{src}' does not exist (a folder of <id>.npy files in the "
-                                f"public make_cam layout, or an HDF5 file of our cams layout)")
+        raise FileNotFoundError(
+            f"config key cam.external: '{src}' does not exist (a folder of <id>.npy files in the "
+            f"public make_cam layout, or an HDF5 file of our cams layout)"
+        )
     records = _manifest_records(manifests)
     n_classes = len(cfg["dataset"]["classes"])
     problems = []
@@ -176,12 +216,19 @@ def import_cam(cfg: dict, manifests: list[str], out_path: str) -> dict:
             problems += found
             if not found and not problems:  # the maps in the order of the sorted keys, as make_cam writes them
                 order = np.argsort(keys, kind="stable")
-                stage.write("cams", image_id, {"keys": keys.astype(np.int64)[order],
-                                               "cam_s4": s4.astype(np.float32)[order],
-                                               "cam_full": full.astype(np.float32)[order]})
+                stage.write(
+                    "cams",
+                    image_id,
+                    {
+                        "keys": keys.astype(np.int64)[order],
+                        "cam_s4": s4.astype(np.float32)[order],
+                        "cam_full": full.astype(np.float32)[order],
+                    },
+                )
         if problems:
             shown = "\n  ".join(problems[:50])
             more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
-            raise ValueError(f"external CAMs {src}: {len(problems)} problem(s) in {len(stage.ids)} images\n  "
-                             f"{shown}{more}")
+            raise ValueError(
+                f"external CAMs {src}: {len(problems)} problem(s) in {len(stage.ids)} images\n  {shown}{more}"
+            )
     return {"images": len(stage.ids)}

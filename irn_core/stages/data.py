@@ -66,16 +66,20 @@ def check_image(data, image_id: str, with_gt: bool, min_side: int) -> dict:
         rec["size"] = list(size)
         if min(h, w) < min_side:
             path = data.image_path(image_id)
-            rec["problems"].append(f"{path}: image '{image_id}' is {w}x{h} px; the smallest usable side at the "
-                                   f"configured scales (cam.scales) is {min_side} px")
+            rec["problems"].append(
+                f"{path}: image '{image_id}' is {w}x{h} px; the smallest usable side at the "
+                f"configured scales (cam.scales) is {min_side} px"
+            )
     except DatasetError as err:
         rec["problems"].append(f"{err} (image '{image_id}')")
     try:
         labels = data.labels(image_id)
         rec["labels"] = [int(k) for k in np.nonzero(labels)[0]]
         if not rec["labels"]:
-            rec["warnings"].append(f"{data.label_file(image_id)}: image '{image_id}' has no label among "
-                                   f"dataset.classes (skipped for CAM training; its CAMs are empty)")
+            rec["warnings"].append(
+                f"{data.label_file(image_id)}: image '{image_id}' has no label among "
+                f"dataset.classes (skipped for CAM training; its CAMs are empty)"
+            )
     except DatasetError as err:
         rec["problems"].append(f"{err} (image '{image_id}')")
     if with_gt:
@@ -97,8 +101,13 @@ def check_dataset(cfg: dict, split_key: str, out_json: str, threads: int = 1) ->
     problems = [f"{list_path}: image id '{i}' is listed more than once" for i in duplicate_ids(ids)]
     unique = list(dict.fromkeys(ids))
     with ThreadPoolExecutor(max(1, threads)) as pool:
-        records = list(Progress(pool.map(lambda i: check_image(data, i, with_gt, min_side), unique),
-                                f"check_dataset {split_key}", total=len(unique)))
+        records = list(
+            Progress(
+                pool.map(lambda i: check_image(data, i, with_gt, min_side), unique),
+                f"check_dataset {split_key}",
+                total=len(unique),
+            )
+        )
     warnings = []
     for rec in records:
         problems += rec["problems"]
@@ -106,14 +115,22 @@ def check_dataset(cfg: dict, split_key: str, out_json: str, threads: int = 1) ->
     if problems:
         shown = "\n  ".join(problems[:50])
         more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
-        raise DatasetError(f"dataset check of {list_path} ({len(unique)} images): {len(problems)} problem(s)\n  "
-                           f"{shown}{more}")
+        raise DatasetError(
+            f"dataset check of {list_path} ({len(unique)} images): {len(problems)} problem(s)\n  {shown}{more}"
+        )
     for w in warnings:
         log(f"check_dataset: warning: {w}")
     images = {i: {"size": r["size"], "labels": r["labels"]} for i, r in zip(unique, records)}
-    manifest = {"split": split_key, "list": str(list_path), "ids": unique, "images": images,
-                "classes": list(ds["classes"]), "label_classes": list(data.label_classes), "warnings": warnings,
-                "digest": config_digest([unique, [r["digest"] for r in records], list(ds["classes"])])}
+    manifest = {
+        "split": split_key,
+        "list": str(list_path),
+        "ids": unique,
+        "images": images,
+        "classes": list(ds["classes"]),
+        "label_classes": list(data.label_classes),
+        "warnings": warnings,
+        "digest": config_digest([unique, [r["digest"] for r in records], list(ds["classes"])]),
+    }
     write_json(out_json, manifest)
     log(f"check_dataset: {split_key}: {len(unique)} images, {len(warnings)} warning(s)")
     return manifest

@@ -20,16 +20,30 @@ from . import Training
 
 # what each runner reads (irn_core.config.rule_settings)
 SETTINGS = {
-    "train_deeplab": ["split:train", "mixed_precision", "train_processes", "cam.backbone", "deeplab.init",
-                      "deeplab.optimizer", "deeplab.momentum", "deeplab.epochs", "deeplab.batch_size", "deeplab.lr",
-                      "deeplab.weight_decay", "deeplab.scale_range", "deeplab.crop_size", "deeplab.seed",
-                      "cam.pretrained if deeplab.init == imagenet"],
+    "train_deeplab": [
+        "split:train",
+        "mixed_precision",
+        "train_processes",
+        "cam.backbone",
+        "deeplab.init",
+        "deeplab.optimizer",
+        "deeplab.momentum",
+        "deeplab.epochs",
+        "deeplab.batch_size",
+        "deeplab.lr",
+        "deeplab.weight_decay",
+        "deeplab.scale_range",
+        "deeplab.crop_size",
+        "deeplab.seed",
+        "cam.pretrained if deeplab.init == imagenet",
+    ],
     "eval_deeplab": ["split:val", "cam.backbone", "deeplab.test_scales", "deeplab.test_flip", "deeplab.crf"],
 }
 
 
-def train_deeplab(cfg: dict, sem_path: str, cam_model: str | None, train_manifest: str, model_out: str,
-                  ckpt_dir: str) -> dict:
+def train_deeplab(
+    cfg: dict, sem_path: str, cam_model: str | None, train_manifest: str, model_out: str, ckpt_dir: str
+) -> dict:
     """DeepLabV3 on the semantic pseudo labels of the training split."""
     settings = cfg["deeplab"]
     inputs = [sem_path, train_manifest] + ([cam_model] if settings["init"] == "cam" else [])
@@ -39,8 +53,15 @@ def train_deeplab(cfg: dict, sem_path: str, cam_model: str | None, train_manifes
         labels = {i: f[i]["label"][()] for i in ids}
     backbone, frozen = init_backbone(cfg, "deeplab", cam_model, last_stride=1)
     model = run.to_device(build_deeplab(backbone, len(cfg["dataset"]["classes"]) + 1, frozen))
-    crops = LabelMapCrops(open_dataset(cfg["dataset"]), ids, labels, tuple(settings["scale_range"]),
-                          settings["crop_size"], seed=settings["seed"], stride=1)
+    crops = LabelMapCrops(
+        open_dataset(cfg["dataset"]),
+        ids,
+        labels,
+        tuple(settings["scale_range"]),
+        settings["crop_size"],
+        seed=settings["seed"],
+        stride=1,
+    )
 
     def step(module, batch, device):
         img, lab = batch

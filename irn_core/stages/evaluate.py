@@ -45,8 +45,10 @@ def eval_instances(cfg: dict, path: str, ids: list[str], gt_cache: dict | None =
             ev.add(masks, classes, scores, *gt[:2])
     res = ev.summary()
     out = {f"map{round(t * 100):02d}": v for t, v in res.items()}
-    out["per_class_ap"] = {f"{t:.2f}": [None if np.isnan(x) else float(x) for x in row]
-                           for t, row in zip(ev.thresholds, ev.average_precision())}
+    out["per_class_ap"] = {
+        f"{t:.2f}": [None if np.isnan(x) else float(x) for x in row]
+        for t, row in zip(ev.thresholds, ev.average_precision())
+    }
     out["images"] = len(ids)
     return out
 
@@ -56,14 +58,21 @@ def eval_pseudo(cfg: dict, sem_path: str, ins_path: str, cc_path: str, sem_cc_pa
     of the two baselines, on the eval list."""
     ids = split_ids(cfg["dataset"], "eval_list")
     cache: dict = {}
-    result = {"sem_pseudo": eval_semantic(cfg, sem_path, ids),
-              "ins_pseudo": eval_instances(cfg, ins_path, ids, cache),
-              "baseline_cc": eval_instances(cfg, cc_path, ids, cache),
-              "baseline_sem_cc": eval_instances(cfg, sem_cc_path, ids, cache)}
+    result = {
+        "sem_pseudo": eval_semantic(cfg, sem_path, ids),
+        "ins_pseudo": eval_instances(cfg, ins_path, ids, cache),
+        "baseline_cc": eval_instances(cfg, cc_path, ids, cache),
+        "baseline_sem_cc": eval_instances(cfg, sem_cc_path, ids, cache),
+    }
     write_json(out_json, result)
-    log("eval_pseudo: sem mIoU {:.4f}; ins mAP50 {:.4f}; baseline_cc mAP50 {:.4f}; baseline_sem_cc mAP50 {:.4f}".format(
-        result["sem_pseudo"]["miou"], result["ins_pseudo"]["map50"], result["baseline_cc"]["map50"],
-        result["baseline_sem_cc"]["map50"]))
+    log(
+        "eval_pseudo: sem mIoU {:.4f}; ins mAP50 {:.4f}; baseline_cc mAP50 {:.4f}; baseline_sem_cc mAP50 {:.4f}".format(
+            result["sem_pseudo"]["miou"],
+            result["ins_pseudo"]["map50"],
+            result["baseline_cc"]["map50"],
+            result["baseline_sem_cc"]["map50"],
+        )
+    )
     return result
 
 
@@ -95,8 +104,9 @@ def diagnostics(cfg: dict, cams_path: str, irn_path: str, out_json: str) -> dict
             gt_masks, gt_classes, _ = data.instance_gt(image_id)
             own_cams = torch.from_numpy(c["cam_s4"][()]).to(device)
             own_boundary = torch.from_numpy(r["boundary"][()]).to(device)
-            own_inst = instance_map(torch.from_numpy(r["disp"][()]).to(device), lab["centroid_iterations"],
-                                    lab["centroid_threshold"])
+            own_inst = instance_map(
+                torch.from_numpy(r["disp"][()]).to(device), lab["centroid_iterations"], lab["centroid_threshold"]
+            )
             inputs = {
                 "pipeline": (own_cams, own_boundary, own_inst),
                 "gt_instance_map": (own_cams, own_boundary, gt_instance_map(data.object_map(image_id)).to(device)),
@@ -106,14 +116,23 @@ def diagnostics(cfg: dict, cams_path: str, irn_path: str, out_json: str) -> dict
             for oracle, (cm, bd, inst) in inputs.items():
                 label, _ = semantic_labels(cm, keys, bd, size, walk, lab["sem_bg_threshold"])
                 confs[oracle] += confusion(label.cpu().numpy(), semantic, n_cls + 1)
-                masks, cls, scores = instance_labels(cm, keys, bd, inst, size, walk, lab["ins_bg_threshold"],
-                                                     lab["min_fraction"])
+                masks, cls, scores = instance_labels(
+                    cm, keys, bd, inst, size, walk, lab["ins_bg_threshold"], lab["min_fraction"]
+                )
                 evals[oracle].add(masks.cpu().numpy(), cls.cpu().numpy(), scores.cpu().numpy(), gt_masks, gt_classes)
     result = {"images": len(ids)}
     for oracle in ORACLES:
-        result[oracle] = {"miou": semantic_report(confs[oracle], len(ids))["miou"],
-                          **{f"map{round(t * 100):02d}": v for t, v in evals[oracle].summary().items()}}
+        result[oracle] = {
+            "miou": semantic_report(confs[oracle], len(ids))["miou"],
+            **{f"map{round(t * 100):02d}": v for t, v in evals[oracle].summary().items()},
+        }
     write_json(out_json, result)
-    log("diagnostics (" + str(len(ids)) + " images): " + "; ".join(
-        f"{o} mIoU {result[o]['miou']:.3f} mAP50 {result[o].get('map50', float('nan')):.3f}" for o in ORACLES))
+    log(
+        "diagnostics ("
+        + str(len(ids))
+        + " images): "
+        + "; ".join(
+            f"{o} mIoU {result[o]['miou']:.3f} mAP50 {result[o].get('map50', float('nan')):.3f}" for o in ORACLES
+        )
+    )
     return result

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from PIL import Image
 
+from ..datasets import split_ids, union_ids
 from ..io import open_stage, read_instances
 from ..progress import Progress, log
 from ..public import write_public_cam, write_public_instances
-from ..datasets import split_ids, union_ids
 
 # what each runner reads (irn_core.config.rule_settings)
 SETTINGS = {
@@ -42,4 +42,3 @@ def export_public(cfg: dict, cams_path: str, sem_path: str, ins_path: str, out_d
         shutil.rmtree(tmp, ignore_errors=True)
     log(f"export_public: {len(ids)} images to {out}")
     return {"images": len(ids)}
-

@@ -20,12 +20,28 @@ from . import PerImage, Training
 
 # what each runner reads (irn_core.config.rule_settings)
 SETTINGS = {
-    "train_irn": ["split:train", "mixed_precision", "train_processes", "cam.backbone", "irn.init", "irn.optimizer",
-                  "irn.momentum", "irn.epochs", "irn.batch_size", "irn.lr", "irn.weight_decay", "irn.scale_range",
-                  "irn.crop_size", "irn.radius", "irn.pairs_at_border", "irn.mean_shift", "irn.seed",
-                  "cam.pretrained if irn.init == imagenet",
-                  # the public mean displacement is taken over the eval list's images
-                  "split:eval if irn.mean_shift == crops"],
+    "train_irn": [
+        "split:train",
+        "mixed_precision",
+        "train_processes",
+        "cam.backbone",
+        "irn.init",
+        "irn.optimizer",
+        "irn.momentum",
+        "irn.epochs",
+        "irn.batch_size",
+        "irn.lr",
+        "irn.weight_decay",
+        "irn.scale_range",
+        "irn.crop_size",
+        "irn.radius",
+        "irn.pairs_at_border",
+        "irn.mean_shift",
+        "irn.seed",
+        "cam.pretrained if irn.init == imagenet",
+        # the public mean displacement is taken over the eval list's images
+        "split:eval if irn.mean_shift == crops",
+    ],
     "infer_irn": ["split:train", "split:eval", "cam.backbone", "irn.infer_pad_to", "irn.flip_aligned"],
 }
 
@@ -41,8 +57,9 @@ def build_irnet(cfg: dict, cam_model: str | None) -> IRNet:
     return IRNet(load_cam_backbone(build_backbone(arch), cam_model))
 
 
-def train_irn(cfg: dict, relations_path: str, cam_model: str | None, manifests: list[str], model_out: str,
-              ckpt_dir: str) -> dict:
+def train_irn(
+    cfg: dict, relations_path: str, cam_model: str | None, manifests: list[str], model_out: str, ckpt_dir: str
+) -> dict:
     """Train the boundary and displacement branches on the mined pairs (METHOD.md 4)."""
     settings = cfg["irn"]
     data = open_dataset(cfg["dataset"])
@@ -59,13 +76,20 @@ def train_irn(cfg: dict, relations_path: str, cam_model: str | None, manifests: 
         edge, disp = model(img.to(device))
         return irn_losses(edge.float(), disp.float(), lab.to(device), settings["radius"], settings["pairs_at_border"])
 
-    crops = LabelMapCrops(data, ids, labels, tuple(settings["scale_range"]), settings["crop_size"], seed=settings["seed"])
+    crops = LabelMapCrops(
+        data, ids, labels, tuple(settings["scale_range"]), settings["crop_size"], seed=settings["seed"]
+    )
     # the displacement branch learns 10x faster (public setting)
-    history = run.fit(net, [{"params": edge_params, "lr": settings["lr"]},
-                            {"params": dp_params, "lr": 10 * settings["lr"]}], crops, step)
+    history = run.fit(
+        net,
+        [{"params": edge_params, "lr": settings["lr"]}, {"params": dp_params, "lr": 10 * settings["lr"]}],
+        crops,
+        step,
+    )
     if settings["mean_shift"] == "crops":  # public: top-left crops of the eval list (its infer_list)
-        shift = mean_displacement_crops(net, data, split_ids(cfg["dataset"], "eval_list"), settings["crop_size"],
-                                        settings["batch_size"], run.device)
+        shift = mean_displacement_crops(
+            net, data, split_ids(cfg["dataset"], "eval_list"), settings["crop_size"], settings["batch_size"], run.device
+        )
     else:
         shift = mean_displacement(net, data, ids, run.device, cfg["num_workers"])
     net.mean_shift.copy_(shift)
@@ -85,8 +109,9 @@ def _pad_right(img: torch.Tensor, pad_to: int | None) -> torch.Tensor:
 
 
 @torch.no_grad()
-def irn_forward(net: IRNet, img: torch.Tensor, pad_to: int | None = None,
-                flip_aligned: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+def irn_forward(
+    net: IRNet, img: torch.Tensor, pad_to: int | None = None, flip_aligned: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Boundary map (h4, w4) in [0, 1] from the image and its flip (logits averaged), and the
     displacement field (2, h4, w4) of the unflipped image, mean displacement removed.
 
@@ -165,5 +190,12 @@ def infer_irn(cfg: dict, model_path: str, out_path: str, shard: tuple[int, int] 
         loader = DataLoader(ImageSet(stage.data, stage.ids), batch_size=None, num_workers=cfg["num_workers"])
         for image_id, img in stage.progress(loader):
             boundary, disp = irn_forward(net, img.to(device), cfg["irn"]["infer_pad_to"], cfg["irn"]["flip_aligned"])
-            stage.write("irn", image_id, {"boundary": boundary.float().cpu().numpy(),
-                                          "disp": disp.float().cpu().numpy(), "image_size": np.array(img.shape[-2:])})
+            stage.write(
+                "irn",
+                image_id,
+                {
+                    "boundary": boundary.float().cpu().numpy(),
+                    "disp": disp.float().cpu().numpy(),
+                    "image_size": np.array(img.shape[-2:]),
+                },
+            )

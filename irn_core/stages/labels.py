@@ -21,8 +21,16 @@ from . import PerImage, coco_image_numbers
 
 # what each runner reads (irn_core.config.rule_settings)
 SETTINGS = {
-    "make_labels": ["split:train", "split:eval", "propagate", "labels.sem_bg_threshold", "labels.ins_bg_threshold",
-                    "labels.centroid_iterations", "labels.centroid_threshold", "labels.min_fraction"],
+    "make_labels": [
+        "split:train",
+        "split:eval",
+        "propagate",
+        "labels.sem_bg_threshold",
+        "labels.ins_bg_threshold",
+        "labels.centroid_iterations",
+        "labels.centroid_threshold",
+        "labels.min_fraction",
+    ],
     "pseudo_coco": ["split:train", "split:eval", "labels.min_score"],
     "baselines": ["split:eval", "cam.eval_threshold", "labels.min_fraction"],
 }
@@ -33,34 +41,55 @@ def _write_instances(f, image_id: str, masks, classes, scores) -> None:
 
 
 @torch.no_grad()
-def make_labels(cfg: dict, cams_path: str, irn_path: str, sem_out: str, ins_out: str,
-                shard: tuple[int, int] = (0, 1)) -> dict:
+def make_labels(
+    cfg: dict, cams_path: str, irn_path: str, sem_out: str, ins_out: str, shard: tuple[int, int] = (0, 1)
+) -> dict:
     """Semantic and instance pseudo labels (METHOD.md 5a-5d) of every train/eval image (of one
     shard), from one random walk per image: the walk of the instance maps, summed per class, is
     the semantic walk (:func:`irn_core.synthesis.labels_one_walk`)."""
     device = resolve_device(cfg["device"])
     lab = cfg["labels"]
     seconds, n_inst = [], 0
-    with open_stage(cams_path) as cams, open_stage(irn_path) as irn, \
-            PerImage("make_labels", cfg, ("train", "eval"), {"sem": sem_out, "ins": ins_out},
-                     {"cams": cams_path, "irn": irn_path}, shard) as stage:
+    with (
+        open_stage(cams_path) as cams,
+        open_stage(irn_path) as irn,
+        PerImage(
+            "make_labels",
+            cfg,
+            ("train", "eval"),
+            {"sem": sem_out, "ins": ins_out},
+            {"cams": cams_path, "irn": irn_path},
+            shard,
+        ) as stage,
+    ):
         for image_id in stage.progress():
             c, r = cams[image_id], irn[image_id]
             size = tuple(int(v) for v in r["image_size"][()])
             t = time.perf_counter()
-            inst = instance_map(torch.from_numpy(r["disp"][()]).to(device), lab["centroid_iterations"],
-                                lab["centroid_threshold"])
+            inst = instance_map(
+                torch.from_numpy(r["disp"][()]).to(device), lab["centroid_iterations"], lab["centroid_threshold"]
+            )
             (label, score), (masks, cls, scores) = labels_one_walk(
-                torch.from_numpy(c["cam_s4"][()]).to(device), c["keys"][()],
-                torch.from_numpy(r["boundary"][()]).to(device), inst, size, cfg["propagate"],
-                lab["sem_bg_threshold"], lab["ins_bg_threshold"], lab["min_fraction"])
+                torch.from_numpy(c["cam_s4"][()]).to(device),
+                c["keys"][()],
+                torch.from_numpy(r["boundary"][()]).to(device),
+                inst,
+                size,
+                cfg["propagate"],
+                lab["sem_bg_threshold"],
+                lab["ins_bg_threshold"],
+                lab["min_fraction"],
+            )
             seconds.append(time.perf_counter() - t)
-            stage.write("sem", image_id, {"label": label.cpu().numpy(), "score": score.cpu().numpy()},
-                        compression="gzip")
+            stage.write(
+                "sem", image_id, {"label": label.cpu().numpy(), "score": score.cpu().numpy()}, compression="gzip"
+            )
             _write_instances(stage.files["ins"], image_id, masks, cls, scores)
             n_inst += len(scores)
-    log(f"make_labels: {np.mean(seconds) if seconds else 0:.3f} s per image (instance map, walk, labels), "
-        f"{n_inst} instances in {len(stage.ids)} images")
+    log(
+        f"make_labels: {np.mean(seconds) if seconds else 0:.3f} s per image (instance map, walk, labels), "
+        f"{n_inst} instances in {len(stage.ids)} images"
+    )
     return {"seconds_per_image": float(np.mean(seconds)) if seconds else 0.0, "instances": n_inst}
 
 
@@ -77,23 +106,34 @@ def pseudo_coco(cfg: dict, ins_path: str, coco_path: str) -> dict:
             h, w = ins[image_id]["instances"].shape
             images.append({"id": numbers[image_id], "file_name": f"{image_id}.jpg", "height": int(h), "width": int(w)})
             for k in np.nonzero(scores > min_score)[0]:
-                kept.append({"image_id": numbers[image_id], "mask": masks[k], "class": int(cls[k]),
-                             "score": float(scores[k])})
+                kept.append(
+                    {"image_id": numbers[image_id], "mask": masks[k], "class": int(cls[k]), "score": float(scores[k])}
+                )
     write_json(coco_path, instances_json(images, kept, list(cfg["dataset"]["classes"])))
     log(f"pseudo_coco: {len(kept)} instances with score > {min_score} in {len(ids)} images, to {coco_path}")
     return {"coco_instances": len(kept)}
 
 
-def baselines(cfg: dict, cams_path: str, sem_path: str, out_cc: str, out_sem_cc: str,
-              shard: tuple[int, int] = (0, 1)) -> None:
+def baselines(
+    cfg: dict, cams_path: str, sem_path: str, out_cc: str, out_sem_cc: str, shard: tuple[int, int] = (0, 1)
+) -> None:
     """(a) CAM + background threshold + connected components; (b) semantic propagation +
     connected components. Same instance format as the pseudo labels."""
     thr = cfg["cam"]["eval_threshold"]
     frac = cfg["labels"]["min_fraction"]
     n_maps = max(len(cfg["dataset"]["classes"]), 1)
-    with open_stage(cams_path) as cams, open_stage(sem_path) as sem, \
-            PerImage("baselines", cfg, ("eval",), {"cc": out_cc, "sem_cc": out_sem_cc},
-                     {"cams": cams_path, "sem": sem_path}, shard) as stage:
+    with (
+        open_stage(cams_path) as cams,
+        open_stage(sem_path) as sem,
+        PerImage(
+            "baselines",
+            cfg,
+            ("eval",),
+            {"cc": out_cc, "sem_cc": out_sem_cc},
+            {"cams": cams_path, "sem": sem_path},
+            shard,
+        ) as stage,
+    ):
         for image_id in stage.progress():
             g = cams[image_id]
             cam, keys = g["cam_full"][()], g["keys"][()]
@@ -101,8 +141,9 @@ def baselines(cfg: dict, cams_path: str, sem_path: str, out_cc: str, out_sem_cc:
             # label k+1 selects the score map of class k; maps are indexed by class here
             full = np.zeros((n_maps,) + cam.shape[1:], np.float32)
             full[keys] = cam
-            masks, cls, scores = detect_instances(torch.from_numpy(full), torch.from_numpy(label.astype(np.int64)),
-                                                  torch.arange(len(full)), frac)
+            masks, cls, scores = detect_instances(
+                torch.from_numpy(full), torch.from_numpy(label.astype(np.int64)), torch.arange(len(full)), frac
+            )
             _write_instances(stage.files["cc"], image_id, masks, cls, scores)
             s = sem[image_id]
             slabel, sscore = s["label"][()].astype(np.int64), s["score"][()]

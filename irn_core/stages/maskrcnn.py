@@ -13,26 +13,57 @@ from ..evaluate import InstanceEvaluator
 from ..io import write_json
 from ..models import build_backbone
 from ..progress import Progress, log
-from ..supervised import (CocoInstances, build_maskrcnn, collate, init_backbone, keep_valid_targets,
-                          maskrcnn_input)
+from ..supervised import CocoInstances, build_maskrcnn, collate, init_backbone, keep_valid_targets, maskrcnn_input
 from . import Training, coco_image_numbers
 
 # what each runner reads (irn_core.config.rule_settings)
 SETTINGS = {
     "gt_coco": ["split:{split}"],
     # the images are those of the training JSON (pseudo labels: train and eval ids)
-    "train_maskrcnn": ["split:train", "split:eval", "mixed_precision", "train_processes", "cam.backbone",
-                       "maskrcnn.min_size", "maskrcnn.max_size", "maskrcnn.fpn_channels", "maskrcnn.anchor_sizes",
-                       "maskrcnn.mask_head_channels", "maskrcnn.box_head_dim", "maskrcnn.rpn_proposals",
-                       "maskrcnn.rois_per_image", "maskrcnn.detections_per_image", "maskrcnn.init",
-                       "maskrcnn.optimizer", "maskrcnn.momentum", "maskrcnn.epochs", "maskrcnn.iterations",
-                       "maskrcnn.lr_schedule", "maskrcnn.lr_steps", "maskrcnn.lr_gamma", "maskrcnn.warmup_iters",
-                       "maskrcnn.batch_size", "maskrcnn.lr", "maskrcnn.weight_decay", "maskrcnn.seed",
-                       "cam.pretrained if maskrcnn.init == imagenet"],
-    "eval_maskrcnn": ["split:val", "cam.backbone", "maskrcnn.min_size", "maskrcnn.max_size", "maskrcnn.fpn_channels",
-                      "maskrcnn.anchor_sizes", "maskrcnn.mask_head_channels", "maskrcnn.box_head_dim",
-                      "maskrcnn.rpn_proposals", "maskrcnn.rois_per_image", "maskrcnn.detections_per_image",
-                      "evaluate"],
+    "train_maskrcnn": [
+        "split:train",
+        "split:eval",
+        "mixed_precision",
+        "train_processes",
+        "cam.backbone",
+        "maskrcnn.min_size",
+        "maskrcnn.max_size",
+        "maskrcnn.fpn_channels",
+        "maskrcnn.anchor_sizes",
+        "maskrcnn.mask_head_channels",
+        "maskrcnn.box_head_dim",
+        "maskrcnn.rpn_proposals",
+        "maskrcnn.rois_per_image",
+        "maskrcnn.detections_per_image",
+        "maskrcnn.init",
+        "maskrcnn.optimizer",
+        "maskrcnn.momentum",
+        "maskrcnn.epochs",
+        "maskrcnn.iterations",
+        "maskrcnn.lr_schedule",
+        "maskrcnn.lr_steps",
+        "maskrcnn.lr_gamma",
+        "maskrcnn.warmup_iters",
+        "maskrcnn.batch_size",
+        "maskrcnn.lr",
+        "maskrcnn.weight_decay",
+        "maskrcnn.seed",
+        "cam.pretrained if maskrcnn.init == imagenet",
+    ],
+    "eval_maskrcnn": [
+        "split:val",
+        "cam.backbone",
+        "maskrcnn.min_size",
+        "maskrcnn.max_size",
+        "maskrcnn.fpn_channels",
+        "maskrcnn.anchor_sizes",
+        "maskrcnn.mask_head_channels",
+        "maskrcnn.box_head_dim",
+        "maskrcnn.rpn_proposals",
+        "maskrcnn.rois_per_image",
+        "maskrcnn.detections_per_image",
+        "evaluate",
+    ],
 }
 
 
@@ -54,8 +85,9 @@ def gt_coco(cfg: dict, split_key: str, out_json: str) -> None:
     write_json(out_json, instances_json(images, instances, list(cfg["dataset"]["classes"])))
 
 
-def train_maskrcnn(cfg: dict, coco_json: str, cam_model: str | None, manifests: list[str], model_out: str,
-                   ckpt_dir: str) -> dict:
+def train_maskrcnn(
+    cfg: dict, coco_json: str, cam_model: str | None, manifests: list[str], model_out: str, ckpt_dir: str
+) -> dict:
     """Mask R-CNN (FPN) on the instances of a COCO JSON (pseudo labels, or ground truth)."""
     settings = cfg["maskrcnn"]
     inputs = [coco_json, *manifests] + ([cam_model] if settings["init"] == "cam" else [])
@@ -83,8 +115,12 @@ def eval_maskrcnn(cfg: dict, model_path: str, val_coco: str, out_json: str, pred
     COCO results JSON."""
     device = resolve_device(cfg["device"])
     # frozen BatchNorm computes what a BatchNorm in eval mode does, and loads either's weights
-    model = build_maskrcnn(build_backbone(cfg["cam"]["backbone"], last_stride=2), len(cfg["dataset"]["classes"]),
-                           cfg["maskrcnn"], frozen_bn=True)
+    model = build_maskrcnn(
+        build_backbone(cfg["cam"]["backbone"], last_stride=2),
+        len(cfg["dataset"]["classes"]),
+        cfg["maskrcnn"],
+        frozen_bn=True,
+    )
     model.load_state_dict(load_checkpoint(model_path)["model"])
     to_device(model, cfg, device).eval()
     data = open_dataset(cfg["dataset"])
@@ -98,9 +134,10 @@ def eval_maskrcnn(cfg: dict, model_path: str, val_coco: str, out_json: str, pred
         classes = (out["labels"] - 1).cpu().numpy()
         scores = out["scores"].cpu().numpy()
         ev.add(masks, classes, scores, *data.instance_gt(image_id)[:2])
-        results += [{"image_id": info["id"], "category_id": int(k) + 1, "segmentation": rle_encode(m),
-                     "score": float(s)}
-                    for m, k, s in zip(masks, classes, scores)]
+        results += [
+            {"image_id": info["id"], "category_id": int(k) + 1, "segmentation": rle_encode(m), "score": float(s)}
+            for m, k, s in zip(masks, classes, scores)
+        ]
     write_json(predictions_json, results)
     out = {f"map{round(t * 100):02d}": v for t, v in ev.summary().items()}
     out["coco_segm_ap"] = segm_ap(val_coco, results)

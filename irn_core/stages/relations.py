@@ -34,17 +34,25 @@ def mine_relations(cfg: dict, cams_path: str, out_path: str, workers: int = 1, s
     # thread (workers x 1 = the rule's threads; fork: the children must not re-run the calling
     # script), results in order
     parallel = workers > 1 and "fork" in multiprocessing.get_all_start_methods()
-    with open_stage(cams_path) as cams, \
-            PerImage("mine_relations", cfg, ("train",), {"relations": out_path}, {"cams": cams_path}, shard) as stage, \
-            (multiprocessing.get_context("fork").Pool(workers, torch.set_num_threads, (1,)) if parallel
-             else contextlib.nullcontext()) as pool:
-        jobs = ((stage.data, image_id, cams[image_id]["cam_full"][()], cams[image_id]["keys"][()], settings)
-                for image_id in stage.ids)
+    with (
+        open_stage(cams_path) as cams,
+        PerImage("mine_relations", cfg, ("train",), {"relations": out_path}, {"cams": cams_path}, shard) as stage,
+        (
+            multiprocessing.get_context("fork").Pool(workers, torch.set_num_threads, (1,))
+            if parallel
+            else contextlib.nullcontext()
+        ) as pool,
+    ):
+        jobs = (
+            (stage.data, image_id, cams[image_id]["cam_full"][()], cams[image_id]["keys"][()], settings)
+            for image_id in stage.ids
+        )
         results = pool.imap(_relations_job, jobs, chunksize=4) if parallel else map(_relations_job, jobs)
         for image_id, lab in stage.progress(results):
             counts += [(lab == 0).sum(), ((lab > 0) & (lab < 255)).sum(), (lab == 255).sum()]
-            stage.write("relations", image_id, {"label": lab}, compression="gzip",
-                        info={"label": INFO["relation_label"]})
+            stage.write(
+                "relations", image_id, {"label": lab}, compression="gzip", info={"label": INFO["relation_label"]}
+            )
     frac = counts / counts.sum()
     log(f"mine_relations: background {frac[0]:.1%}, foreground {frac[1]:.1%}, unsure {frac[2]:.1%} of pixels")
     return {"fractions": frac.tolist()}

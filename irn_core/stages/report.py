@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from ..checkpoints import load_checkpoint
-from ..layout import MODEL_TITLES, MODELS, STAGE_FILES
 from ..figures import image_panels, per_class_table, plot_cam_sweep, plot_losses, plot_wall_time, save_panels
+from ..layout import MODEL_TITLES, MODELS, STAGE_FILES
 from ..progress import log
 from .summary import stage_seconds
 
@@ -31,15 +31,20 @@ def report(cfg: dict, inputs: dict[str, str], benchmarks: str, example_ids: list
     plot_cam_sweep(inputs["eval_cam"], out["cam_sweep"])
     cam, labels, deeplab = (_json(inputs.get(f"eval_{k}")) for k in ("cam", "labels", "deeplab"))
     rows = ["background", *classes]
-    columns = {"CAM IoU": cam.get("per_class_iou", [None] * len(rows)),
-               "semantic pseudo label IoU": labels.get("sem_pseudo", {}).get("per_class_iou", [None] * len(rows))}
+    columns = {
+        "CAM IoU": cam.get("per_class_iou", [None] * len(rows)),
+        "semantic pseudo label IoU": labels.get("sem_pseudo", {}).get("per_class_iou", [None] * len(rows)),
+    }
     for t, ap in labels.get("ins_pseudo", {}).get("per_class_ap", {}).items():
         columns[f"instance pseudo label AP@{t}"] = [None, *ap]
     if deeplab:
         columns["DeepLab IoU (held out)"] = deeplab["per_class_iou"]
     per_class_table(rows, columns, out["per_class"])
-    histories = {MODEL_TITLES[name]: load_checkpoint(inputs[f"model_{name}"]).get("history", [])
-                 for name in MODELS if f"model_{name}" in inputs}
+    histories = {
+        MODEL_TITLES[name]: load_checkpoint(inputs[f"model_{name}"]).get("history", [])
+        for name in MODELS
+        if f"model_{name}" in inputs
+    }
     plot_losses(histories, out["losses"])
     plot_wall_time(stage_seconds(benchmarks), out["wall_time"])
     folder = Path(out["panels"])

@@ -18,7 +18,7 @@ if _DIR:
     def _out():
         if _state["pid"] != os.getpid():  # first call, or a forked child
             _state["pid"] = os.getpid()
-            _state["out"] = open(os.path.join(_DIR, f"{os.getpid()}.jsonl"), "a", buffering=1)
+            _state["out"] = open(os.path.join(_DIR, f"{os.getpid()}.jsonl"), "a", buffering=1)  # noqa: SIM115 - open for the process's life
             _state["out"].write(json.dumps({"argv": sys.argv}) + "\n")
         return _state["out"]
 

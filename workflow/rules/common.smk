@@ -8,7 +8,6 @@ from irn_core.config import SPLIT_LISTS, rule_settings
 from irn_core.datasets import dynamic_imports, split_ids, split_input_files
 from irn_core.digest import code_digest
 
-
 validate(config, "../schemas/config.schema.yaml")
 _errors = check_config(config)
 if _errors:

@@ -4,19 +4,19 @@ if config["dataset"]["kind"] == "toy":
         output:
             dataset_lists(),
             stats=f"{DATA}/toy.json",
-        params:
-            cfg=settings("prepare_toy"),
-            code=code("prepare_toy"),
         log:
             log_file("prepare_toy"),
         benchmark:
             benchmark_file("prepare_toy")
+        conda:
+            "../../envs/irn.yaml"
         threads: threads_of("prepare_toy")
         resources:
             mem_mb=mem_mb("prepare_toy"),
             runtime=runtime("prepare_toy"),
-        conda:
-            "../../envs/irn.yaml"
+        params:
+            cfg=settings("prepare_toy"),
+            code=code("prepare_toy"),
         script:
             "../scripts/prepare_toy.py"
 
@@ -26,22 +26,22 @@ rule check_dataset:
         split_inputs,
     output:
         manifest=manifest("{split}"),
-    params:
-        cfg=lambda wc: settings("check_dataset", wc.split),
-        split_key=lambda wc: SPLIT_LISTS[wc.split],
-        code=code("check_dataset"),
-    wildcard_constraints:
-        split="train|eval|val",
     log:
         log_file("check_dataset_{split}"),
     benchmark:
         benchmark_file("check_dataset_{split}")
-    threads: threads_of("check_dataset")
+    wildcard_constraints:
+        split="train|eval|val",
     priority: 2
+    conda:
+        "../../envs/irn.yaml"
+    threads: threads_of("check_dataset")
     resources:
         mem_mb=mem_mb("check_dataset"),
         runtime=runtime("check_dataset"),
-    conda:
-        "../../envs/irn.yaml"
+    params:
+        cfg=lambda wc: settings("check_dataset", wc.split),
+        split_key=lambda wc: SPLIT_LISTS[wc.split],
+        code=code("check_dataset"),
     script:
         "../scripts/check_dataset.py"

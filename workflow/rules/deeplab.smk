@@ -6,21 +6,21 @@ rule train_deeplab:
         weights=weights("deeplab"),
     output:
         model=model("deeplab"),
-    params:
-        cfg=settings("train_deeplab"),
-        code=code("train_deeplab"),
-        ckpt=f"{OUT}/{layout.checkpoints('deeplab')}",
     log:
         log_file("train_deeplab"),
     benchmark:
         benchmark_file("train_deeplab")
+    conda:
+        "../../envs/irn.yaml"
     threads: threads_of("train_deeplab")
     resources:
         mem_mb=mem_mb("train_deeplab"),
         runtime=runtime("train_deeplab"),
         gpu=uses_gpu("train_deeplab"),
-    conda:
-        "../../envs/irn.yaml"
+    params:
+        cfg=settings("train_deeplab"),
+        code=code("train_deeplab"),
+        ckpt=f"{OUT}/{layout.checkpoints('deeplab')}",
     script:
         "../scripts/train_deeplab.py"
 
@@ -31,19 +31,19 @@ rule eval_deeplab:
         val=manifest("val"),
     output:
         json=evaluation("deeplab"),
-    params:
-        cfg=settings("eval_deeplab"),
-        code=code("eval_deeplab"),
     log:
         log_file("eval_deeplab"),
     benchmark:
         benchmark_file("eval_deeplab")
+    conda:
+        "../../envs/irn.yaml"
     threads: threads_of("eval_deeplab")
     resources:
         mem_mb=mem_mb("eval_deeplab"),
         runtime=runtime("eval_deeplab"),
         gpu=uses_gpu("eval_deeplab"),
-    conda:
-        "../../envs/irn.yaml"
+    params:
+        cfg=settings("eval_deeplab"),
+        code=code("eval_deeplab"),
     script:
         "../scripts/eval_deeplab.py"

@@ -7,20 +7,20 @@ rule eval_pseudo:
         eval=manifest("eval"),
     output:
         json=evaluation("labels"),
-    params:
-        cfg=settings("eval_pseudo"),
-        code=code("eval_pseudo"),
     log:
         log_file("eval_pseudo"),
     benchmark:
         benchmark_file("eval_pseudo")
-    threads: threads_of("eval_pseudo")
     priority: 1  # the pseudo-label chain goes before the supervised models
+    conda:
+        "../../envs/irn.yaml"
+    threads: threads_of("eval_pseudo")
     resources:
         mem_mb=mem_mb("eval_pseudo"),
         runtime=runtime("eval_pseudo"),
-    conda:
-        "../../envs/irn.yaml"
+    params:
+        cfg=settings("eval_pseudo"),
+        code=code("eval_pseudo"),
     script:
         "../scripts/eval_pseudo.py"
 
@@ -32,19 +32,19 @@ rule diagnostics:
         eval=manifest("eval"),
     output:
         json=evaluation("diagnostics"),
-    params:
-        cfg=settings("diagnostics"),
-        code=code("diagnostics"),
     log:
         log_file("diagnostics"),
     benchmark:
         benchmark_file("diagnostics")
+    conda:
+        "../../envs/irn.yaml"
     threads: threads_of("diagnostics")
     resources:
         mem_mb=mem_mb("diagnostics"),
         runtime=runtime("diagnostics"),
         gpu=uses_gpu("diagnostics"),
-    conda:
-        "../../envs/irn.yaml"
+    params:
+        cfg=settings("diagnostics"),
+        code=code("diagnostics"),
     script:
         "../scripts/diagnostics.py"

@@ -7,22 +7,22 @@ rule train_irn:
         weights=weights("irn"),
     output:
         model=model("irn"),
-    params:
-        cfg=settings("train_irn"),
-        code=code("train_irn"),
-        ckpt=f"{OUT}/{layout.checkpoints('irn')}",
     log:
         log_file("train_irn"),
     benchmark:
         benchmark_file("train_irn")
-    threads: threads_of("train_irn")
     priority: 1  # the pseudo-label chain goes before the supervised models
+    conda:
+        "../../envs/irn.yaml"
+    threads: threads_of("train_irn")
     resources:
         mem_mb=mem_mb("train_irn"),
         runtime=runtime("train_irn"),
         gpu=uses_gpu("train_irn"),
-    conda:
-        "../../envs/irn.yaml"
+    params:
+        cfg=settings("train_irn"),
+        code=code("train_irn"),
+        ckpt=f"{OUT}/{layout.checkpoints('irn')}",
     script:
         "../scripts/train_irn.py"
 
@@ -33,21 +33,21 @@ rule infer_irn:
         manifests=manifests("train", "eval"),
     output:
         irn=sharded("irn"),
-    params:
-        cfg=settings("infer_irn"),
-        shard=shard_of,
-        code=code("infer_irn"),
     log:
         log_file(f"infer_irn{SHARD_SUFFIX}"),
     benchmark:
         benchmark_file(f"infer_irn{SHARD_SUFFIX}")
-    threads: threads_of("infer_irn")
     priority: 1
+    conda:
+        "../../envs/irn.yaml"
+    threads: threads_of("infer_irn")
     resources:
         mem_mb=mem_mb("infer_irn"),
         runtime=runtime("infer_irn"),
         gpu=uses_gpu("infer_irn"),
-    conda:
-        "../../envs/irn.yaml"
+    params:
+        cfg=settings("infer_irn"),
+        shard=shard_of,
+        code=code("infer_irn"),
     script:
         "../scripts/infer_irn.py"

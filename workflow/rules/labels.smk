@@ -6,22 +6,22 @@ rule make_labels:
     output:
         sem=sharded("sem"),
         ins=sharded("ins"),
-    params:
-        cfg=settings("make_labels"),
-        shard=shard_of,
-        code=code("make_labels"),
     log:
         log_file(f"make_labels{SHARD_SUFFIX}"),
     benchmark:
         benchmark_file(f"make_labels{SHARD_SUFFIX}")
-    threads: threads_of("make_labels")
     priority: 1  # the pseudo-label chain goes before the supervised models
+    conda:
+        "../../envs/irn.yaml"
+    threads: threads_of("make_labels")
     resources:
         mem_mb=mem_mb("make_labels"),
         runtime=runtime("make_labels"),
         gpu=uses_gpu("make_labels"),
-    conda:
-        "../../envs/irn.yaml"
+    params:
+        cfg=settings("make_labels"),
+        shard=shard_of,
+        code=code("make_labels"),
     script:
         "../scripts/make_labels.py"
 
@@ -32,20 +32,20 @@ rule pseudo_coco:
         manifests=manifests("train", "eval"),
     output:
         coco=run_file(layout.PSEUDO_COCO),
-    params:
-        cfg=settings("pseudo_coco"),
-        code=code("pseudo_coco"),
     log:
         log_file("pseudo_coco"),
     benchmark:
         benchmark_file("pseudo_coco")
-    threads: threads_of("pseudo_coco")
     priority: 1
+    conda:
+        "../../envs/irn.yaml"
+    threads: threads_of("pseudo_coco")
     resources:
         mem_mb=mem_mb("pseudo_coco"),
         runtime=runtime("pseudo_coco"),
-    conda:
-        "../../envs/irn.yaml"
+    params:
+        cfg=settings("pseudo_coco"),
+        code=code("pseudo_coco"),
     script:
         "../scripts/pseudo_coco.py"
 
@@ -58,20 +58,20 @@ rule baselines:
     output:
         cc=sharded("baseline_cc"),
         sem_cc=sharded("baseline_sem_cc"),
-    params:
-        cfg=settings("baselines"),
-        shard=shard_of,
-        code=code("baselines"),
     log:
         log_file(f"baselines{SHARD_SUFFIX}"),
     benchmark:
         benchmark_file(f"baselines{SHARD_SUFFIX}")
-    threads: threads_of("baselines")
     priority: 1
+    conda:
+        "../../envs/irn.yaml"
+    threads: threads_of("baselines")
     resources:
         mem_mb=mem_mb("baselines"),
         runtime=runtime("baselines"),
-    conda:
-        "../../envs/irn.yaml"
+    params:
+        cfg=settings("baselines"),
+        shard=shard_of,
+        code=code("baselines"),
     script:
         "../scripts/baselines.py"

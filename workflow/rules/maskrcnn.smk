@@ -3,22 +3,22 @@ rule gt_coco:
         split=lambda wc: manifest(wc.split),
     output:
         coco=run_file(layout.GT_COCO, split="{split}"),
-    params:
-        cfg=lambda wc: settings("gt_coco", wc.split),
-        split_key=lambda wc: SPLIT_LISTS[wc.split],
-        code=code("gt_coco"),
-    wildcard_constraints:
-        split="train|val",
     log:
         log_file("gt_coco_{split}"),
     benchmark:
         benchmark_file("gt_coco_{split}")
+    wildcard_constraints:
+        split="train|val",
+    conda:
+        "../../envs/irn.yaml"
     threads: threads_of("gt_coco")
     resources:
         mem_mb=mem_mb("gt_coco"),
         runtime=runtime("gt_coco"),
-    conda:
-        "../../envs/irn.yaml"
+    params:
+        cfg=lambda wc: settings("gt_coco", wc.split),
+        split_key=lambda wc: SPLIT_LISTS[wc.split],
+        code=code("gt_coco"),
     script:
         "../scripts/gt_coco.py"
 
@@ -31,23 +31,23 @@ rule train_maskrcnn:
         weights=weights("maskrcnn"),
     output:
         model=run_file(layout.MASKRCNN_MODEL, source="{source}"),
-    params:
-        cfg=settings("train_maskrcnn"),
-        code=code("train_maskrcnn"),
-        ckpt=lambda wc: f"{OUT}/{layout.checkpoints('maskrcnn' if wc.source == 'pseudo' else 'maskrcnn_gt')}",
-    wildcard_constraints:
-        source="pseudo|gt",
     log:
         log_file("train_maskrcnn_{source}"),
     benchmark:
         benchmark_file("train_maskrcnn_{source}")
+    wildcard_constraints:
+        source="pseudo|gt",
+    conda:
+        "../../envs/irn.yaml"
     threads: threads_of("train_maskrcnn")
     resources:
         mem_mb=mem_mb("train_maskrcnn"),
         runtime=runtime("train_maskrcnn"),
         gpu=uses_gpu("train_maskrcnn"),
-    conda:
-        "../../envs/irn.yaml"
+    params:
+        cfg=settings("train_maskrcnn"),
+        code=code("train_maskrcnn"),
+        ckpt=lambda wc: f"{OUT}/{layout.checkpoints('maskrcnn' if wc.source == 'pseudo' else 'maskrcnn_gt')}",
     script:
         "../scripts/train_maskrcnn.py"
 
@@ -60,21 +60,21 @@ rule eval_maskrcnn:
     output:
         json=run_file(layout.MASKRCNN_EVAL, source="{source}"),
         predictions=run_file(layout.PREDICTIONS, source="{source}"),
-    params:
-        cfg=settings("eval_maskrcnn"),
-        code=code("eval_maskrcnn"),
-    wildcard_constraints:
-        source="pseudo|gt",
     log:
         log_file("eval_maskrcnn_{source}"),
     benchmark:
         benchmark_file("eval_maskrcnn_{source}")
+    wildcard_constraints:
+        source="pseudo|gt",
+    conda:
+        "../../envs/irn.yaml"
     threads: threads_of("eval_maskrcnn")
     resources:
         mem_mb=mem_mb("eval_maskrcnn"),
         runtime=runtime("eval_maskrcnn"),
         gpu=uses_gpu("eval_maskrcnn"),
-    conda:
-        "../../envs/irn.yaml"
+    params:
+        cfg=settings("eval_maskrcnn"),
+        code=code("eval_maskrcnn"),
     script:
         "../scripts/eval_maskrcnn.py"

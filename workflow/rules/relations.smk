@@ -4,20 +4,20 @@ rule mine_relations:
         train=manifest("train"),
     output:
         relations=sharded("relations"),
-    params:
-        cfg=settings("mine_relations"),
-        shard=shard_of,
-        code=code("mine_relations"),
     log:
         log_file(f"mine_relations{SHARD_SUFFIX}"),
     benchmark:
         benchmark_file(f"mine_relations{SHARD_SUFFIX}")
-    threads: threads_of("mine_relations")
     priority: 1  # the pseudo-label chain goes before the supervised models
+    conda:
+        "../../envs/irn.yaml"
+    threads: threads_of("mine_relations")
     resources:
         mem_mb=mem_mb("mine_relations"),
         runtime=runtime("mine_relations"),
-    conda:
-        "../../envs/irn.yaml"
+    params:
+        cfg=settings("mine_relations"),
+        shard=shard_of,
+        code=code("mine_relations"),
     script:
         "../scripts/mine_relations.py"

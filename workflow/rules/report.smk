@@ -17,18 +17,18 @@ rule report:
         ),
         losses=report(f"{OUT}/{layout.REPORT}/losses.png", caption="../report/losses.rst", category="4. Training"),
         wall_time=report(f"{OUT}/{layout.REPORT}/wall_time.png", caption="../report/wall_time.rst", category="5. Run"),
+    log:
+        log_file("report"),
+    conda:
+        "../../envs/irn.yaml"
+    threads: threads_of("report")
+    resources:
+        mem_mb=mem_mb("report"),
+        runtime=runtime("report"),
     params:
         cfg=settings("report"),
         benchmarks=f"{OUT}/{layout.BENCHMARKS}",
         examples=report_examples,
         code=code("report"),
-    log:
-        log_file("report"),
-    threads: threads_of("report")
-    resources:
-        mem_mb=mem_mb("report"),
-        runtime=runtime("report"),
-    conda:
-        "../../envs/irn.yaml"
     script:
         "../scripts/report.py"

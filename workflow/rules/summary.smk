@@ -5,22 +5,22 @@ rule summary:
         unpack(summary_inputs),
     output:
         run_file(layout.SUMMARY, name="{name}"),
+    log:
+        log_file("{name}"),
+    wildcard_constraints:
+        name="|".join(layout.summary_name(t) for t in layout.TARGETS),
+    conda:
+        "../../envs/irn.yaml"
+    threads: threads_of("summary")
+    resources:
+        mem_mb=mem_mb("summary"),
+        runtime=runtime("summary"),
     params:
         cfg=settings("summary"),
         target=summary_target,
         benchmarks=f"{OUT}/{layout.BENCHMARKS}",
         run_name=RUN,
         code=code("summary"),
-    wildcard_constraints:
-        name="|".join(layout.summary_name(t) for t in layout.TARGETS),
-    log:
-        log_file("{name}"),
-    threads: threads_of("summary")
-    resources:
-        mem_mb=mem_mb("summary"),
-        runtime=runtime("summary"),
-    conda:
-        "../../envs/irn.yaml"
     script:
         "../scripts/summary.py"
 

@@ -1,8 +1,15 @@
 """Rule baselines: CAM + connected components, and semantic propagation + connected components."""
+
 from irn_core.progress import log_to
 from irn_core.stages import rule_config
 from irn_core.stages.labels import baselines
 
 with log_to(snakemake.log[0]):
-    baselines(rule_config(snakemake), snakemake.input.cams, snakemake.input.sem, snakemake.output.cc,
-              snakemake.output.sem_cc, snakemake.params.shard)
+    baselines(
+        rule_config(snakemake),
+        snakemake.input.cams,
+        snakemake.input.sem,
+        snakemake.output.cc,
+        snakemake.output.sem_cc,
+        snakemake.params.shard,
+    )

@@ -1,4 +1,5 @@
 """Rule check_dataset: read every file of a split once; its manifest, or every problem at once."""
+
 from irn_core.progress import log_to
 from irn_core.stages import rule_config
 from irn_core.stages.data import check_dataset

@@ -1,4 +1,5 @@
 """Rule diagnostics: pseudo-label quality with one synthesis input replaced by ground truth."""
+
 from irn_core.device import set_threads
 from irn_core.progress import log_to
 from irn_core.stages import rule_config

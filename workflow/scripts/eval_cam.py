@@ -1,4 +1,5 @@
 """Rule eval_cam: mIoU of CAM labels over a sweep of background thresholds."""
+
 from irn_core.progress import log_to
 from irn_core.stages import rule_config
 from irn_core.stages.cam import eval_cam

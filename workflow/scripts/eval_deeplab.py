@@ -1,4 +1,5 @@
 """Rule eval_deeplab: mIoU on the held-out split."""
+
 from irn_core.device import set_threads
 from irn_core.progress import log_to
 from irn_core.stages import rule_config

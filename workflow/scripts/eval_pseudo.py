@@ -1,4 +1,5 @@
 """Rule eval_pseudo: semantic mIoU and instance mAP^r of the pseudo labels and baselines."""
+
 from irn_core.progress import log_to
 from irn_core.stages import rule_config
 from irn_core.stages.evaluate import eval_pseudo

@@ -1,4 +1,5 @@
 """Rule export_public: CAMs and pseudo labels in the authors' layout (.npy, label .png)."""
+
 from irn_core.progress import log_to
 from irn_core.stages import rule_config
 from irn_core.stages.export import export_public

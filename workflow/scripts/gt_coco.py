@@ -1,4 +1,5 @@
 """Rule gt_coco: ground-truth instances of a split as COCO JSON."""
+
 from irn_core.progress import log_to
 from irn_core.stages import rule_config
 from irn_core.stages.maskrcnn import gt_coco

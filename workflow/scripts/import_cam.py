@@ -1,4 +1,5 @@
 """Rule import_cam: CAMs computed elsewhere (public .npy layout or our HDF5), checked, to the cams file."""
+
 from irn_core.progress import log_to
 from irn_core.stages import rule_config
 from irn_core.stages.cam import import_cam

@@ -1,4 +1,5 @@
 """Rule index_shards: one index HDF5 (external links) over a per-image stage's shard files."""
+
 from irn_core.progress import log_to
 from irn_core.stages.shards import index_shards
 

@@ -1,4 +1,5 @@
 """Rule infer_irn: boundary maps and displacement fields to HDF5."""
+
 from irn_core.device import set_threads
 from irn_core.progress import log_to
 from irn_core.stages import rule_config

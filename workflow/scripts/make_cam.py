@@ -1,4 +1,5 @@
 """Rule make_cam: multi-scale + flip CAMs of every image to one HDF5 file."""
+
 from irn_core.device import set_threads
 from irn_core.progress import log_to
 from irn_core.stages import rule_config

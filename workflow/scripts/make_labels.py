@@ -1,4 +1,5 @@
 """Rule make_labels: semantic and instance pseudo labels from one random walk per image."""
+
 from irn_core.device import set_threads
 from irn_core.progress import log_to
 from irn_core.stages import rule_config
@@ -6,5 +7,11 @@ from irn_core.stages.labels import make_labels
 
 with log_to(snakemake.log[0]):
     set_threads(snakemake.threads)
-    make_labels(rule_config(snakemake), snakemake.input.cams, snakemake.input.irn, snakemake.output.sem,
-                snakemake.output.ins, snakemake.params.shard)
+    make_labels(
+        rule_config(snakemake),
+        snakemake.input.cams,
+        snakemake.input.irn,
+        snakemake.output.sem,
+        snakemake.output.ins,
+        snakemake.params.shard,
+    )

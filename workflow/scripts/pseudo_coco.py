@@ -1,4 +1,5 @@
 """Rule pseudo_coco: the instance pseudo labels as a COCO JSON (Mask R-CNN's training set)."""
+
 from irn_core.progress import log_to
 from irn_core.stages import rule_config
 from irn_core.stages.labels import pseudo_coco
