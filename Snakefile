@@ -17,12 +17,9 @@ include: "workflow/rules/common.smk"
 
 
 # bookkeeping that would wait longer for a cluster slot than it runs: on the submitting machine
+# (and the named targets, workflow/rules/summary.smk)
 localrules:
     all,
-    cams,
-    pseudo_labels,
-    maskrcnn,
-    deeplab,
     summary,
 
 

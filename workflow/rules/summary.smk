@@ -25,21 +25,13 @@ rule summary:
         "../scripts/summary.py"
 
 
-rule cams:
-    input:
-        run_file(layout.SUMMARY, name=layout.summary_name("cams")),
+# one rule per named target of irn_core.layout.TARGETS, run on the submitting machine
+for _target in layout.TARGETS:
+    if _target != "all":
 
-
-rule pseudo_labels:
-    input:
-        run_file(layout.SUMMARY, name=layout.summary_name("pseudo_labels")),
-
-
-rule maskrcnn:
-    input:
-        run_file(layout.SUMMARY, name=layout.summary_name("maskrcnn")),
-
-
-rule deeplab:
-    input:
-        run_file(layout.SUMMARY, name=layout.summary_name("deeplab")),
+        rule:
+            name:
+                _target
+            input:
+                run_file(layout.SUMMARY, name=layout.summary_name(_target)),
+            localrule: True
