@@ -148,17 +148,22 @@ def frozen_batchnorm(module: nn.Module) -> nn.Module:
     """Replace every BatchNorm2d by torchvision's FrozenBatchNorm2d (running statistics and
     affine parameters as buffers), as torchvision does for pretrained detection backbones: a
     later ``train()`` cannot make them learn. Returns ``module``."""
-    from torchvision.ops import FrozenBatchNorm2d
-
     for name, child in module.named_children():
         if isinstance(child, nn.BatchNorm2d):
-            frozen = FrozenBatchNorm2d(child.num_features, eps=child.eps)
-            for k in ("weight", "bias", "running_mean", "running_var"):
-                getattr(frozen, k).copy_(getattr(child, k).detach())
-            setattr(module, name, frozen)
+            setattr(module, name, frozen_copy(child))
         else:
             frozen_batchnorm(child)
     return module
+
+
+def frozen_copy(bn: nn.BatchNorm2d) -> nn.Module:
+    """A FrozenBatchNorm2d with the statistics and affine weights of ``bn``."""
+    from torchvision.ops import FrozenBatchNorm2d
+
+    frozen = FrozenBatchNorm2d(bn.num_features, eps=bn.eps)
+    for k in ("weight", "bias", "running_mean", "running_var"):
+        getattr(frozen, k).copy_(getattr(bn, k).detach())
+    return frozen
 
 
 class CAMNet(nn.Module):

@@ -19,14 +19,35 @@ from torchvision.models.segmentation.deeplabv3 import DeepLabHead, DeepLabV3
 
 from .coco import annotation_mask, image_key, load
 from .datasets import Dataset
-from .models import ResNetBackbone, build_backbone, frozen_batchnorm, load_cam_backbone
+from .models import ResNetBackbone, build_backbone, frozen_batchnorm, frozen_copy, load_cam_backbone
 from .progress import log
+
+# a backbone's stages, from the input (Detectron: res1 the stem, res2 layer1, ...)
+STAGES = (("conv1", "bn1"), ("layer1",), ("layer2",), ("layer3",), ("layer4",))
+
+
+def freeze_stages(backbone: ResNetBackbone, stages: int) -> ResNetBackbone:
+    """The first ``stages`` stages of the backbone do not train (Detectron's FREEZE_AT; 2: the
+    stem and layer1): their weights get no gradient and their BatchNorms become FrozenBatchNorm2d."""
+    for name in (n for group in STAGES[:stages] for n in group):
+        child = getattr(backbone, name)
+        if isinstance(child, torch.nn.BatchNorm2d):
+            setattr(backbone, name, frozen_copy(child))
+        else:
+            frozen_batchnorm(child)
+        for p in getattr(backbone, name).parameters():
+            p.requires_grad_(False)
+    return backbone
 
 
 def build_maskrcnn(backbone: ResNetBackbone, num_classes: int, cfg: dict, frozen_bn: bool) -> MaskRCNN:
-    """Mask R-CNN with an FPN on a stride-32 ResNet; ``num_classes`` foreground classes."""
+    """Mask R-CNN with an FPN on a stride-32 ResNet; ``num_classes`` foreground classes.
+    ``frozen_bn`` (pretrained backbones): every BatchNorm of the backbone is FrozenBatchNorm2d; the
+    first ``frozen_stages`` stages do not train. The RPN keeps ``rpn_pre_nms_top_n`` proposals per
+    FPN level and image before its NMS, ``rpn_post_nms_top_n`` per image after it (train / test)."""
     if frozen_bn:  # pretrained: FrozenBatchNorm2d, which model.train() cannot unfreeze
         frozen_batchnorm(backbone)
+    freeze_stages(backbone, cfg["frozen_stages"])
     chans = backbone.channels[1:]
     fpn = BackboneWithFPN(backbone, {f"layer{i}": str(i - 1) for i in range(1, 5)}, chans, cfg["fpn_channels"])
     anchors = AnchorGenerator(tuple((s,) for s in cfg["anchor_sizes"]), ((0.5, 1.0, 2.0),) * len(cfg["anchor_sizes"]))
@@ -42,10 +63,10 @@ def build_maskrcnn(backbone: ResNetBackbone, num_classes: int, cfg: dict, frozen
         mask_head=mask_head,
         box_head=TwoMLPHead(cfg["fpn_channels"] * 7 * 7, rep),
         box_predictor=FastRCNNPredictor(rep, num_classes + 1),
-        rpn_pre_nms_top_n_train=2 * cfg["rpn_proposals"],
-        rpn_post_nms_top_n_train=cfg["rpn_proposals"],
-        rpn_pre_nms_top_n_test=cfg["rpn_proposals"],
-        rpn_post_nms_top_n_test=cfg["rpn_proposals"] // 2,
+        rpn_pre_nms_top_n_train=cfg["rpn_pre_nms_top_n"]["train"],
+        rpn_post_nms_top_n_train=cfg["rpn_post_nms_top_n"]["train"],
+        rpn_pre_nms_top_n_test=cfg["rpn_pre_nms_top_n"]["test"],
+        rpn_post_nms_top_n_test=cfg["rpn_post_nms_top_n"]["test"],
         mask_predictor=MaskRCNNPredictor(mc, mc, num_classes + 1),
         box_batch_size_per_image=cfg["rois_per_image"],
         box_detections_per_img=cfg["detections_per_image"],

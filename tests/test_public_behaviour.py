@@ -201,6 +201,10 @@ def test_voc2012_downstream_settings():
         [12000, 16000],
     )
     assert (m["min_size"], m["max_size"], m["lr_schedule"]) == (512, 800, "steps")
+    # the authors' Detectron config (jiwoon-ahn/irn issue #11): RPN_PRE_NMS_TOP_N 2000 / 1000 per FPN
+    # level, TEST.RPN_POST_NMS_TOP_N 1000 (train: Detectron's 2000); FREEZE_AT 2 (stem and res2)
+    assert m["rpn_pre_nms_top_n"] == {"train": 2000, "test": 1000}
+    assert m["rpn_post_nms_top_n"] == {"train": 2000, "test": 1000} and m["frozen_stages"] == 2
     assert d["test_flip"] and d["crf"] and len(d["test_scales"]) > 1
     irn = voc["irn"]
     assert (irn["pairs_at_border"], irn["mean_shift"], irn["infer_pad_to"], irn["flip_aligned"]) == (

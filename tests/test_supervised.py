@@ -31,7 +31,9 @@ TINY = {
     "rois_per_image": 32,
     "detections_per_image": 10,
     "box_head_dim": 32,
-    "rpn_proposals": 50,
+    "rpn_pre_nms_top_n": {"train": 100, "test": 50},
+    "rpn_post_nms_top_n": {"train": 50, "test": 25},
+    "frozen_stages": 0,
 }
 
 
@@ -85,6 +87,70 @@ def test_maskrcnn_trains_and_predicts_on_cpu():
     with torch.no_grad():
         out = model([torch.rand(3, 96, 96)])[0]
     assert out["masks"].shape[1:] == (1, 96, 96) and len(out["scores"]) <= 10
+
+
+def test_frozen_stages_receive_no_gradient():
+    """frozen_stages 2 (Detectron's FREEZE_AT): the stem and layer1 get no gradient and keep their
+    weights through an SGD step; layer2 on and the heads train. 0 freezes nothing."""
+    torch.manual_seed(0)
+    m = torch.zeros(1, 96, 96, dtype=torch.bool)
+    m[0, 20:60, 30:70] = True
+    target = {"boxes": masks_to_boxes(m), "labels": torch.tensor([2]), "masks": m.to(torch.uint8)}
+    for stages, frozen_names in ((2, ("conv1", "bn1", "layer1")), (0, ())):
+        model = build_maskrcnn(
+            build_backbone("resnet_tiny", last_stride=2), 3, dict(TINY, frozen_stages=stages), frozen_bn=False
+        ).train()
+        body = model.backbone.body
+        before = {k: v.clone() for k, v in body.state_dict().items()}
+        params = [p for p in model.parameters() if p.requires_grad]
+        opt = torch.optim.SGD(params, lr=0.1)
+        sum(model([torch.rand(3, 96, 96)], [target]).values()).backward()
+        opt.step()
+        for name, p in body.named_parameters():
+            frozen = name.split(".")[0] in frozen_names
+            assert (p.grad is None) == frozen and p.requires_grad != frozen, name
+        after = body.state_dict()
+        assert all(after[k].equal(before[k]) for k in before if k.split(".")[0] in frozen_names)
+        assert not after["layer2.0.conv1.weight"].equal(before["layer2.0.conv1.weight"])
+        assert not any(
+            isinstance(mod, torch.nn.BatchNorm2d) for n in frozen_names for mod in getattr(body, n).modules()
+        )
+
+
+def test_rpn_keeps_the_configured_proposals():
+    """rpn_pre_nms_top_n: at most N proposals per FPN level and image before the NMS;
+    rpn_post_nms_top_n: at most M per image after it; each for training and for test."""
+    torch.manual_seed(0)
+    cfg = dict(TINY, rpn_pre_nms_top_n={"train": 30, "test": 20}, rpn_post_nms_top_n={"train": 15, "test": 7})
+    model = build_maskrcnn(build_backbone("resnet_tiny", last_stride=2), 3, cfg, frozen_bn=False)
+    rpn, seen = model.rpn, {}
+    select = rpn._get_top_n_idx
+
+    def counted(objectness, num_anchors_per_level):
+        idx = select(objectness, num_anchors_per_level)
+        levels = torch.cat([torch.full((n,), k) for k, n in enumerate(num_anchors_per_level)])
+        seen["per_level"] = [int((levels[i] == k).sum()) for i in idx for k in range(len(num_anchors_per_level))]
+        return idx
+
+    rpn._get_top_n_idx = counted
+    images = [torch.rand(3, 128, 128), torch.rand(3, 96, 112)]
+    m = torch.zeros(1, 128, 128, dtype=torch.bool)
+    m[0, 20:60, 30:70] = True
+    targets = [{"boxes": masks_to_boxes(m), "labels": torch.tensor([1]), "masks": m.to(torch.uint8)}] * 2
+    targets[1] = {
+        "boxes": torch.tensor([[10.0, 10, 50, 40]]),
+        "labels": torch.tensor([2]),
+        "masks": torch.zeros(1, 96, 112, dtype=torch.uint8),
+    }
+    for train, pre, post in ((True, 30, 15), (False, 20, 7)):
+        model.train(train)
+        assert (rpn.pre_nms_top_n(), rpn.post_nms_top_n()) == (pre, post)
+        image_list, _ = model.transform(images, targets if train else None)
+        features = model.backbone(image_list.tensors)
+        with torch.no_grad():
+            boxes, _ = rpn(image_list, features, [dict(t) for t in targets] if train else None)
+        assert max(seen["per_level"]) <= pre and sum(seen["per_level"]) > pre  # several levels, each capped
+        assert all(0 < len(b) <= post for b in boxes)
 
 
 def test_deeplab_output_and_flip_average():
