@@ -235,17 +235,39 @@ def save_panels(panels: list[tuple[str, np.ndarray | str]], out: str | Path, tit
     return out
 
 
-def plot_cam_sweep(eval_json: str | Path, out: str | Path) -> Path:
+def plot_sweeps(cam_json: str | Path, labels_json: str | Path, out: str | Path) -> Path:
+    """Quality against the background threshold, side by side: the CAM labels' mIoU
+    (``cam.eval_sweep``), the semantic pseudo labels' mIoU (``labels.sem_sweep``) and the instance
+    pseudo labels' mAP^r (``labels.ins_sweep``); dashed: the configured threshold."""
     plt = _pyplot()
-    data = json.loads(Path(eval_json).read_text())
-    thr = sorted((float(t), v) for t, v in data["sweep"].items())
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.plot([t for t, _ in thr], [v for _, v in thr], "o-")
-    ax.axvline(data["threshold"], color="0.6", ls="--", label=f"configured {data['threshold']:.2f}")
-    ax.set_xlabel("CAM background threshold")
-    ax.set_ylabel("mIoU")
-    ax.set_title(f"CAM mIoU (best {data['best_miou']:.3f} at {data['best_threshold']:.2f})")
-    ax.legend()
+    cam = json.loads(Path(cam_json).read_text())
+    labels = json.loads(Path(labels_json).read_text()) if Path(labels_json).is_file() else {}
+    panels = [("CAM labels", "mIoU", cam["sweep"], cam["threshold"])]
+    if "sweep" in labels.get("sem_pseudo", {}):
+        sem = labels["sem_pseudo"]
+        panels.append(("semantic pseudo labels", "mIoU", sem["sweep"], sem["threshold"]))
+    if "sweep" in labels.get("ins_pseudo", {}):
+        ins = labels["ins_pseudo"]
+        levels = sorted({k for v in ins["sweep"].values() for k in v})
+        panels.append(
+            (
+                "instance pseudo labels",
+                "mAP^r",
+                {lv: {t: v[lv] for t, v in ins["sweep"].items()} for lv in levels},
+                ins["threshold"],
+            )
+        )
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.5), squeeze=False)
+    for ax, (title, ylabel, sweep, configured) in zip(axes[0], panels):
+        curves = sweep if isinstance(next(iter(sweep.values())), dict) else {ylabel: sweep}
+        for name, curve in curves.items():
+            pts = sorted((float(t), v) for t, v in curve.items() if v is not None)
+            ax.plot([t for t, _ in pts], [v for _, v in pts], "o-", label=name.replace("map", "mAP"))
+        ax.axvline(configured, color="0.6", ls="--", label=f"configured {configured:.2f}")
+        ax.set_xlabel("background threshold")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(out, dpi=100)
     plt.close(fig)

@@ -158,12 +158,18 @@ INFO = {
         "units": "stride-4 pixels",
     },
     "image_size": {"meaning": "(H, W) of the image", "units": "pixels"},
-    "label": {"meaning": "semantic pseudo label: 0 background, k+1 class k", "stride": 1},
-    "score": {
-        "meaning": "random-walk score of the chosen label (the background threshold where background)",
-        "stride": 1,
-        "range": [0.0, 1.0],
+    "sem_walk": {
+        "meaning": "random walk of each key's CAM on the boundary map (the sum of its instance walks), before "
+        "upsampling, normalising and any background threshold",
+        "stride": 4,
     },
+    "ins_walk": {
+        "meaning": "random walk of each class's CAM inside each region of the class-agnostic instance map, class "
+        "by class (map m: class `map_classes[m]`), before upsampling, normalising and any background threshold",
+        "stride": 4,
+    },
+    "map_classes": {"meaning": "class index (0-based, into the file's `classes` attribute) of each ins_walk map"},
+    "label": {"meaning": "semantic pseudo label: 0 background, k+1 class k", "stride": 1},
     "instances": {"meaning": "instance id map: 0 no instance, i instance i-1 of `classes` / `scores`", "stride": 1},
     "classes": {"meaning": "class index (0-based, into the file's `classes` attribute) of each instance"},
     "scores": {"meaning": "confidence of each instance"},
@@ -171,17 +177,24 @@ INFO = {
 
 
 def write_group(
-    f: h5py.File, name: str, arrays: dict, compression: str | None = None, info: dict | None = None
+    f: h5py.File,
+    name: str,
+    arrays: dict,
+    compression: str | None = None,
+    info: dict | None = None,
+    shuffle: bool = False,
 ) -> None:
     """One group per image; each array one dataset, with its attributes from ``INFO`` (by
-    dataset name; ``info`` overrides by name)."""
+    dataset name; ``info`` overrides by name). ``compression`` (and the byte ``shuffle`` filter,
+    which helps it on floats) applies to arrays of more than 64 values."""
     g = f.create_group(name)
     digest = getattr(f, "irn_digest", None)
     for k, v in arrays.items():
         v = np.asarray(v)
         if digest is not None:
             digest.update(f"{name}/{k}", v)
-        d = g.create_dataset(k, data=v, compression=compression if v.size > 64 else None)
+        packed = compression is not None and v.size > 64
+        d = g.create_dataset(k, data=v, compression=compression if packed else None, shuffle=shuffle and packed)
         for a, value in ((info or {}).get(k) or INFO.get(k, {})).items():
             d.attrs[a] = json.dumps(value) if isinstance(value, (list, dict)) else value
 

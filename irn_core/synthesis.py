@@ -50,6 +50,47 @@ def instance_labels(
     return detect_instances(up, label, classes, min_fraction)
 
 
+def walk_instances(cams: torch.Tensor, keys: np.ndarray, boundary: torch.Tensor, inst: torch.Tensor, p: dict):
+    """The random walk of one image, before any background threshold: (instance walks (K * J, h4,
+    w4), class-major, and class walks (K, h4, w4)), both float32, stride 4.
+
+    The instance maps M_c * I_k of a class sum to M_c (the instance map ``inst`` (J, h4, w4)
+    partitions the image) and the walk is linear, so the walk of a class map is the sum of the
+    walks of its instance maps: one sparse transition matrix and one walk of the K x J instance
+    maps serve both (summed in float64, as the walk accumulates; float32 is what the labels read)."""
+    k, j = len(keys), inst.shape[0]
+    rw = propagate(instance_cams(cams, inst), boundary, p["radius"], p["beta"], p["steps"], out_dtype=torch.float64)
+    return rw.to(cams.dtype), rw.reshape(k, j, *rw.shape[1:]).sum(1).to(cams.dtype)
+
+
+def label_semantic(up: torch.Tensor, keys: np.ndarray, bg: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(label (H, W) uint8: 0 background, k+1 class k; score (H, W)) of upsampled class walks
+    (K, H, W) against the constant background ``bg``."""
+    lut = torch.as_tensor(np.concatenate([[0], np.asarray(keys) + 1]), device=up.device)
+    label = lut[label_with_background(up, bg)].to(torch.uint8)
+    return label, torch.cat([up.new_full((1,) + up.shape[1:], bg), up]).amax(0)
+
+
+def label_instances(up: torch.Tensor, classes: np.ndarray, bg: float, min_fraction: float):
+    """(masks (N, H, W), classes (N,), scores (N,)) of upsampled instance walks (M, H, W) of classes
+    ``classes`` (M,), labelled against ``bg`` and cut into components."""
+    classes = torch.as_tensor(np.asarray(classes), device=up.device)
+    return detect_instances(up, label_with_background(up, bg), classes, min_fraction)
+
+
+def semantic_from_walk(sem_walk: torch.Tensor, keys: np.ndarray, size: tuple[int, int], bg: float):
+    """The semantic label and score (:func:`label_semantic`) of the class walks (K, h4, w4) of an
+    image of ``size``."""
+    return label_semantic(upsample_normalise(sem_walk, size), keys, bg)
+
+
+def instances_from_walk(
+    ins_walk: torch.Tensor, classes: np.ndarray, size: tuple[int, int], bg: float, min_fraction: float
+):
+    """The instances (:func:`label_instances`) of the instance walks (M, h4, w4) of an image of ``size``."""
+    return label_instances(upsample_normalise(ins_walk, size), classes, bg, min_fraction)
+
+
 def labels_one_walk(
     cams: torch.Tensor,
     keys: np.ndarray,
@@ -61,24 +102,15 @@ def labels_one_walk(
     ins_bg: float,
     min_fraction: float,
 ):
-    """Semantic and instance pseudo labels from one walk: (semantic (label, score), instances
-    (masks, classes, scores)), equal to :func:`semantic_labels` and :func:`instance_labels`.
-
-    The instance maps M_c * I_k of a class sum to M_c (the instance map partitions the image)
-    and the walk is linear, so the walk of a class map is the sum of the walks of its instance
-    maps: one sparse transition matrix and one walk of the K x J instance maps serve both
-    (summed in float64, as the walk accumulates)."""
-    k, j = len(keys), inst.shape[0]
-    rw = propagate(instance_cams(cams, inst), boundary, p["radius"], p["beta"], p["steps"], out_dtype=torch.float64)
-    sem_rw = rw.reshape(k, j, *rw.shape[1:]).sum(1)
-    sem_up = upsample_normalise(sem_rw.to(cams.dtype), size)
-    lut = torch.as_tensor(np.concatenate([[0], np.asarray(keys) + 1]), device=sem_up.device)
-    sem_label = lut[label_with_background(sem_up, sem_bg)].to(torch.uint8)
-    sem_score = torch.cat([sem_up.new_full((1,) + sem_up.shape[1:], sem_bg), sem_up]).amax(0)
-    ins_up = upsample_normalise(rw.to(cams.dtype), size)
-    classes = torch.as_tensor(np.asarray(keys), device=ins_up.device).repeat_interleave(j)
-    instances = detect_instances(ins_up, label_with_background(ins_up, ins_bg), classes, min_fraction)
-    return (sem_label, sem_score), instances
+    """Semantic and instance pseudo labels from one walk (:func:`walk_instances`): (semantic
+    (label, score), instances (masks, classes, scores)), equal to :func:`semantic_labels` and
+    :func:`instance_labels`."""
+    ins_walk, sem_walk = walk_instances(cams, keys, boundary, inst, p)
+    classes = np.asarray(keys).repeat(inst.shape[0])
+    return (
+        semantic_from_walk(sem_walk, keys, size, sem_bg),
+        instances_from_walk(ins_walk, classes, size, ins_bg, min_fraction),
+    )
 
 
 def stride4_cells(shape: tuple[int, int]) -> tuple[int, int]:

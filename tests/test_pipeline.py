@@ -112,13 +112,14 @@ def test_changed_threshold_replans_the_instance_labels_and_dependents_only(tiny_
     changed.write_text(yaml.safe_dump(cfg))
     r = subprocess.run(base + ["-n", "--configfile", str(changed)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
-    # the ground-truth detector does not depend on the pseudo labels: it is not retrained
-    # (the oracle diagnostics synthesise labels with the same threshold). One walk makes both
-    # label kinds, so the semantic labels are rewritten too and what reads them reruns
+    # the labels are thresholded from the walk file: the walk is not redone (nor are the baselines,
+    # which read the walk and the semantic threshold). The ground-truth detector does not depend on
+    # the pseudo labels: it is not retrained (the oracle diagnostics synthesise labels with the same
+    # threshold). One rule makes both label kinds, so the semantic labels are rewritten too and what
+    # reads them reruns
     assert _planned(r.stdout) == {
         "make_labels": 1,
         "pseudo_coco": 1,
-        "baselines": 1,
         "eval_pseudo": 1,
         "train_maskrcnn": 1,
         "eval_maskrcnn": 1,
@@ -130,15 +131,85 @@ def test_changed_threshold_replans_the_instance_labels_and_dependents_only(tiny_
         "all": 1,
     }
     assert "wildcards: source=pseudo" in r.stdout and "source=gt" not in r.stdout
-    # the one rule whose own settings changed says so; the others follow their inputs
+    # the rules whose own settings changed say so; the others follow their inputs
     reasons = dict(re.findall(r"^rule (\w+):\n(?:    .*\n)*?    reason: (.*)$", r.stdout, re.M))
-    for own in ("make_labels", "diagnostics"):
-        assert reasons[own].startswith("Params have changed since last execution")
+    own = ("make_labels", "eval_pseudo", "diagnostics")
+    for rule in own:
+        assert "Params have changed since last execution" in reasons[rule], (rule, reasons[rule])
     assert all(
         reason.startswith("Input files updated by another job")
         for rule, reason in reasons.items()
-        if rule not in ("make_labels", "diagnostics", "all")
+        if rule not in (*own, "all")
     )
+    # the semantic threshold alike: relabelling and the baseline that reads it, never the walk
+    cfg = load_config("tests/tiny.yaml")
+    cfg["labels"]["sem_bg_threshold"] = 0.35
+    changed.write_text(yaml.safe_dump(cfg))
+    r = subprocess.run(base + ["-n", "--configfile", str(changed)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    planned = _planned(r.stdout)
+    assert planned["make_labels"] == planned["baselines"] == 1 and "random_walk" not in planned
+    assert not {"train_cam", "make_cam", "mine_relations", "train_irn", "infer_irn"} & set(planned)
+
+
+@pytest.mark.slow
+def test_threshold_sweeps_meet_the_configured_numbers(tiny_run):
+    """labels/eval.json holds each label kind over its threshold sweep; at the configured threshold
+    the sweep's numbers are the labels' own; the best on the ground truth is marked as such."""
+    ev = json.loads((tiny_run / "labels/eval.json").read_text())
+    sem, ins = ev["sem_pseudo"], ev["ins_pseudo"]
+    assert sem["threshold"] == ins["threshold"] == 0.25
+    assert len(sem["sweep"]) >= 3 and len(ins["sweep"]) >= 3
+    assert sem["sweep"]["0.25"] == sem["miou"]
+    assert all(ins["sweep"]["0.25"][k] == ins[k] for k in ("map25", "map50", "map70", "map75"))
+    assert sem["best_on_gt"]["miou"] == max(sem["sweep"].values()) and "not tuning" in sem["best_on_gt"]["note"]
+    assert ins["best_on_gt"]["map50"] == max(v["map50"] for v in ins["sweep"].values())
+    s = json.loads((tiny_run / "summary.json").read_text())
+    assert s["sem_pseudo"]["threshold"] == 0.25 and s["ins_pseudo"]["best_on_gt"] == ins["best_on_gt"]
+
+
+@pytest.mark.slow
+def test_labels_from_the_walk_file_equal_labels_made_at_once(tiny_run):
+    """make_labels thresholds the stored walk (float32, the precision the labels read): its labels
+    equal those of one walk made and thresholded at once (synthesis.labels_one_walk), pixel for pixel."""
+    import numpy as np
+    import torch
+
+    from irn_core.instances import instance_map
+    from irn_core.io import read_instances
+    from irn_core.synthesis import labels_one_walk
+
+    cfg = load_config("tests/tiny.yaml")
+    lab = cfg["labels"]
+    files = {
+        k: h5py.File(tiny_run / f)
+        for k, f in (
+            ("cams", "cam/cams.h5"),
+            ("irn", "irn/irn_out.h5"),
+            ("sem", "labels/sem_pseudo.h5"),
+            ("ins", "labels/ins_pseudo.h5"),
+        )
+    }
+    for image_id in files["sem"]:
+        c, r = files["cams"][image_id], files["irn"][image_id]
+        inst = instance_map(torch.from_numpy(r["disp"][()]), lab["centroid_iterations"], lab["centroid_threshold"])
+        (label, _), (masks, classes, scores) = labels_one_walk(
+            torch.from_numpy(c["cam_s4"][()]),
+            c["keys"][()],
+            torch.from_numpy(r["boundary"][()]),
+            inst,
+            tuple(r["image_size"][()]),
+            cfg["propagate"],
+            lab["sem_bg_threshold"],
+            lab["ins_bg_threshold"],
+            lab["min_fraction"],
+        )
+        assert np.array_equal(files["sem"][image_id]["label"][()], label.numpy()), image_id
+        stored = read_instances(files["ins"], image_id)
+        assert np.array_equal(stored[0], masks.numpy()) and np.array_equal(stored[1], classes.numpy())
+        assert np.array_equal(stored[2], scores.numpy())
+    for f in files.values():
+        f.close()
 
 
 @pytest.mark.slow
@@ -218,7 +289,7 @@ def test_report_rule_draws_the_figures(tiny_run, tmp_path):
     from PIL import Image
 
     fig = tiny_run / "report"
-    for name in ("cam_sweep.png", "losses.png", "wall_time.png"):
+    for name in ("sweeps.png", "losses.png", "wall_time.png"):
         with Image.open(fig / name) as im:
             assert im.width > 300 and im.height > 200
     panels = sorted(p.name for p in (fig / "panels").glob("*.png"))

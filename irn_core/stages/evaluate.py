@@ -3,6 +3,8 @@ baselines') on the images with ground truth, and the oracle diagnostics."""
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+
 import numpy as np
 import torch
 
@@ -12,66 +14,106 @@ from ..evaluate import InstanceEvaluator, confusion, semantic_report
 from ..instances import instance_map
 from ..io import open_stage, read_instances, write_json
 from ..progress import Progress, log
-from ..synthesis import gt_boundary, gt_class_maps, gt_instance_map, instance_labels, semantic_labels
+from ..propagate import upsample_normalise
+from ..synthesis import (
+    gt_boundary,
+    gt_class_maps,
+    gt_instance_map,
+    instance_labels,
+    label_instances,
+    label_semantic,
+    semantic_labels,
+)
+from .labels import read_walk
 
 # what each runner reads (irn_core.config.rule_settings)
 SETTINGS = {
-    "eval_pseudo": ["split:eval", "evaluate"],
+    "eval_pseudo": [
+        "split:eval",
+        "evaluate",
+        "labels.sem_bg_threshold",
+        "labels.ins_bg_threshold",
+        "labels.sem_sweep",
+        "labels.ins_sweep",
+        "labels.min_fraction",
+    ],
     "diagnostics": ["split:eval", "propagate", "labels", "evaluate", "diagnostics"],
 }
 
 
-def eval_semantic(cfg: dict, sem_path: str, ids: list[str]) -> dict:
-    """Semantic mIoU of a label file against the semantic ground truth."""
-    data = open_dataset(cfg["dataset"])
-    n = len(cfg["dataset"]["classes"]) + 1
-    conf = np.zeros((n, n), np.int64)
-    with open_stage(sem_path) as f:
-        for image_id in ids:
-            conf += confusion(f[image_id]["label"][()], data.semantic_gt(image_id), n)
-    return semantic_report(conf, len(ids))
+BEST_ON_GT = "the threshold that scores best on the ground truth: reporting, not tuning"
 
 
-def eval_instances(cfg: dict, path: str, ids: list[str], gt_cache: dict | None = None) -> dict:
-    """mAP^r at the configured IoU levels of an instance file against the instance ground truth."""
-    data = open_dataset(cfg["dataset"])
-    ev = InstanceEvaluator(len(cfg["dataset"]["classes"]), cfg["evaluate"]["iou_thresholds"])
-    with open_stage(path) as f:
-        for image_id in ids:
-            gt = gt_cache[image_id] if gt_cache is not None and image_id in gt_cache else data.instance_gt(image_id)
-            if gt_cache is not None:
-                gt_cache[image_id] = gt
-            masks, classes, scores = read_instances(f, image_id)
-            ev.add(masks, classes, scores, *gt[:2])
-    res = ev.summary()
-    out = {f"map{round(t * 100):02d}": v for t, v in res.items()}
+def instance_report(ev: InstanceEvaluator, images: int) -> dict:
+    """The evaluation record of instances: mAP^r at each IoU level, AP per class, image count."""
+    out = {f"map{round(t * 100):02d}": v for t, v in ev.summary().items()}
     out["per_class_ap"] = {
         f"{t:.2f}": [None if np.isnan(x) else float(x) for x in row]
         for t, row in zip(ev.thresholds, ev.average_precision())
     }
-    out["images"] = len(ids)
+    out["images"] = images
     return out
 
 
-def eval_pseudo(cfg: dict, sem_path: str, ins_path: str, cc_path: str, sem_cc_path: str, out_json: str) -> dict:
-    """Semantic mIoU of the semantic pseudo labels, instance mAP^r of the instance pseudo labels and
-    of the two baselines, on the eval list."""
+def eval_pseudo(
+    cfg: dict, sem_path: str, ins_path: str, cc_path: str, sem_cc_path: str, walk_path: str, out_json: str
+) -> dict:
+    """On the eval list, in one pass over its images: the semantic mIoU of the semantic pseudo
+    labels, the instance mAP^r of the instance pseudo labels and of the two baselines, and both
+    label kinds over a sweep of background thresholds (``labels.sem_sweep`` / ``ins_sweep``, the
+    configured thresholds included), relabelled from the walk file as make_labels labels it; the
+    best threshold on the ground truth is marked as such (``best_on_gt``)."""
+    lab = cfg["labels"]
+    data = open_dataset(cfg["dataset"])
     ids = split_ids(cfg["dataset"], "eval_list")
-    cache: dict = {}
+    n = len(cfg["dataset"]["classes"]) + 1
+    sem_t = sorted(set(lab["sem_sweep"]) | {lab["sem_bg_threshold"]})
+    ins_t = sorted(set(lab["ins_sweep"]) | {lab["ins_bg_threshold"]})
+    conf, sweep_confs = np.zeros((n, n), np.int64), np.zeros((len(sem_t), n, n), np.int64)
+    evals = {k: InstanceEvaluator(n - 1, cfg["evaluate"]["iou_thresholds"]) for k in ("ins", "cc", "sem_cc")}
+    sweep_evals = [InstanceEvaluator(n - 1, cfg["evaluate"]["iou_thresholds"]) for _ in ins_t]
+    files = {"sem": sem_path, "ins": ins_path, "cc": cc_path, "sem_cc": sem_cc_path, "walk": walk_path}
+    with ExitStack() as stack:
+        f = {k: stack.enter_context(open_stage(path)) for k, path in files.items()}
+        for image_id in Progress(ids, "eval_pseudo"):
+            semantic = data.semantic_gt(image_id)
+            gt_masks, gt_classes, _ = data.instance_gt(image_id)
+            conf += confusion(f["sem"][image_id]["label"][()], semantic, n)
+            for key, ev in evals.items():
+                ev.add(*read_instances(f[key], image_id), gt_masks, gt_classes)
+            keys, sem_walk, ins_walk, map_classes, size = read_walk(f["walk"][image_id])
+            sem_up, ins_up = upsample_normalise(sem_walk, size), upsample_normalise(ins_walk, size)
+            for k, t in enumerate(sem_t):
+                sweep_confs[k] += confusion(label_semantic(sem_up, keys, t)[0].numpy(), semantic, n)
+            for ev, t in zip(sweep_evals, ins_t):
+                masks, cls, scores = label_instances(ins_up, map_classes, t, lab["min_fraction"])
+                ev.add(masks.numpy(), cls.numpy(), scores.numpy(), gt_masks, gt_classes)
+    sem_sweep = {f"{t:.2f}": semantic_report(c, len(ids))["miou"] for t, c in zip(sem_t, sweep_confs)}
+    ins_sweep = {f"{t:.2f}": instance_report(ev, len(ids)) for t, ev in zip(ins_t, sweep_evals)}
+    ins_sweep = {t: {k: v for k, v in r.items() if k.startswith("map")} for t, r in ins_sweep.items()}
+    best_sem = max(sem_sweep, key=sem_sweep.get)
+    best_ins = max(ins_sweep, key=lambda t: ins_sweep[t]["map50"])
     result = {
-        "sem_pseudo": eval_semantic(cfg, sem_path, ids),
-        "ins_pseudo": eval_instances(cfg, ins_path, ids, cache),
-        "baseline_cc": eval_instances(cfg, cc_path, ids, cache),
-        "baseline_sem_cc": eval_instances(cfg, sem_cc_path, ids, cache),
+        "sem_pseudo": {
+            **semantic_report(conf, len(ids)),
+            "threshold": lab["sem_bg_threshold"],
+            "sweep": sem_sweep,
+            "best_on_gt": {"threshold": float(best_sem), "miou": sem_sweep[best_sem], "note": BEST_ON_GT},
+        },
+        "ins_pseudo": {
+            **instance_report(evals["ins"], len(ids)),
+            "threshold": lab["ins_bg_threshold"],
+            "sweep": ins_sweep,
+            "best_on_gt": {"threshold": float(best_ins), **ins_sweep[best_ins], "note": BEST_ON_GT},
+        },
+        "baseline_cc": instance_report(evals["cc"], len(ids)),
+        "baseline_sem_cc": instance_report(evals["sem_cc"], len(ids)),
     }
     write_json(out_json, result)
     log(
-        "eval_pseudo: sem mIoU {:.4f}; ins mAP50 {:.4f}; baseline_cc mAP50 {:.4f}; baseline_sem_cc mAP50 {:.4f}".format(
-            result["sem_pseudo"]["miou"],
-            result["ins_pseudo"]["map50"],
-            result["baseline_cc"]["map50"],
-            result["baseline_sem_cc"]["map50"],
-        )
+        f"eval_pseudo: sem mIoU {result['sem_pseudo']['miou']:.4f} at {lab['sem_bg_threshold']}; ins mAP50 "
+        f"{result['ins_pseudo']['map50']:.4f} at {lab['ins_bg_threshold']}; baseline_cc mAP50 "
+        f"{result['baseline_cc']['map50']:.4f}; baseline_sem_cc mAP50 {result['baseline_sem_cc']['map50']:.4f}"
     )
     return result
 

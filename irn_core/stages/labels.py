@@ -1,6 +1,9 @@
-"""Stages of METHOD.md 5: the semantic and instance pseudo labels of every image, from its CAMs and
-IRNet's outputs; the instance labels as COCO JSON (Mask R-CNN's training set); and the no-IRNet
-baselines."""
+"""Stages of METHOD.md 5: the random walk of every image (its CAMs propagated on IRNet's boundary
+map, instance by instance), the semantic and instance pseudo labels thresholded from it, the
+instance labels as COCO JSON (Mask R-CNN's training set), and the no-IRNet baselines.
+
+The walk is the expensive step and depends on no background threshold: a new threshold relabels
+from the walk file and never walks again."""
 
 from __future__ import annotations
 
@@ -16,23 +19,27 @@ from ..device import resolve_device
 from ..instances import detect_instances, instance_map
 from ..io import open_stage, read_instances, write_instances, write_json
 from ..progress import Progress, log
-from ..synthesis import labels_one_walk
+from ..synthesis import instances_from_walk, semantic_from_walk, walk_instances
 from . import PerImage, coco_image_numbers
 
 # what each runner reads (irn_core.config.rule_settings)
 SETTINGS = {
-    "make_labels": [
+    "random_walk": [
         "split:train",
         "split:eval",
         "propagate",
-        "labels.sem_bg_threshold",
-        "labels.ins_bg_threshold",
         "labels.centroid_iterations",
         "labels.centroid_threshold",
+    ],
+    "make_labels": [
+        "split:train",
+        "split:eval",
+        "labels.sem_bg_threshold",
+        "labels.ins_bg_threshold",
         "labels.min_fraction",
     ],
     "pseudo_coco": ["split:train", "split:eval", "labels.min_score"],
-    "baselines": ["split:eval", "cam.eval_threshold", "labels.min_fraction"],
+    "baselines": ["split:eval", "cam.eval_threshold", "labels.sem_bg_threshold", "labels.min_fraction"],
 }
 
 
@@ -41,56 +48,95 @@ def _write_instances(f, image_id: str, masks, classes, scores) -> None:
 
 
 @torch.no_grad()
-def make_labels(
-    cfg: dict, cams_path: str, irn_path: str, sem_out: str, ins_out: str, shard: tuple[int, int] = (0, 1)
-) -> dict:
-    """Semantic and instance pseudo labels (METHOD.md 5a-5d) of every train/eval image (of one
-    shard), from one random walk per image: the walk of the instance maps, summed per class, is
-    the semantic walk (:func:`irn_core.synthesis.labels_one_walk`)."""
+def random_walk(cfg: dict, cams_path: str, irn_path: str, out_path: str, shard: tuple[int, int] = (0, 1)) -> dict:
+    """The random walk of every train/eval image (of one shard), before any background threshold
+    (METHOD.md 5a-5b): its class-agnostic instance map from the displacement field, and the walk of
+    each class's CAM inside each instance region, at stride 4 (:func:`irn_core.synthesis.walk_instances`).
+    Float32, the precision the labels read, so labels made from the file equal those made at once."""
     device = resolve_device(cfg["device"])
     lab = cfg["labels"]
-    seconds, n_inst = [], 0
+    seconds, n_maps = [], 0
     with (
         open_stage(cams_path) as cams,
         open_stage(irn_path) as irn,
         PerImage(
-            "make_labels",
-            cfg,
-            ("train", "eval"),
-            {"sem": sem_out, "ins": ins_out},
-            {"cams": cams_path, "irn": irn_path},
-            shard,
+            "random_walk", cfg, ("train", "eval"), {"walk": out_path}, {"cams": cams_path, "irn": irn_path}, shard
         ) as stage,
     ):
         for image_id in stage.progress():
             c, r = cams[image_id], irn[image_id]
-            size = tuple(int(v) for v in r["image_size"][()])
+            keys = c["keys"][()]
             t = time.perf_counter()
             inst = instance_map(
                 torch.from_numpy(r["disp"][()]).to(device), lab["centroid_iterations"], lab["centroid_threshold"]
             )
-            (label, score), (masks, cls, scores) = labels_one_walk(
+            ins_walk, sem_walk = walk_instances(
                 torch.from_numpy(c["cam_s4"][()]).to(device),
-                c["keys"][()],
+                keys,
                 torch.from_numpy(r["boundary"][()]).to(device),
                 inst,
-                size,
                 cfg["propagate"],
-                lab["sem_bg_threshold"],
-                lab["ins_bg_threshold"],
-                lab["min_fraction"],
             )
             seconds.append(time.perf_counter() - t)
             stage.write(
-                "sem", image_id, {"label": label.cpu().numpy(), "score": score.cpu().numpy()}, compression="gzip"
+                "walk",
+                image_id,
+                {
+                    "keys": keys,
+                    "sem_walk": sem_walk.cpu().numpy(),
+                    "ins_walk": ins_walk.cpu().numpy(),
+                    "map_classes": np.repeat(keys, inst.shape[0]).astype(np.int64),
+                    "image_size": r["image_size"][()],
+                },
+                compression="gzip",
+                shuffle=True,
             )
+            n_maps += len(ins_walk)
+    log(
+        f"random_walk: {np.mean(seconds) if seconds else 0:.3f} s per image (instance map and walk), "
+        f"{n_maps} instance maps in {len(stage.ids)} images"
+    )
+    return {"seconds_per_image": float(np.mean(seconds)) if seconds else 0.0}
+
+
+def read_walk(group, device=None) -> tuple[np.ndarray, torch.Tensor, torch.Tensor, np.ndarray, tuple[int, int]]:
+    """(keys, class walks, instance walks, their classes, image size) of one image of a walk file."""
+    return (
+        group["keys"][()],
+        torch.from_numpy(group["sem_walk"][()]).to(device),
+        torch.from_numpy(group["ins_walk"][()]).to(device),
+        group["map_classes"][()],
+        tuple(int(v) for v in group["image_size"][()]),
+    )
+
+
+@torch.no_grad()
+def make_labels(cfg: dict, walk_path: str, sem_out: str, ins_out: str, shard: tuple[int, int] = (0, 1)) -> dict:
+    """Semantic and instance pseudo labels (METHOD.md 5c-5d) of every train/eval image (of one
+    shard), thresholded from its walk at ``labels.sem_bg_threshold`` / ``ins_bg_threshold``."""
+    device = resolve_device(cfg["device"])
+    lab = cfg["labels"]
+    n_inst = 0
+    with (
+        open_stage(walk_path) as walks,
+        PerImage(
+            "make_labels", cfg, ("train", "eval"), {"sem": sem_out, "ins": ins_out}, {"walk": walk_path}, shard
+        ) as stage,
+    ):
+        for image_id in stage.progress():
+            keys, sem_walk, ins_walk, map_classes, size = read_walk(walks[image_id], device)
+            label, _ = semantic_from_walk(sem_walk, keys, size, lab["sem_bg_threshold"])
+            masks, cls, scores = instances_from_walk(
+                ins_walk, map_classes, size, lab["ins_bg_threshold"], lab["min_fraction"]
+            )
+            stage.write("sem", image_id, {"label": label.cpu().numpy()}, compression="gzip")
             _write_instances(stage.files["ins"], image_id, masks, cls, scores)
             n_inst += len(scores)
     log(
-        f"make_labels: {np.mean(seconds) if seconds else 0:.3f} s per image (instance map, walk, labels), "
-        f"{n_inst} instances in {len(stage.ids)} images"
+        f"make_labels: {n_inst} instances in {len(stage.ids)} images (background thresholds: semantic "
+        f"{lab['sem_bg_threshold']}, instances {lab['ins_bg_threshold']})"
     )
-    return {"seconds_per_image": float(np.mean(seconds)) if seconds else 0.0, "instances": n_inst}
+    return {"instances": n_inst}
 
 
 def pseudo_coco(cfg: dict, ins_path: str, coco_path: str) -> dict:
@@ -115,22 +161,23 @@ def pseudo_coco(cfg: dict, ins_path: str, coco_path: str) -> dict:
 
 
 def baselines(
-    cfg: dict, cams_path: str, sem_path: str, out_cc: str, out_sem_cc: str, shard: tuple[int, int] = (0, 1)
+    cfg: dict, cams_path: str, walk_path: str, out_cc: str, out_sem_cc: str, shard: tuple[int, int] = (0, 1)
 ) -> None:
-    """(a) CAM + background threshold + connected components; (b) semantic propagation +
-    connected components. Same instance format as the pseudo labels."""
+    """(a) CAM + background threshold + connected components; (b) semantic propagation (the class
+    walks at the semantic background threshold) + connected components. Same instance format as
+    the pseudo labels."""
     thr = cfg["cam"]["eval_threshold"]
     frac = cfg["labels"]["min_fraction"]
     n_maps = max(len(cfg["dataset"]["classes"]), 1)
     with (
         open_stage(cams_path) as cams,
-        open_stage(sem_path) as sem,
+        open_stage(walk_path) as walks,
         PerImage(
             "baselines",
             cfg,
             ("eval",),
             {"cc": out_cc, "sem_cc": out_sem_cc},
-            {"cams": cams_path, "sem": sem_path},
+            {"cams": cams_path, "walk": walk_path},
             shard,
         ) as stage,
     ):
@@ -145,8 +192,8 @@ def baselines(
                 torch.from_numpy(full), torch.from_numpy(label.astype(np.int64)), torch.arange(len(full)), frac
             )
             _write_instances(stage.files["cc"], image_id, masks, cls, scores)
-            s = sem[image_id]
-            slabel, sscore = s["label"][()].astype(np.int64), s["score"][()]
-            score_maps = torch.from_numpy(np.repeat(sscore[None], len(full), 0))
-            masks, cls, scores = detect_instances(score_maps, torch.from_numpy(slabel), torch.arange(len(full)), frac)
+            keys, sem_walk, _, _, size = read_walk(walks[image_id])
+            slabel, sscore = semantic_from_walk(sem_walk, keys, size, cfg["labels"]["sem_bg_threshold"])
+            score_maps = sscore[None].expand(len(full), *sscore.shape)
+            masks, cls, scores = detect_instances(score_maps, slabel.long(), torch.arange(len(full)), frac)
             _write_instances(stage.files["sem_cc"], image_id, masks, cls, scores)

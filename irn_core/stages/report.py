@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from ..checkpoints import load_checkpoint
-from ..figures import image_panels, per_class_table, plot_cam_sweep, plot_losses, plot_wall_time, save_panels
+from ..figures import image_panels, per_class_table, plot_losses, plot_sweeps, plot_wall_time, save_panels
 from ..layout import MODEL_TITLES, MODELS, STAGE_FILES
 from ..progress import log
 from .summary import stage_seconds
@@ -24,11 +24,11 @@ def _json(path: str | None) -> dict:
 def report(cfg: dict, inputs: dict[str, str], benchmarks: str, example_ids: list[str], out: dict) -> None:
     """Write the report's figures from its ``inputs`` (the summary, ``eval_<name>``,
     ``model_<name>`` and the stage files, by their names in irn_core.layout) and the rules'
-    ``benchmarks`` folder. ``out``: paths of cam_sweep (PNG), per_class (HTML), losses (PNG),
+    ``benchmarks`` folder. ``out``: paths of sweeps (PNG), per_class (HTML), losses (PNG),
     wall_time (PNG) and panels (a folder: one PNG per example image)."""
     classes = cfg["dataset"]["classes"]
     run = Path(inputs["summary"]).parent
-    plot_cam_sweep(inputs["eval_cam"], out["cam_sweep"])
+    plot_sweeps(inputs["eval_cam"], inputs["eval_labels"], out["sweeps"])
     cam, labels, deeplab = (_json(inputs.get(f"eval_{k}")) for k in ("cam", "labels", "deeplab"))
     rows = ["background", *classes]
     columns = {

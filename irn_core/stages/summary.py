@@ -17,8 +17,8 @@ SETTINGS = {
 # which numbers of each stage's evaluation JSON go into the summary
 KEYS = {
     "cam": ("miou", "best_miou", "best_threshold", "threshold"),
-    "sem_pseudo": ("miou",),
-    "ins_pseudo": ("map25", "map50", "map70", "map75"),
+    "sem_pseudo": ("miou", "threshold", "best_on_gt"),
+    "ins_pseudo": ("map25", "map50", "map70", "map75", "threshold", "best_on_gt"),
     "baseline_cc": ("map25", "map50", "map70", "map75"),
     "baseline_sem_cc": ("map25", "map50", "map70", "map75"),
     "maskrcnn": ("map25", "map50", "map70", "map75", "coco_segm_ap"),

@@ -4,6 +4,7 @@ rule eval_pseudo:
         ins=stage_file("ins"),
         cc=stage_file("baseline_cc"),
         sem_cc=stage_file("baseline_sem_cc"),
+        walk=stage_file("walk"),
         eval=manifest("eval"),
     output:
         json=evaluation("labels"),

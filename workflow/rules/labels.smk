@@ -1,7 +1,33 @@
-rule make_labels:
+rule random_walk:
     input:
         cams=stage_file("cams"),
         irn=stage_file("irn"),
+        manifests=manifests("train", "eval"),
+    output:
+        walk=sharded("walk"),
+    log:
+        log_file(f"random_walk{SHARD_SUFFIX}"),
+    benchmark:
+        benchmark_file(f"random_walk{SHARD_SUFFIX}")
+    priority: 1  # the pseudo-label chain goes before the supervised models
+    conda:
+        "../../envs/irn.yaml"
+    threads: threads_of("random_walk")
+    resources:
+        mem_mb=mem_mb("random_walk"),
+        runtime=runtime("random_walk"),
+        gpu=uses_gpu("random_walk"),
+    params:
+        cfg=settings("random_walk"),
+        shard=shard_of,
+        code=code("random_walk"),
+    script:
+        "../scripts/random_walk.py"
+
+
+rule make_labels:
+    input:
+        walk=stage_file("walk"),
         manifests=manifests("train", "eval"),
     output:
         sem=sharded("sem"),
@@ -10,7 +36,7 @@ rule make_labels:
         log_file(f"make_labels{SHARD_SUFFIX}"),
     benchmark:
         benchmark_file(f"make_labels{SHARD_SUFFIX}")
-    priority: 1  # the pseudo-label chain goes before the supervised models
+    priority: 1
     conda:
         "../../envs/irn.yaml"
     threads: threads_of("make_labels")
@@ -53,7 +79,7 @@ rule pseudo_coco:
 rule baselines:
     input:
         cams=stage_file("cams"),
-        sem=stage_file("sem"),
+        walk=stage_file("walk"),
         eval=manifest("eval"),
     output:
         cc=sharded("baseline_cc"),

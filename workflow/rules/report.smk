@@ -5,7 +5,7 @@ rule report:
     input:
         unpack(report_inputs),
     output:
-        cam_sweep=report(f"{OUT}/{layout.REPORT}/cam_sweep.png", caption="../report/cam_sweep.rst", category="1. CAMs"),
+        sweeps=report(f"{OUT}/{layout.REPORT}/sweeps.png", caption="../report/sweeps.rst", category="1. Thresholds"),
         per_class=report(
             f"{OUT}/{layout.REPORT}/per_class.html", caption="../report/per_class.rst", category="2. Pseudo labels"
         ),

@@ -8,7 +8,7 @@ with log_to(snakemake.log[0]):
     baselines(
         rule_config(snakemake),
         snakemake.input.cams,
-        snakemake.input.sem,
+        snakemake.input.walk,
         snakemake.output.cc,
         snakemake.output.sem_cc,
         snakemake.params.shard,

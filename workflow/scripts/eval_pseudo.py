@@ -6,4 +6,4 @@ from irn_core.stages.evaluate import eval_pseudo
 
 with log_to(snakemake.log[0]):
     i = snakemake.input
-    eval_pseudo(rule_config(snakemake), i.sem, i.ins, i.cc, i.sem_cc, snakemake.output.json)
+    eval_pseudo(rule_config(snakemake), i.sem, i.ins, i.cc, i.sem_cc, i.walk, snakemake.output.json)

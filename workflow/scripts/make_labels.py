@@ -1,4 +1,4 @@
-"""Rule make_labels: semantic and instance pseudo labels from one random walk per image."""
+"""Rule make_labels: semantic and instance pseudo labels, thresholded from the walk file."""
 
 from irn_core.device import set_threads
 from irn_core.progress import log_to
@@ -8,10 +8,5 @@ from irn_core.stages.labels import make_labels
 with log_to(snakemake.log[0]):
     set_threads(snakemake.threads)
     make_labels(
-        rule_config(snakemake),
-        snakemake.input.cams,
-        snakemake.input.irn,
-        snakemake.output.sem,
-        snakemake.output.ins,
-        snakemake.params.shard,
+        rule_config(snakemake), snakemake.input.walk, snakemake.output.sem, snakemake.output.ins, snakemake.params.shard
     )
