@@ -35,6 +35,7 @@ include: "workflow/rules/deeplab.smk"
 include: "workflow/rules/summary.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/export.smk"
+include: "workflow/rules/predict.smk"
 
 
 rule all:

@@ -2,13 +2,17 @@
 after a change, and the wall time of each rerun.
 
 (a) labels.ins_bg_threshold changed; (b) relations.fg_threshold changed; (c) -R train_cam;
-(d) train_cam killed (SIGKILL) after its first checkpoint, then rerun.
+(d) train_cam killed (SIGKILL) after its first checkpoint, then rerun; (e) labels.sem_bg_threshold
+changed. With --thresholds RUN_CONFIG: only the two threshold changes on a finished run of that
+config (e.g. the default toy run after README command 1), rerunning the pseudo_labels target.
 
 Usage: python benchmarks/bench_reruns.py   (about 6 minutes on 2 cores)
+       python benchmarks/bench_reruns.py --thresholds config/config.yaml   (after a finished default run)
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import signal
@@ -68,7 +72,37 @@ def config(work: Path, name: str, **changes) -> Path:
     return path
 
 
+def threshold_reruns(config_name: str) -> dict:
+    """The two background-threshold changes on a finished run of ``config_name`` (in the
+    repository's own results/): what Snakemake plans for the pseudo_labels target, and its wall
+    time; the base settings are run back after each."""
+    rows = {}
+    base = ROOT / "results" / "bench_reruns_base.yaml"
+    cfg = load_config(config_name)
+    base.write_text(yaml.safe_dump(cfg))
+    for case, (key, value) in (
+        ("ins_bg_threshold", ("ins_bg_threshold", 0.3)),
+        ("sem_bg_threshold", ("sem_bg_threshold", 0.3)),
+    ):
+        changed = ROOT / "results" / f"bench_reruns_{case}.yaml"
+        changed.write_text(yaml.safe_dump({**cfg, "labels": {**cfg["labels"], key: value}}))
+        r, _ = snakemake(ROOT, changed, "pseudo_labels", "-n")
+        _, seconds = snakemake(ROOT, changed, "pseudo_labels")
+        rows[case] = {"change": {f"labels.{key}": value}, "planned": planned(r.stdout), "rerun_s": seconds}
+        snakemake(ROOT, base, "pseudo_labels")  # back to the base settings
+    rows["note"] = f"{config_name}, target pseudo_labels, --cores 2, after a finished run"
+    return rows
+
+
 def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--thresholds", metavar="CONFIG", help="only the threshold changes, on a finished run of CONFIG")
+    args = ap.parse_args()
+    if args.thresholds:
+        rows = threshold_reruns(args.thresholds)
+        print(yaml.safe_dump(rows, sort_keys=False))
+        update_results("reruns_thresholds", rows)
+        return
     work = Path(tempfile.mkdtemp(prefix="reruns"))
     base = config(work, "base")
     rows = {}
@@ -76,6 +110,7 @@ def main() -> None:
     for case, change in (
         ("a_ins_bg_threshold", {"labels__ins_bg_threshold": 0.3}),
         ("b_relations_fg_threshold", {"relations__fg_threshold": 0.4}),
+        ("e_sem_bg_threshold", {"labels__sem_bg_threshold": 0.3}),
     ):
         cfg = config(work, case, **change)
         r, _ = snakemake(work, cfg, "-n")

@@ -45,6 +45,22 @@ def atomic_save(obj, path: str | Path) -> None:
         torch.save(obj, tmp)
 
 
+def save_scripted(model: torch.nn.Module, path: str | Path, meta: dict) -> None:
+    """The model as TorchScript, for users without this package: ``torch.jit.load(path)`` after
+    ``import torchvision`` (which registers the detection ops), on the CPU, in eval mode. ``meta``
+    (classes, input, settings) travels in the archive as ``meta.json`` (``_extra_files``)."""
+    import copy
+    import json
+    import warnings
+
+    scripted_model = copy.deepcopy(model).cpu().to(memory_format=torch.contiguous_format).eval()
+    with warnings.catch_warnings():  # TorchScript is deprecated in favour of torch.export, which cannot
+        warnings.simplefilter("ignore")  # trace Mask R-CNN's data-dependent shapes yet
+        scripted = torch.jit.script(scripted_model)
+        with atomic_path(path) as tmp:
+            torch.jit.save(scripted, str(tmp), _extra_files={"meta.json": json.dumps(meta)})
+
+
 def checkpoint_tag(settings: dict, inputs: list[str | Path]) -> str:
     """What a training run's checkpoints belong to: its settings and its inputs' contents (the
     ImageNet weights file included when the settings start from one)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .config import ConfigError
 from .datasets import DatasetError, label_classes, open_dataset, split_ids
 
 
@@ -78,6 +79,36 @@ def weights_problem(path: str) -> str | None:
     if not isinstance(state, dict) or not all(hasattr(v, "shape") for v in state.values()):
         return f"weights file '{p}' holds no state dict of tensors"
     return None
+
+
+def validate_config(cfg: dict, schema: str | Path) -> None:
+    """Validate ``cfg`` against the schema and set the defaults of the keys it leaves out; a
+    ConfigError of a few lines naming the key, the problem and what is allowed (not the schema and
+    the config in full)."""
+    from jsonschema.exceptions import ValidationError
+    from snakemake.utils import validate
+
+    try:
+        validate(cfg, str(schema))
+    except Exception as err:
+        cause = err if isinstance(err, ValidationError) else err.__cause__ or err.__context__
+        if not isinstance(cause, ValidationError):
+            raise
+        raise ConfigError(schema_problem(cause)) from None
+
+
+def schema_problem(err) -> str:
+    """One line for a jsonschema ValidationError: the config key, the problem, what is allowed."""
+    key = ".".join(str(p) for p in err.absolute_path)
+    where = f"config key {key}" if key else "config"
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        allowed = sorted(err.schema.get("properties", {}))
+        unknown = sorted(set(err.instance) - set(allowed))
+        keys = ", ".join(f"{key}.{k}" if key else k for k in unknown)
+        return f"config key {keys}: unknown (allowed here: {', '.join(allowed)})"
+    if err.validator == "enum":
+        return f"{where}: {err.instance!r} is not one of {', '.join(map(str, err.validator_value))}"
+    return f"{where}: {err.message}"
 
 
 def check_config(cfg: dict) -> list[str]:
@@ -160,6 +191,14 @@ def check_config(cfg: dict) -> list[str]:
     if cfg["maskrcnn"]["min_size"] > cfg["maskrcnn"]["max_size"]:
         errors.append("config key maskrcnn.min_size: larger than maskrcnn.max_size")
     n_train = split_size(cfg, "train_list")
+    n_eval = split_size(cfg, "eval_list")
+    shards, smallest = cfg.get("shards", 1), min((n for n in (n_train, n_eval) if n is not None), default=None)
+    if smallest is not None and shards > smallest:
+        which = "train_list" if smallest == n_train else "eval_list"
+        errors.append(
+            f"config key shards: {shards} is above the {smallest} images of dataset.{which}, so "
+            f"{shards - smallest} job(s) of each per-image stage would have no image; at most {smallest}"
+        )
     procs = cfg.get("train_processes", 1)
     for section in ("cam", "irn", "maskrcnn", "deeplab"):
         bs = cfg[section]["batch_size"]

@@ -22,11 +22,10 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 
-from .datasets import IGNORE, SPLIT_KEYS, DatasetError
+from .datasets import IGNORE, SPLIT_KEYS, DatasetError, read_image
 from .digest import config_digest, file_digest
 
 
@@ -86,6 +85,40 @@ def rle_encode(mask: np.ndarray) -> dict:
 def rle_decode(rle: dict) -> np.ndarray:
     """(H, W) bool mask of a COCO RLE (``counts`` str or bytes)."""
     return mask_utils.decode(rle).astype(bool)
+
+
+def usable_segmentation(seg, image: dict) -> tuple[str | None, str, object]:
+    """Whether an annotation's segmentation gives a usable mask on its ``image`` record:
+    (kind, what, segmentation to use). kind None: usable as it is; "warning": what is dropped
+    (polygons of fewer than 3 points; the whole annotation when no mask is left, segmentation
+    None); "error": a segmentation that cannot be read (segmentation None)."""
+    h, w = image.get("height"), image.get("width")
+    if isinstance(seg, list):
+        if not seg:
+            return "warning", "has an empty segmentation (no polygon); dropped", None
+        for poly in seg:
+            if not isinstance(poly, list) or not all(isinstance(v, (int, float)) for v in poly):
+                return "error", "has a polygon that is not a list of numbers", None
+            if len(poly) % 2:
+                return "error", f"has a polygon of {len(poly)} numbers (x, y pairs are needed)", None
+        kept = [poly for poly in seg if len(poly) >= 6]
+        if not kept:
+            return "warning", "has no polygon of 3 points or more (6 numbers); dropped", None
+        if len(kept) < len(seg):
+            return "warning", f"has {len(seg) - len(kept)} polygon(s) of fewer than 3 points; they are dropped", kept
+        return None, "", seg
+    if isinstance(seg, dict) and isinstance(seg.get("counts"), (list, str, bytes)) and "size" in seg:
+        if list(seg["size"]) != [h, w]:
+            return "error", f"has an RLE of size {list(seg['size'])}, its image is {h}x{w} (height x width)", None
+        try:
+            rle = mask_utils.frPyObjects(seg, h, w) if isinstance(seg["counts"], list) else seg
+            area = float(mask_utils.area(rle))
+        except Exception as err:
+            return "error", f"has an RLE that cannot be decoded ({err})", None
+        if area == 0:
+            return "warning", "has an RLE mask without a pixel; dropped", None
+        return None, "", seg
+    return "error", f"has a segmentation of unknown format ({type(seg).__name__}: polygons or RLE expected)", None
 
 
 def annotation_mask(coco: COCO, ann: dict) -> np.ndarray:
@@ -164,6 +197,8 @@ class COCODataset:
         self._records: dict[str, dict] = {}
         self._anns: dict[str, list[dict]] = {}  # the learned classes' annotations, with their "class"
         self._source: dict[str, Path] = {}
+        self._problems: dict[str, list[str]] = {}  # annotations that cannot be read, by image
+        self._warnings: dict[str, list[str]] = {}  # annotations (or polygons) dropped for want of a mask
         self._last: tuple | None = None  # (image id, decoded masks): ground truth is read twice per image
         self.label_classes: tuple[str, ...] = ()
         for path in self.ann_files:
@@ -208,11 +243,21 @@ class COCODataset:
                 continue
             self._records[key] = im
             self._source[key] = path
-            self._anns[key] = [
-                {**ann, "class": cat_class[ann["category_id"]]}
-                for ann in coco.imgToAnns[im["id"]]
-                if cat_class[ann["category_id"]] >= 0
-            ]
+            self._anns[key], self._problems[key], self._warnings[key] = [], [], []
+            for ann in coco.imgToAnns[im["id"]]:
+                if cat_class[ann["category_id"]] < 0:
+                    continue
+                where = f"{path}: annotation {ann.get('id')} of image '{key}'"
+                kind, what, segmentation = usable_segmentation(ann.get("segmentation", []), im)
+                if kind == "error":
+                    self._problems[key].append(f"{where} {what}")
+                    continue
+                if kind == "warning":
+                    self._warnings[key].append(f"{where} {what}")
+                if segmentation is not None:
+                    self._anns[key].append(
+                        {**ann, "segmentation": segmentation, "class": cat_class[ann["category_id"]]}
+                    )
 
     def _record(self, image_id: str) -> dict:
         if image_id not in self._records:
@@ -231,11 +276,7 @@ class COCODataset:
         path = self.image_path(image_id)
         if not path.is_file():
             raise DatasetError(f"{path}: image not found (dataset.image_dir: {', '.join(map(str, self.image_dirs))})")
-        try:
-            with Image.open(path) as img:
-                return np.array(img.convert("RGB"))
-        except OSError as err:
-            raise DatasetError(f"{path}: cannot decode image ({err})") from err
+        return read_image(path)
 
     def image_size(self, image_id: str) -> tuple[int, int]:
         rec = self._record(image_id)
@@ -330,21 +371,24 @@ class COCODataset:
         text = json.dumps([self._record(image_id), self._anns[image_id]], sort_keys=True)
         return file_digest(self.image_path(image_id), 12) + config_digest(text)[:12]
 
-    def check_gt(self, image_id: str, size: tuple[int, int] | None) -> list[str]:
-        problems = []
+    def check_record(self, image_id: str, size: tuple[int, int] | None, with_gt: bool) -> tuple[list[str], list[str]]:
+        """(problems, warnings) of an image's annotations (usable_segmentation: dropped ones are
+        warnings), and with_gt of its size in the JSON and its decoded masks."""
         rec = self._record(image_id)
-        where = f"{self._source[image_id]}: image '{image_id}'"
+        problems, warnings = list(self._problems[image_id]), list(self._warnings[image_id])
+        if not with_gt:
+            return problems, warnings
         if size is not None and (int(rec.get("height", -1)), int(rec.get("width", -1))) != tuple(size):
             problems.append(
-                f"{where} is {rec.get('width')}x{rec.get('height')} px in the JSON, its file "
-                f"{self.image_path(image_id)} is {size[1]}x{size[0]} px"
+                f"{self._source[image_id]}: image '{image_id}' is {rec.get('width')}x{rec.get('height')} px in the "
+                f"JSON, its file {self.image_path(image_id)} is {size[1]}x{size[0]} px"
             )
-            return problems
+            return problems, warnings
         try:
             self._masks(image_id)
         except DatasetError as err:
             problems.append(str(err))
-        return problems
+        return problems, warnings
 
 
 def open_dataset(ds: dict) -> COCODataset:

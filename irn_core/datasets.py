@@ -60,14 +60,53 @@ class Dataset(Protocol):
     def has_gt(self, image_id: str) -> bool:
         """Whether the image has ground-truth masks."""
 
-    def check_gt(self, image_id: str, size: tuple[int, int] | None) -> list[str]:
-        """The problems of an image's ground truth (each naming the file and the id)."""
+    def check_record(self, image_id: str, size: tuple[int, int] | None, with_gt: bool) -> tuple[list[str], list[str]]:
+        """(problems, warnings) of an image's annotations, and of its ground truth ``with_gt``
+        (``size``: its image's (H, W), None when unreadable); each names the file and the id."""
 
     def record_digest(self, image_id: str, with_gt: bool) -> str:
         """Digest of everything the image's record is read from: its files and annotations."""
 
     def input_files(self, image_id: str, with_gt: bool) -> list[Path]:
         """The files of the image (workflow inputs: an edited one reruns what reads it)."""
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """An image file as (H, W, 3) uint8 RGB (grey, palette, CMYK and alpha images converted); a
+    DatasetError naming the file when it is missing or cannot be decoded."""
+    from PIL import Image
+
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: image not found")
+    try:
+        with Image.open(path) as img:
+            return np.array(img.convert("RGB"))  # writable: torch.from_numpy shares it
+    except OSError as err:
+        raise DatasetError(f"{path}: cannot decode image ({err})") from err
+
+
+EXIF_ORIENTATIONS = {
+    2: "mirrored",
+    3: "rotated 180 degrees",
+    4: "mirrored upside down",
+    5: "mirrored and rotated 90 degrees",
+    6: "rotated 90 degrees",
+    7: "mirrored and rotated 270 degrees",
+    8: "rotated 270 degrees",
+}
+
+
+def exif_orientation(path: str | Path) -> int:
+    """The EXIF orientation tag of an image file: 1 (as stored) when it has none. Images are read
+    as stored: the tag is ignored, as the authors' code and the VOC and COCO tools ignore it."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            return int(img.getexif().get(0x0112, 1))
+    except (OSError, ValueError):
+        return 1
 
 
 def reader(kind: str):
@@ -142,6 +181,7 @@ __all__ = [
     "dynamic_imports",
     "label_classes",
     "open_dataset",
+    "read_image",
     "reader",
     "split_ids",
     "split_input_files",

@@ -69,12 +69,12 @@ def upsample(arr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 def _run_settings(files: dict[str, Path]) -> dict:
     """The settings recorded in a run's stage files (dataset root and classes, label settings)."""
-    import h5py
+    from .io import open_stage
 
     merged: dict = {}
     for path in files.values():
         if path.is_file():
-            with h5py.File(path, "r") as f:
+            with open_stage(path) as f:
                 cfg = json.loads(f.attrs.get("config_json", "{}"))
             for section, values in cfg.items():
                 if isinstance(values, dict):
@@ -84,13 +84,11 @@ def _run_settings(files: dict[str, Path]) -> dict:
 
 def _read(files: dict, key: str, image_id: str) -> dict | None:
     """The arrays of one image in one stage file, or None when the stage has not run on it."""
-    import h5py
-
-    from .io import read_group
+    from .io import open_stage, read_group
 
     if key not in files:
         return None
-    with h5py.File(files[key], "r") as f:
+    with open_stage(files[key]) as f:
         return read_group(f, image_id) if image_id in f else None
 
 
@@ -178,6 +176,31 @@ def image_panels(
     else:
         panels.append(("instance pseudo labels", note("make_labels")))
     panels.append(_maskrcnn_panel(run, image_id, image, classes))
+    return panels
+
+
+def prediction_panels(folder: str | Path, image_id: str) -> list[tuple[str, np.ndarray | str]]:
+    """The panels of one image of an ``irn predict`` folder: the image, the Mask R-CNN's instances
+    and DeepLab's semantic label (those that were predicted)."""
+    from .datasets import read_image
+    from .io import open_stage, read_group
+
+    path = Path(folder) / "predictions.h5"
+    with open_stage(path) as f:
+        if image_id not in f:
+            raise KeyError(f"image '{image_id}' is not in {path} ({len(f)} images)")
+        source = f[image_id].attrs["source"]
+        classes = json.loads(f.attrs["classes"])
+        g = read_group(f, image_id)
+    image = read_image(source)
+    panels: list[tuple[str, np.ndarray | str]] = [(f"image ({Path(source).name})", image)]
+    if "instances" in g:
+        names = ", ".join(f"{classes[c]} {s:.2f}" for c, s in zip(g["classes"], g["scores"]))
+        panels.append(
+            (f"Mask R-CNN\n{names[:60]}", blend(image, instance_colours(g["instances"]), 0.6, g["instances"] > 0))
+        )
+    if "label" in g:
+        panels.append(("DeepLab", blend(image, palette_image(g["label"]), 0.6, g["label"] > 0)))
     return panels
 
 

@@ -125,14 +125,23 @@ def atomic_h5(path: str | Path, attrs: dict):
 
 
 def open_stage(path: str | Path) -> h5py.File:
-    """Open a finished stage file read-only; a clear error when missing or incomplete."""
+    """Open a finished stage file read-only. Errors name the file and say which it is: missing,
+    not an HDF5 file, an HDF5 file that is not a stage file of this pipeline, or incomplete (the
+    temporary file of an interrupted writer, or a file without its closing mark)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: stage file not found (run its rule first)")
+    if not h5py.is_hdf5(path):
+        raise ValueError(f"{path}: not an HDF5 file, so not a stage file of this pipeline")
     f = h5py.File(path, "r")
     if not f.attrs.get("complete", False):
+        stage = f.attrs.get("stage")
         f.close()
-        raise ValueError(f"{path}: stage file is incomplete (written by an interrupted run)")
+        if path.name.startswith(".") and ".tmp" in path.name:
+            raise ValueError(f"{path}: stage file is incomplete (the temporary file of an interrupted writer)")
+        if stage is None:
+            raise ValueError(f"{path}: an HDF5 file, but not a stage file of this pipeline (it has no provenance)")
+        raise ValueError(f"{path}: stage file of {stage} is incomplete (written by an interrupted run)")
     return f
 
 

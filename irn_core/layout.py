@@ -22,6 +22,9 @@ STAGE_FILES = {
 # a detector's files: {source} is pseudo (trained on the pseudo labels) or gt (on ground truth)
 MASKRCNN_MODEL = "maskrcnn/{source}/model.pt"
 MASKRCNN_EVAL = "maskrcnn/{source}/eval.json"
+# the supervised models as TorchScript, for users without this package (irn_core.checkpoints.save_scripted)
+MASKRCNN_SCRIPTED = "maskrcnn/{source}/model.ts"
+DEEPLAB_SCRIPTED = "deeplab/model.ts"
 PREDICTIONS = "maskrcnn/{source}/predictions_val.json"  # its held-out predictions (COCO results)
 # trained models, by name (the report's loss curves are drawn in this order)
 MODELS = {
@@ -54,6 +57,7 @@ GT_COCO = "maskrcnn/gt_{split}_coco.json"  # ground-truth instances of a split a
 SUMMARY = "{name}.json"  # summary.json, summary_<target>.json
 REPORT = "report"
 PUBLIC = "public"
+PREDICT = "predict"  # predictions of the trained models on predict.images
 LOGS = "logs"
 BENCHMARKS = "benchmarks"
 
@@ -168,6 +172,7 @@ JOBS = {
     "summary": Job(2, 0, 1000),
     "report": Job(5, 0, 4000),
     "export_public": Job(5, 0.1, 2000, splits=("train", "eval")),
+    "predict": Job(5, 0.5, 8000, torch=True, threads="all"),
     "index_shards": Job(2, 0.001, 1000, splits=("train", "eval")),
 }
 BACKBONE_MEMORY = {"resnet50": 1.0, "resnet18": 0.5, "resnet_tiny": 0.125}  # of a torch rule's fixed MB

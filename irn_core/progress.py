@@ -71,7 +71,9 @@ def setup_logging(stream=None) -> None:
 
 class log_to:
     """Context manager: the records of logger ``irn`` (and Python warnings) go to a log file,
-    written anew, and to stderr; an exception is logged with its traceback before it propagates."""
+    written anew, and to stderr. An error is written once to stderr, with the path of the log
+    file, which holds its traceback; the process then exits with status 1 (no second copy of the
+    message in a Python traceback)."""
 
     def __init__(self, path):
         self.path = path
@@ -86,9 +88,21 @@ class log_to:
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        if exc is not None:
-            LOGGER.error(f"{exc_type.__name__}: {exc}", exc_info=(exc_type, exc, tb))
+        failed = exc is not None and not issubclass(exc_type, (SystemExit, KeyboardInterrupt))
+        if failed:
+            message = f"{exc_type.__name__}: {exc}"
+            self.handler.handle(
+                LOGGER.makeRecord(LOGGER.name, logging.ERROR, "", 0, message, None, (exc_type, exc, tb))
+            )
+            console = LOGGER.makeRecord(
+                LOGGER.name, logging.ERROR, "", 0, f"{message}\n(traceback in {self.path})", None, None
+            )
+            for h in LOGGER.handlers:
+                if getattr(h, "irn_console", False):
+                    h.handle(console)
         logging.getLogger("py.warnings").removeHandler(self.handler)
         LOGGER.removeHandler(self.handler)
         self.handler.close()
+        if failed:
+            raise SystemExit(1) from None
         return False

@@ -40,6 +40,10 @@ def freeze_stages(backbone: ResNetBackbone, stages: int) -> ResNetBackbone:
     return backbone
 
 
+IMAGENET_MEAN = (0.485, 0.456, 0.406)  # the normalisation of an image in [0, 1] (torchvision's)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
 def build_maskrcnn(backbone: ResNetBackbone, num_classes: int, cfg: dict, frozen_bn: bool) -> MaskRCNN:
     """Mask R-CNN with an FPN on a stride-32 ResNet; ``num_classes`` foreground classes.
     ``frozen_bn`` (pretrained backbones): every BatchNorm of the backbone is FrozenBatchNorm2d; the
@@ -59,6 +63,8 @@ def build_maskrcnn(backbone: ResNetBackbone, num_classes: int, cfg: dict, frozen
         num_classes=None,
         min_size=cfg["min_size"],
         max_size=cfg["max_size"],
+        image_mean=list(IMAGENET_MEAN),
+        image_std=list(IMAGENET_STD),
         rpn_anchor_generator=anchors,
         mask_head=mask_head,
         box_head=TwoMLPHead(cfg["fpn_channels"] * 7 * 7, rep),

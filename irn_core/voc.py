@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .datasets import IGNORE, DatasetError, label_classes
+from .datasets import IGNORE, DatasetError, label_classes, read_image
 from .digest import file_digest
 
 VOC_CLASSES = (
@@ -139,14 +139,7 @@ class VOCDataset:
 
     def load_image(self, image_id: str) -> np.ndarray:
         """(H, W, 3) uint8 RGB."""
-        path = self.image_path(image_id)
-        if not path.is_file():
-            raise DatasetError(f"{path}: image not found")
-        try:
-            with Image.open(path) as img:
-                return np.array(img.convert("RGB"))  # writable: torch.from_numpy shares it
-        except OSError as err:
-            raise DatasetError(f"{path}: cannot decode image ({err})") from err
+        return read_image(self.image_path(image_id))
 
     def image_size(self, image_id: str) -> tuple[int, int]:
         """(H, W) without decoding the pixels."""
@@ -237,9 +230,13 @@ class VOCDataset:
     def record_digest(self, image_id: str, with_gt: bool) -> str:
         return "".join(file_digest(p, 12) for p in self.input_files(image_id, with_gt))
 
-    def check_gt(self, image_id: str, size: tuple[int, int] | None) -> list[str]:
-        """Problems of an image's ground truth (file, id, what is wrong); reads every file."""
-        problems = []
+    def check_record(self, image_id: str, size: tuple[int, int] | None, with_gt: bool) -> tuple[list[str], list[str]]:
+        """(problems, warnings) of an image's ground truth, with_gt (reads every file): PNG modes,
+        sizes and values, instances without a class; a class named in the XML without a pixel in
+        the class PNG is a warning. Without ground truth the XML is read by ``labels``."""
+        problems: list[str] = []
+        if not with_gt:
+            return problems, []
         for folder in ("SegmentationClass", "SegmentationObject"):
             png = self.root / folder / f"{image_id}.png"
             try:
@@ -260,12 +257,25 @@ class VOCDataset:
                         f"{png}: label value(s) {bad} of image '{image_id}' are beyond the {n} "
                         f"classes of {what} (0 = background, 255 = void)"
                     )
-        if not problems:
-            try:
-                self.instance_gt(image_id)
-            except DatasetError as err:
-                problems.append(f"{err} (image '{image_id}')")
-        return problems
+        if problems:
+            return problems, []
+        try:
+            self.instance_gt(image_id)
+        except DatasetError as err:
+            return [f"{err} (image '{image_id}')"], []
+        try:
+            named = np.nonzero(self.labels(image_id))[0]
+        except DatasetError:
+            return problems, []  # the image's labels are checked, and reported, on their own
+        present = set(np.unique(self.semantic_gt(image_id)).tolist())
+        missing = [self.classes[k] for k in named if k + 1 not in present]
+        if not missing:
+            return problems, []
+        png, xml = f"{self.root}/SegmentationClass/{image_id}.png", self.label_file(image_id)
+        return problems, [
+            f"{png}: class(es) {missing} named in {xml} have no pixel in the class PNG of image '{image_id}' (no "
+            f"ground-truth region: they count as absent from its masks)"
+        ]
 
 
 def open_dataset(ds: dict) -> VOCDataset:

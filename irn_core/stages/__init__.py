@@ -17,7 +17,7 @@ from ..checkpoints import Checkpointer, checkpoint_tag
 from ..config import stage_config, without_execution
 from ..datasets import open_dataset, split_ids, union_ids
 from ..device import autocast_dtype, resolve_device, to_device
-from ..digest import input_digest
+from ..digest import config_digest, input_digest
 from ..io import atomic_h5, provenance, write_group
 from ..progress import Progress, log
 from ..shards import shard_ids
@@ -107,7 +107,7 @@ class Training:
     """
 
     def __init__(self, name: str, cfg: dict, section: str, inputs: list[str], ckpt_dir: str):
-        self.name, self.cfg, self.settings = name, cfg, cfg[section]
+        self.name, self.cfg, self.settings, self.inputs = name, cfg, cfg[section], inputs
         self.device = resolve_device(cfg["device"])
         torch.manual_seed(self.settings["seed"])
         self.checkpoints = Checkpointer(ckpt_dir, tag=checkpoint_tag(without_execution(cfg), inputs))
@@ -144,10 +144,18 @@ class Training:
         )
 
     def save(self, model, model_out: str, history: list[dict], **meta) -> None:
-        """The model file (weights, history, training seconds, ``meta``); the checkpoints go."""
+        """The model file; the checkpoints go. Beside the weights it carries what a user of the model
+        needs: the class names, the settings it was trained with (and their digest), its provenance,
+        the training history and seconds, and ``meta`` (e.g. ``input``: its input normalisation)."""
+        settings = without_execution(self.cfg)
+        inputs = {f"input_{k}_digest": input_digest(path) for k, path in enumerate(self.inputs)}
         self.checkpoints.finish(
             {
                 "model": model.state_dict(),
+                "classes": list(self.cfg["dataset"]["classes"]),
+                "settings": settings,
+                "settings_digest": config_digest(settings),
+                "provenance": provenance(self.name, self.cfg["run_name"], settings, **inputs),
                 "history": history,
                 "train_seconds": time.perf_counter() - self.started,
                 **meta,

@@ -84,7 +84,7 @@ def train_cam(cfg: dict, train_manifest: str, model_out: str, ckpt_dir: str) -> 
         crops,
         step,
     )
-    run.save(net, model_out, history, arch=settings["backbone"], classes=list(cfg["dataset"]["classes"]))
+    run.save(net, model_out, history, arch=settings["backbone"])
     return {"history": history}
 
 

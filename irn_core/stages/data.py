@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..datasets import DatasetError, open_dataset, split_ids, split_list_path
+from ..datasets import EXIF_ORIENTATIONS, DatasetError, exif_orientation, open_dataset, split_ids, split_list_path
 from ..digest import config_digest
 from ..io import write_json
 from ..progress import Progress, log
@@ -64,12 +64,27 @@ def check_image(data, image_id: str, with_gt: bool, min_side: int) -> dict:
         h, w = img.shape[:2]
         size = (int(h), int(w))
         rec["size"] = list(size)
+        path = data.image_path(image_id)
         if min(h, w) < min_side:
-            path = data.image_path(image_id)
             rec["problems"].append(
                 f"{path}: image '{image_id}' is {w}x{h} px; the smallest usable side at the "
                 f"configured scales (cam.scales) is {min_side} px"
             )
+        orientation = exif_orientation(path)
+        if orientation != 1:
+            shown = f"{h}x{w}" if orientation >= 5 else f"{w}x{h}"  # 5-8 turn the image by 90 degrees
+            what = (
+                f"{path}: image '{image_id}' carries EXIF orientation {orientation} (displayed "
+                f"{EXIF_ORIENTATIONS.get(orientation, 'transformed')}, {shown} px; stored {w}x{h} px). Images are "
+                f"read as stored, the tag ignored"
+            )
+            if with_gt:  # masks drawn on the displayed image would not match the pixels read
+                rec["problems"].append(
+                    f"{what}: its masks may have been drawn on the displayed image. Save the pixels as displayed "
+                    f"(e.g. PIL.ImageOps.exif_transpose) or drop the tag, so that image and masks agree"
+                )
+            else:
+                rec["warnings"].append(f"{what}: its CAMs and pseudo labels are in the stored orientation")
     except DatasetError as err:
         rec["problems"].append(f"{err} (image '{image_id}')")
     try:
@@ -82,8 +97,9 @@ def check_image(data, image_id: str, with_gt: bool, min_side: int) -> dict:
             )
     except DatasetError as err:
         rec["problems"].append(f"{err} (image '{image_id}')")
-    if with_gt:
-        rec["problems"] += data.check_gt(image_id, size)
+    problems, warnings = data.check_record(image_id, size, with_gt)
+    rec["problems"] += problems
+    rec["warnings"] += warnings
     if not rec["problems"]:
         rec["digest"] = data.record_digest(image_id, with_gt)
     return rec

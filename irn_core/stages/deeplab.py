@@ -6,11 +6,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..checkpoints import load_checkpoint
+from ..checkpoints import load_checkpoint, save_scripted
 from ..crf import crf_probabilities
-from ..data import ImageSet, LabelMapCrops
+from ..data import MEAN, STD, ImageSet, LabelMapCrops
 from ..datasets import IGNORE, open_dataset, split_ids
 from ..device import resolve_device, to_device
+from ..distributed import dist_info
 from ..evaluate import confusion, semantic_report
 from ..io import open_stage, write_json
 from ..models import build_backbone
@@ -41,10 +42,28 @@ SETTINGS = {
 }
 
 
+def deeplab_input_spec() -> dict:
+    """How a DeepLab takes an image (its model file's ``input``; multi-scale, flip and CRF are
+    choices of its use, deeplab.test_scales / test_flip / crf)."""
+    return {
+        "image": "RGB, (3, H, W) float: (pixel value in 0..255 - mean) / std, any size",
+        "mean": MEAN.tolist(),
+        "std": STD.tolist(),
+        "output": "out: (K + 1, h, w) class logits at stride 16 (0 background); upsample to the image",
+    }
+
+
 def train_deeplab(
-    cfg: dict, sem_path: str, cam_model: str | None, train_manifest: str, model_out: str, ckpt_dir: str
+    cfg: dict,
+    sem_path: str,
+    cam_model: str | None,
+    train_manifest: str,
+    model_out: str,
+    ckpt_dir: str,
+    scripted_out: str | None = None,
 ) -> dict:
-    """DeepLabV3 on the semantic pseudo labels of the training split."""
+    """DeepLabV3 on the semantic pseudo labels of the training split; the model file and, with
+    ``scripted_out``, the model as TorchScript (checkpoints.save_scripted)."""
     settings = cfg["deeplab"]
     inputs = [sem_path, train_manifest] + ([cam_model] if settings["init"] == "cam" else [])
     run = Training("train_deeplab", cfg, "deeplab", inputs, ckpt_dir)
@@ -70,7 +89,10 @@ def train_deeplab(
 
     params = [p for p in model.parameters() if p.requires_grad]
     history = run.fit(model, [{"params": params, "lr": settings["lr"]}], crops, step)
-    run.save(model, model_out, history)
+    spec = deeplab_input_spec()
+    run.save(model, model_out, history, arch=cfg["cam"]["backbone"], input=spec)
+    if scripted_out and dist_info()[0] == 0:
+        save_scripted(model, scripted_out, {"classes": ["background", *cfg["dataset"]["classes"]], "input": spec})
     return {"history": history}
 
 

@@ -5,15 +5,25 @@ from __future__ import annotations
 
 import torch
 
-from ..checkpoints import load_checkpoint
+from ..checkpoints import load_checkpoint, save_scripted
 from ..coco import image_key, instances_json, load, rle_encode, segm_ap
 from ..datasets import open_dataset, split_ids
 from ..device import resolve_device, to_device
+from ..distributed import dist_info
 from ..evaluate import InstanceEvaluator
 from ..io import write_json
 from ..models import build_backbone
 from ..progress import Progress, log
-from ..supervised import CocoInstances, build_maskrcnn, collate, init_backbone, keep_valid_targets, maskrcnn_input
+from ..supervised import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    CocoInstances,
+    build_maskrcnn,
+    collate,
+    init_backbone,
+    keep_valid_targets,
+    maskrcnn_input,
+)
 from . import Training, coco_image_numbers
 
 # what each runner reads (irn_core.config.rule_settings)
@@ -89,10 +99,29 @@ def gt_coco(cfg: dict, split_key: str, out_json: str) -> None:
     write_json(out_json, instances_json(images, instances, list(cfg["dataset"]["classes"])))
 
 
+def maskrcnn_input_spec(settings: dict) -> dict:
+    """How a Mask R-CNN of ``settings`` takes an image (its model file's ``input``)."""
+    return {
+        "image": "RGB, (3, H, W) float in [0, 1], any size; the model normalises and resizes it",
+        "mean": list(IMAGENET_MEAN),
+        "std": list(IMAGENET_STD),
+        "min_size": settings["min_size"],
+        "max_size": settings["max_size"],
+        "output": "boxes, labels (class index + 1), scores, masks (N, 1, H, W) probabilities at the image's size",
+    }
+
+
 def train_maskrcnn(
-    cfg: dict, coco_json: str, cam_model: str | None, manifests: list[str], model_out: str, ckpt_dir: str
+    cfg: dict,
+    coco_json: str,
+    cam_model: str | None,
+    manifests: list[str],
+    model_out: str,
+    ckpt_dir: str,
+    scripted_out: str | None = None,
 ) -> dict:
-    """Mask R-CNN (FPN) on the instances of a COCO JSON (pseudo labels, or ground truth)."""
+    """Mask R-CNN (FPN) on the instances of a COCO JSON (pseudo labels, or ground truth); the model
+    file and, with ``scripted_out``, the model as TorchScript (checkpoints.save_scripted)."""
     settings = cfg["maskrcnn"]
     inputs = [coco_json, *manifests] + ([cam_model] if settings["init"] == "cam" else [])
     run = Training("train_maskrcnn", cfg, "maskrcnn", inputs, ckpt_dir)
@@ -109,7 +138,10 @@ def train_maskrcnn(
 
     params = [p for p in model.parameters() if p.requires_grad]
     history = run.fit(model, [{"params": params, "lr": settings["lr"]}], data, step, collate_fn=collate)
-    run.save(model, model_out, history)
+    spec = maskrcnn_input_spec(settings)
+    run.save(model, model_out, history, arch=cfg["cam"]["backbone"], input=spec)
+    if scripted_out and dist_info()[0] == 0:
+        save_scripted(model, scripted_out, {"classes": list(cfg["dataset"]["classes"]), "input": spec})
     return {"history": history}
 
 

@@ -1,14 +1,12 @@
 from pathlib import Path
 
-from snakemake.utils import validate
-
 from irn_core import layout
-from irn_core.checks import check_config, cuda_visible, split_size
+from irn_core.checks import check_config, cuda_visible, split_size, validate_config
 from irn_core.config import SPLIT_LISTS, rule_settings
 from irn_core.datasets import dynamic_imports, split_ids, split_input_files
 from irn_core.digest import code_digest
 
-validate(config, "../schemas/config.schema.yaml")
+validate_config(config, Path(workflow.main_snakefile).parent / "workflow/schemas/config.schema.yaml")
 _errors = check_config(config)
 if _errors:
     raise ValueError("configuration problems:\n  " + "\n  ".join(_errors))
@@ -216,3 +214,12 @@ def maskrcnn_train_json(wildcards):
     if wildcards.source == "pseudo":
         return run_file(layout.PSEUDO_COCO)
     return run_file(layout.GT_COCO, split="train")
+
+
+def predict_inputs(wildcards):
+    """The models predict runs and the image folder it reads (its files, so a new image reruns it)."""
+    which = config["predict"]["model"]
+    files = {k: model(k) for k in ("maskrcnn", "deeplab") if which in (k, "both")}
+    folder = Path(config["predict"]["images"]).expanduser()
+    files["images"] = [str(f) for f in sorted(folder.iterdir()) if f.is_file()] if folder.is_dir() else [str(folder)]
+    return files

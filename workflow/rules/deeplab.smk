@@ -6,6 +6,7 @@ rule train_deeplab:
         weights=weights("deeplab"),
     output:
         model=model("deeplab"),
+        scripted=run_file(layout.DEEPLAB_SCRIPTED),
     log:
         log_file("train_deeplab"),
     benchmark:

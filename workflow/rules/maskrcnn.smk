@@ -31,6 +31,7 @@ rule train_maskrcnn:
         weights=weights("maskrcnn"),
     output:
         model=run_file(layout.MASKRCNN_MODEL, source="{source}"),
+        scripted=run_file(layout.MASKRCNN_SCRIPTED, source="{source}"),
     log:
         log_file("train_maskrcnn_{source}"),
     benchmark:

@@ -17,5 +17,6 @@ with log_to(snakemake.log[0]):
         list(snakemake.input.manifests),
         snakemake.output.model,
         snakemake.params.ckpt,
+        snakemake.output.scripted,
         log_path=snakemake.log[0],
     )
