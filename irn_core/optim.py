@@ -20,17 +20,27 @@ def make_optimizer(name: str, groups: list[dict], weight_decay: float, momentum:
     raise ValueError(f"unknown optimizer '{name}' (sgd or adamw)")
 
 
+def warmup_factor(step: int, warmup_iters: int) -> float:
+    """Detectron's linear warm-up: from 1/3 at step 0 to 1 at ``warmup_iters`` (1 without one)."""
+    if step >= warmup_iters:
+        return 1.0
+    alpha = step / warmup_iters
+    return WARMUP_FACTOR * (1 - alpha) + alpha
+
+
 def lr_schedule(optimizer: torch.optim.Optimizer, total_steps: int, settings: dict) -> LRScheduler:
     """The lr schedule of a training section, stepped once per iteration.
 
     ``lr_schedule`` poly (the default: the CAM network, IRNet, DeepLab): lr x (1 - step / total)
-    ^ 0.9. ``steps`` (Detectron's, for Mask R-CNN): lr x ``lr_gamma`` at each of ``lr_steps``,
-    after a linear warm-up from lr / 3 over ``warmup_iters`` iterations.
+    ^ 0.9. ``steps`` (Detectron's, for Mask R-CNN): lr x ``lr_gamma`` at each of ``lr_steps``.
+    Either after a linear warm-up from lr / 3 over ``warmup_iters`` iterations, when set.
     """
+    warmup = settings.get("warmup_iters") or 0
     if settings.get("lr_schedule", "poly") == "poly":
-        return LambdaLR(optimizer, lambda step: (1 - step / total_steps) ** POLY_POWER)
+        if not warmup:
+            return LambdaLR(optimizer, lambda step: (1 - step / total_steps) ** POLY_POWER)
+        return LambdaLR(optimizer, lambda step: (1 - step / total_steps) ** POLY_POWER * warmup_factor(step, warmup))
     steps = MultiStepLR(optimizer, settings["lr_steps"], settings["lr_gamma"])
-    if not settings["warmup_iters"]:
+    if not warmup:
         return steps
-    warmup = LinearLR(optimizer, WARMUP_FACTOR, 1.0, settings["warmup_iters"])
-    return ChainedScheduler([warmup, steps], optimizer)
+    return ChainedScheduler([LinearLR(optimizer, WARMUP_FACTOR, 1.0, warmup), steps], optimizer)

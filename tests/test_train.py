@@ -27,6 +27,13 @@ def test_poly_lr():
     assert lrs == [0.1 * (1 - step / 100) ** 0.9 for step in range(101)]
 
 
+def test_poly_lr_after_a_linear_warm_up():
+    """warmup_iters with poly: lr / 3 at step 0, rising linearly to the poly value at warmup_iters."""
+    lrs = _lrs({"lr_schedule": "poly", "warmup_iters": 10}, 100)
+    assert lrs[0] == pytest.approx(0.1 / 3) and lrs[5] == pytest.approx(0.1 * (1 / 3 + 2 / 3 * 0.5) * 0.95**0.9)
+    assert lrs[10:] == [pytest.approx(0.1 * (1 - step / 100) ** 0.9) for step in range(10, 101)]
+
+
 def test_resolve_device():
     assert resolve_device("cpu").type == "cpu"
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
