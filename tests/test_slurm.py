@@ -2,9 +2,11 @@
 sharded, against the local run."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -50,7 +52,23 @@ def slurm(tmp_path_factory):
             assert not (state / f"run/{name}.pid").exists()
 
 
-def _snakemake(work, cfg_path, *args, env=None, timeout=1200):
+def _cancel_first_job(env: dict, comment: str, found: list, stop: threading.Event) -> None:
+    """Cancel the first SLURM job whose comment is ``comment`` (the plugin's rule_<rule>_wildcards_<values>)
+    as soon as it is queued, as a preemption would end it; its id goes to ``found``."""
+    while not stop.is_set() and not found:
+        q = subprocess.run(["squeue", "-h", "-o", "%i %k"], env=env, capture_output=True, text=True)
+        for line in q.stdout.splitlines():
+            job_id, _, text = line.partition(" ")
+            if text.strip() == comment:
+                subprocess.run(["scancel", job_id], env=env, capture_output=True)
+                found.append(job_id)
+                break
+        time.sleep(0.2)
+
+
+def _snakemake(work, cfg_path, *args, env=None, timeout=1200, cancel=None):
+    """Run the workflow to the pseudo labels; ``cancel``: the SLURM comment of a job to cancel once
+    (returned: the cancelled job's id, if any)."""
     # Snakemake ignores SIGTERM while jobs run: timeout -k ends it with SIGKILL
     cmd = [
         "timeout",
@@ -71,26 +89,35 @@ def _snakemake(work, cfg_path, *args, env=None, timeout=1200):
         *args,
     ]
     t = time.perf_counter()
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    found: list = []
+    stop = threading.Event()
+    watcher = threading.Thread(target=_cancel_first_job, args=(env, cancel, found, stop)) if cancel else None
+    if watcher:
+        watcher.start()
+    try:
+        r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    finally:
+        stop.set()
+        if watcher:
+            watcher.join()
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
-    return time.perf_counter() - t, r
+    return time.perf_counter() - t, r, found
 
 
 @pytest.mark.slow
 def test_sharded_slurm_run_equals_the_local_run(slurm, tmp_path):
     cfg = load_config("tests/tiny.yaml")
     (tmp_path / "local.yaml").write_text(yaml.safe_dump(cfg))
-    local_s, _ = _snakemake(tmp_path / "local", tmp_path / "local.yaml", "--cores", "2")
+    local_s, _, _ = _snakemake(tmp_path / "local", tmp_path / "local.yaml", "--cores", "2")
     cfg["shards"] = 2
     (tmp_path / "slurm.yaml").write_text(yaml.safe_dump(cfg))
-    # the profile as a site uses it, with this cluster's partition and no accounts
-    slurm_s, r = _snakemake(
+    # the profile as shipped (SLURM's default partition takes the jobs), without accounts as this
+    # cluster has none; shard 1 of make_cam is cancelled once queued, as a preemption would end it
+    slurm_s, r, cancelled = _snakemake(
         tmp_path / "slurm",
         tmp_path / "slurm.yaml",
         "--workflow-profile",
         str(ROOT / "workflow/profiles/slurm"),
-        "--default-resources",
-        "slurm_partition=ci",
         "--slurm-no-account",
         "--slurm-init-seconds-before-status-checks",
         "5",
@@ -99,10 +126,19 @@ def test_sharded_slurm_run_equals_the_local_run(slurm, tmp_path):
         "--latency-wait",
         "5",
         env=slurm,
+        cancel="rule_make_cam_wildcards_1",
     )
     log = r.stdout + r.stderr
     submitted = log.count("has been submitted with SLURM jobid")
     assert submitted >= 10, log[-3000:]  # every per-image shard is a SLURM job
-    assert "make_cam" in log and "shard=1" in log
+    # the cancelled shard was submitted again on its own (the profile's retry), its sibling once
+    assert cancelled, "make_cam's shard 1 was never seen in the queue"
+    make_cam = []  # (shard, SLURM job id) of each make_cam submission
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", log):
+        rule, shard, job_id = (re.search(p, block) for p in (r"^(?:local)?rule (\w+):", r"shard=(\d+)", r"jobid (\d+)"))
+        if rule and rule[1] == "make_cam" and shard and job_id:
+            make_cam.append((shard[1], job_id[1]))
+    assert sorted(shard for shard, _ in make_cam) == ["0", "1", "1"], log[-4000:]
+    assert ("1", cancelled[0]) in make_cam
     assert_same_stage_files(tmp_path / "local/results/tiny", tmp_path / "slurm/results/tiny")
-    print(f"\nlocal {local_s:.1f} s; SLURM {slurm_s:.1f} s with {submitted} jobs submitted")
+    print(f"\nlocal {local_s:.1f} s; SLURM {slurm_s:.1f} s, {submitted} jobs submitted, {cancelled[0]} cancelled")
