@@ -5,33 +5,38 @@ the workflow when it reads the config, never by a stage.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from .config import ConfigError
-from .datasets import DatasetError, label_classes, open_dataset, split_ids
+from .config import SPLIT_LISTS, ConfigError
+from .datasets import SPLIT_KEYS, DatasetError, reader, split_list_path
+from .split_index import SplitIndex, folder_digest, write_stamp
 
 
-def split_size(cfg: dict, key: str) -> int | None:
-    """Number of ids in split ``dataset.<key>`` when it can be known before the run."""
+def split_sizes(cfg: dict, index: SplitIndex | None) -> dict[str, int | None]:
+    """Images per split (train, eval, val) as far as they are known before the run: from the split
+    index, or for the toy set from its settings."""
+    if cfg["dataset"]["kind"] == "toy":
+        toy = cfg.get("toy", {})
+        return {s: toy.get("n_val") if s == "val" else toy.get("n_train") for s in SPLIT_LISTS}
+    return {s: index.count(s) if index else None for s in SPLIT_LISTS}
+
+
+def split_index(cfg: dict, folder: str | Path | None, build: bool = True) -> tuple[SplitIndex | None, list[str]]:
+    """The split index of a VOC or COCO dataset (None for the toy set, and where a split file cannot
+    be read), and the problems met reading it, each naming its key."""
     ds = cfg["dataset"]
     if ds["kind"] == "toy":
-        toy = cfg.get("toy", {})
-        return toy.get("n_val") if key == "val_list" else toy.get("n_train")
-    path = Path(ds["root"]) / ds[key]
-    if not path.is_file() or not path.read_text().strip():
-        return None
+        return None, []
     try:
-        return len(set(split_ids(ds, key)))
-    except DatasetError:
-        return None  # reported by the dataset checks
-
-
-def _dataset_problems(ds: dict) -> list[str]:
-    """Class lists that do not fit the dataset (the files exist)."""
-    try:
-        known = label_classes(ds)
+        return SplitIndex(ds, folder, build), []
     except DatasetError as err:
-        return [f"config key dataset.{'train_list' if ds['kind'] == 'coco' else 'label_classes'}: {err}"]
+        return None, [f"config key dataset: {err}"]
+
+
+def _dataset_problems(ds: dict, index: SplitIndex) -> list[str]:
+    """Class lists that do not fit the dataset (its split index read)."""
+    known = list(ds.get("label_classes") or index.categories() or reader(ds["kind"]).default_label_classes(ds))
     unknown = [c for c in ds["classes"] if c not in known]
     if unknown:
         source = {
@@ -39,18 +44,17 @@ def _dataset_problems(ds: dict) -> list[str]:
             "coco": "the categories of the COCO file",
         }[ds["kind"]]
         return [f"config key dataset.classes: {unknown} not among {source}: {', '.join(known)}"]
-    try:
-        open_dataset(ds)
-    except DatasetError as err:
-        return [f"config key dataset: {err}"]
     return []
 
 
 def cuda_visible() -> bool:
-    """Whether this process sees a CUDA device (how ``device: auto`` resolves here)."""
-    import torch
-
-    return torch.cuda.is_available()
+    """Whether CUDA devices are visible here (how ``device: auto`` resolves), without importing torch
+    (the workflow asks when it is parsed, in every cluster job too): an NVIDIA device node, and
+    CUDA_VISIBLE_DEVICES not empty or -1 where it is set."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip() in ("", "-1"):
+        return False
+    return any(Path("/dev").glob("nvidia[0-9]*"))
 
 
 def weights_problem(path: str) -> str | None:
@@ -111,8 +115,29 @@ def schema_problem(err) -> str:
     return f"{where}: {err.message}"
 
 
-def check_config(cfg: dict) -> list[str]:
-    """Every problem a schema cannot express, each naming its key (empty when all is well)."""
+def startup(
+    cfg: dict, index_folder: str | Path, external_stamp: str | Path | None = None
+) -> tuple[SplitIndex | None, list[str]]:
+    """What the submitting process does when it reads a config (a cluster job does none of it): the
+    split index, read where stale and cached in ``index_folder``, each split's stamp refreshed
+    (check_dataset's input), the stamp of a folder of external CAMs (import_cam's input), and every
+    problem of check_config."""
+    ds = cfg["dataset"]
+    ext = cfg["cam"].get("external")
+    if ext and external_stamp and Path(ext).expanduser().is_dir():
+        write_stamp(external_stamp, folder_digest(Path(ext).expanduser(), ".npy"))
+    index = None
+    if ds["kind"] != "toy" and Path(ds["root"]).is_dir() and all(split_list_path(ds, k).is_file() for k in SPLIT_KEYS):
+        index, problems = split_index(cfg, index_folder)
+        if problems:
+            return None, problems
+        index.refresh_stamps()
+    return index, check_config(cfg, index)
+
+
+def check_config(cfg: dict, index: SplitIndex | None = None) -> list[str]:
+    """Every problem a schema cannot express, each naming its key (empty when all is well).
+    ``index``: the dataset's split index (read here, in memory, when not given)."""
     errors = []
     ds = cfg["dataset"]
     root = Path(ds["root"])
@@ -131,8 +156,13 @@ def check_config(cfg: dict) -> list[str]:
             )
         if ds["kind"] == "voc" and ds.get("image_dir"):
             errors.append("config key dataset.image_dir: not used by kind 'voc' (its images are in JPEGImages)")
-        if not errors:
-            errors += _dataset_problems(ds)
+        if errors:
+            index = None
+        elif index is None:
+            index, problems = split_index(cfg, None)
+            errors += problems
+        if index is not None:
+            errors += _dataset_problems(ds, index)
     else:
         from .toy import TOY_CLASSES
 
@@ -190,8 +220,8 @@ def check_config(cfg: dict) -> list[str]:
             errors.append(f"config key {section}.scale_range: [{a}, {b}] is not [low, high]")
     if cfg["maskrcnn"]["min_size"] > cfg["maskrcnn"]["max_size"]:
         errors.append("config key maskrcnn.min_size: larger than maskrcnn.max_size")
-    n_train = split_size(cfg, "train_list")
-    n_eval = split_size(cfg, "eval_list")
+    sizes = split_sizes(cfg, index)
+    n_train, n_eval = sizes["train"], sizes["eval"]
     shards, smallest = cfg.get("shards", 1), min((n for n in (n_train, n_eval) if n is not None), default=None)
     if smallest is not None and shards > smallest:
         which = "train_list" if smallest == n_train else "eval_list"

@@ -29,8 +29,18 @@ from .datasets import IGNORE, SPLIT_KEYS, DatasetError, read_image
 from .digest import config_digest, file_digest
 
 
-@lru_cache(maxsize=4)
-def _load(path: str, mtime_ns: int) -> COCO:
+def read_json(path: str | Path) -> dict:
+    """The parsed JSON of a COCO instances file, checked to have its three lists (parsed once per
+    process and again when it changes); a DatasetError naming the file when it is missing or
+    malformed."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: COCO annotation file not found")
+    return _read_json(str(path), path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=2)
+def _read_json(path: str, mtime_ns: int) -> dict:
     try:
         with open(path) as fh:
             data = json.load(fh)
@@ -41,11 +51,22 @@ def _load(path: str, mtime_ns: int) -> COCO:
     for key in ("annotations", "categories"):
         if not isinstance(data.get(key), list):
             raise DatasetError(f"{path}: not a COCO instances file (no '{key}' list)")
+    return data
+
+
+@lru_cache(maxsize=4)
+def _load(path: str, mtime_ns: int) -> COCO:
     coco = COCO()
-    coco.dataset = data
+    coco.dataset = read_json(path)
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its progress
         coco.createIndex()
     return coco
+
+
+def forget_parsed() -> None:
+    """Drop the parsed files ``read_json`` and ``load`` keep."""
+    _read_json.cache_clear()
+    _load.cache_clear()
 
 
 def load(path: str | Path) -> COCO:
@@ -73,6 +94,32 @@ def split_ids(path: str | Path) -> list[str]:
     if not images:
         raise DatasetError(f"{path}: the COCO file lists no image")
     return [image_key(im["file_name"]) for im in images]
+
+
+def index_split(ds: dict, key: str, with_gt: bool) -> dict:
+    """What the split index (irn_core.split_index) keeps of split ``dataset.<key>``, read from its
+    JSON without building pycocotools' index: ids (in file order), the image file behind each (its
+    annotations are in the JSON itself), the largest image (H, W) and the categories."""
+    root = Path(ds["root"])
+    path = root / ds[key]
+    data = read_json(path)
+    images = data["images"]
+    if not images:
+        raise DatasetError(f"{path}: the COCO file lists no image")
+    dirs = [ds.get("image_dir") or "."] if isinstance(ds.get("image_dir") or ".", str) else list(ds["image_dir"])
+    files = [path.relative_to(root).as_posix()]
+    for im in images:
+        name = im["file_name"]
+        found = next((d for d in dirs if (root / d / name).is_file()), dirs[0])
+        files.append((Path(found) / name).as_posix())
+    sized = [im for im in images if isinstance(im.get("height"), int) and isinstance(im.get("width"), int)]
+    largest = max(sized, key=lambda im: im["height"] * im["width"], default=None)
+    return {
+        "ids": [image_key(im["file_name"]) for im in images],
+        "files": files,
+        "largest": [largest["height"], largest["width"]] if largest else None,
+        "categories": [c["name"] for c in data["categories"]],
+    }
 
 
 def rle_encode(mask: np.ndarray) -> dict:

@@ -16,7 +16,8 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-EXECUTION_KEYS = ("run_name", "device", "threads", "num_workers", "channels_last")
+# manifests: the check_dataset manifests a rule passes its stage (irn_core.datasets.stage_dataset)
+EXECUTION_KEYS = ("run_name", "device", "threads", "num_workers", "channels_last", "manifests")
 
 
 class ConfigError(ValueError):
@@ -61,7 +62,14 @@ def without_execution(cfg: dict) -> dict:
 
 # ---- the declarations of the stage modules -----------------------------------------------------
 STAGES = Path(__file__).resolve().parent / "stages"
-DATASET_KEYS = ("dataset.kind", "dataset.root", "dataset.classes", "dataset.label_classes", "dataset.image_dir")
+DATASET_KEYS = (
+    "dataset.kind",
+    "dataset.root",
+    "dataset.classes",
+    "dataset.label_classes",
+    "dataset.image_dir",
+    "dataset.max_side",
+)
 SPLIT_LISTS = {"train": "train_list", "eval": "eval_list", "val": "val_list"}
 _CONDITION = re.compile(r"^(?P<key>\S+) if (?P<lhs>\S+) (?P<op>==|!=) (?P<rhs>\S+)$")
 

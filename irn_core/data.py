@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from PIL import Image
 from torch.utils.data import Dataset
 
-from .datasets import IGNORE
+from .datasets import IGNORE, pil_resize
 from .datasets import Dataset as ImageDataset
 
 MEAN = np.array([0.485, 0.456, 0.406], np.float32) * 255
@@ -17,16 +16,6 @@ STD = np.array([0.229, 0.224, 0.225], np.float32) * 255
 def normalise(img: np.ndarray) -> np.ndarray:
     """(H, W, 3) uint8 -> (3, H, W) float32 with ImageNet mean/std."""
     return ((img.astype(np.float32) - MEAN) / STD).transpose(2, 0, 1)
-
-
-def pil_resize(arr: np.ndarray, size: tuple[int, int], nearest: bool = False) -> np.ndarray:
-    """Resize a uint8 image (H, W, 3) or label map (H, W) to ``size`` (h, w) as the public code
-    does: PIL bicubic on the uint8 image (before normalising), PIL nearest on labels (it samples
-    ``floor((x + 0.5) * in / out)``, the centre of each output pixel)."""
-    if arr.shape[:2] == tuple(size):
-        return arr
-    resample = Image.NEAREST if nearest else Image.BICUBIC
-    return np.asarray(Image.fromarray(arr).resize((size[1], size[0]), resample))
 
 
 def scaled_size(size: tuple[int, int], scale: float) -> tuple[int, int]:
@@ -86,7 +75,7 @@ class LabelMapCrops(Dataset):
         self,
         data: ImageDataset,
         ids: list[str],
-        labels: dict[str, np.ndarray],
+        labels,  # image id -> label map: a dict, or io.StageArrays (read per crop)
         scale_range: tuple[float, float],
         crop: int,
         seed: int = 0,

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .cam import stage_cams
 from .datasets import IGNORE, open_dataset
-from .layout import GT_COCO, PREDICTIONS, STAGE_FILES
+from .layout import GT_COCO, MODELS, PREDICTIONS, STAGE_FILES
 from .voc import voc_palette
 
 PANEL_FILES = ("cams", "relations", "irn", "sem", "ins")  # the stage files the panels draw
@@ -82,6 +83,38 @@ def _run_settings(files: dict[str, Path]) -> dict:
     return merged
 
 
+def irn_maps(
+    model_path: str | Path, image: np.ndarray, settings: dict | None = None, channels_last: bool = True
+) -> dict[str, np.ndarray]:
+    """Boundary map and displacement field of one (H, W, 3) uint8 image from the trained IRNet, as
+    infer_irn makes them (its stage file is temporary: removed once the walk is made). ``settings``:
+    the ``irn`` section for ``infer_pad_to`` and ``flip_aligned`` (the schema's defaults without);
+    ``channels_last``: the layout infer_irn ran in (another gives the same maps up to float rounding)."""
+    import torch
+
+    from .checkpoints import load_checkpoint
+    from .data import normalise
+    from .stages.irnet import irn_forward, load_irnet
+
+    backbone = load_checkpoint(model_path)["settings"]["cam"]["backbone"]
+    net = load_irnet({"cam": {"backbone": backbone}, "channels_last": channels_last}, model_path, torch.device("cpu"))
+    settings = {"infer_pad_to": None, "flip_aligned": True, **(settings or {})}
+    boundary, disp = irn_forward(
+        net, torch.from_numpy(normalise(image)), settings["infer_pad_to"], settings["flip_aligned"]
+    )
+    return {"boundary": boundary.numpy(), "disp": disp.numpy()}
+
+
+def _irn_settings(walk: Path) -> dict | None:
+    """The ``irn`` settings IRNet's maps were made with, as the walk file records them."""
+    from .io import open_stage
+
+    if not walk.is_file():
+        return None
+    with open_stage(walk) as f:
+        return json.loads(f.attrs.get("irn_config_json", "{}")).get("irn")
+
+
 def _read(files: dict, key: str, image_id: str) -> dict | None:
     """The arrays of one image in one stage file, or None when the stage has not run on it."""
     from .io import open_stage, read_group
@@ -97,7 +130,9 @@ def image_panels(
 ) -> list[tuple[str, np.ndarray | str]]:
     """(title, RGB image or a note) per stage for one image of a run folder (results/<run_name>;
     a relative dataset root is taken from the folder holding results/). ``files``: the stage files
-    by name (irn_core.layout.STAGE_FILES), by default those of the run folder."""
+    by name (irn_core.layout.STAGE_FILES), by default those of the run folder; without the irn
+    file (temporary), the boundary and displacement panels come from the IRNet model (``irn_model``
+    in ``files``, by default the run's)."""
     import torch
 
     from .instances import instance_map
@@ -120,6 +155,9 @@ def image_panels(
         raise KeyError(f"image '{image_id}' is in no stage file of {run} (nor in its held-out split)")
     image = data.load_image(image_id)
     size = image.shape[:2]
+    irn_model = Path(given.get("irn_model", run / MODELS["irn"]))
+    if groups["irn"] is None and irn_model.is_file() and any(g is not None for g in groups.values()):
+        groups["irn"] = irn_maps(irn_model, image, _irn_settings(Path(given.get("walk", run / STAGE_FILES["walk"]))))
     note = "{} has not run on this image".format
     panels: list[tuple[str, np.ndarray | str]] = []
     if data.has_gt(image_id):
@@ -128,7 +166,8 @@ def image_panels(
     else:
         panels.append(("image (no ground truth)", image))
     if (g := groups["cams"]) is not None:
-        panels += [(f"CAM: {classes[k]}", heat(image, cam)) for k, cam in zip(g["keys"], g["cam_full"])]
+        keys, full = stage_cams(g, 1)
+        panels += [(f"CAM: {classes[k]}", heat(image, cam)) for k, cam in zip(keys, full)]
         if not len(g["keys"]):
             panels.append(("CAMs", "no foreground label"))
     else:

@@ -26,6 +26,11 @@ MASKRCNN_EVAL = "maskrcnn/{source}/eval.json"
 MASKRCNN_SCRIPTED = "maskrcnn/{source}/model.ts"
 DEEPLAB_SCRIPTED = "deeplab/model.ts"
 PREDICTIONS = "maskrcnn/{source}/predictions_val.json"  # its held-out predictions (COCO results)
+# stage files removed once their readers have run (Snakemake temp(); kept with `snakemake --notemp`):
+# IRNet's maps (30 KB an image at toy size) are read by random_walk only, and remade by infer_irn from
+# the kept model when a walk setting changes (the diagnostics, the report and `irn show` remake those
+# of their few images from the model)
+TEMPORARY = ("irn",)
 # trained models, by name (the report's loss curves are drawn in this order)
 MODELS = {
     "cam": "cam/model.pt",
@@ -52,6 +57,8 @@ EVALS = {
 }
 # the other files of a run
 MANIFEST = "dataset/{split}.json"  # check_dataset's manifest of a split
+SPLIT_INDEX = "dataset/index"  # what planning needs of the splits, cached (irn_core.split_index)
+EXTERNAL_STAMP = "cam/external.stamp"  # digest of a folder of external CAMs (import_cam's input)
 PSEUDO_COCO = "labels/ins_pseudo_coco.json"  # the instance pseudo labels as COCO JSON
 GT_COCO = "maskrcnn/gt_{split}_coco.json"  # ground-truth instances of a split as COCO JSON
 SUMMARY = "{name}.json"  # summary.json, summary_<target>.json
@@ -132,13 +139,17 @@ def benchmark_job(path: str | Path) -> str:
 # ---- what a job of each rule costs -----------------------------------------------------------------
 @dataclass(frozen=True)
 class Job:
-    """What one job of a rule needs, for an executor (SLURM) to place it. Seconds and MB are upper
-    estimates for VOC-sized images (500 x 375) with ResNet-50 on one GPU or 8 cores."""
+    """What one job of a rule needs, for an executor (SLURM) to place it. Seconds and MB come from
+    ``benchmarks/bench_scale.py --part stages`` (results.json ``scale.stages``): the pipeline on 50
+    images of about 500 x 375 with ResNet-50 on 2 CPU threads, each job's seconds per image and peak
+    RSS, with a margin (seconds x1.5, MB x1.25); the per-megapixel MB from ``--part memory``'s large
+    photo. Jobs on more cores run faster than this; on a GPU see GPU_SPEEDUP."""
 
-    minutes: float  # fixed wall time
-    seconds_per_image: float  # per image of the job (per epoch for training; x4 without a GPU)
-    mb: int  # fixed memory (torch rules: ResNet-50's; scaled by the backbone)
-    mb_per_image: float = 0.0
+    minutes: float  # fixed wall time (start-up, model load, the job's own parse of the workflow)
+    seconds_per_image: float  # per image of the job on the CPU (per image and epoch for training)
+    mb: int  # peak memory at 500 x 375 (torch rules: with ResNet-50, scaled by the backbone)
+    mb_per_image: float = 0.0  # what grows with the job's images (a COCO JSON built in memory)
+    mb_per_megapixel: float = 0.0  # per megapixel of the job's largest image (dataset.max_side bounds it)
     splits: tuple[str, ...] = ()  # the splits whose images a job reads
     torch: bool = False  # runs on the GPU when there is one
     sharded: bool = False  # one shard of its images per job (shards > 1)
@@ -146,33 +157,54 @@ class Job:
     epochs: str | None = None  # the config section whose epochs multiply its time
 
 
+# A torch job on one GPU against the CPU figures: assumed, not measured (no GPU was lent to the
+# sessions that measured; bench_scale.py --part stages on a CUDA machine measures it)
+GPU_SPEEDUP = 10
+
 JOBS = {
-    "prepare_toy": Job(5, 0.05, 1000, splits=("train", "val")),
-    "check_dataset": Job(5, 0.05, 2000, splits=("train", "eval", "val"), threads="all"),
-    "train_cam": Job(10, 0.3, 12000, splits=("train",), torch=True, threads="all", epochs="cam"),
-    "make_cam": Job(5, 0.5, 8000, splits=("train", "eval"), torch=True, sharded=True, threads="all"),
-    "import_cam": Job(5, 0.05, 4000, splits=("train", "eval")),
-    "eval_cam": Job(5, 0.1, 4000, splits=("eval",)),
-    "mine_relations": Job(5, 2.0, 4000, splits=("train",), sharded=True, threads="all"),
-    "train_irn": Job(10, 0.3, 12000, 0.3, splits=("train",), torch=True, threads="all", epochs="irn"),
-    "infer_irn": Job(5, 0.5, 8000, splits=("train", "eval"), torch=True, sharded=True, threads="all"),
-    "random_walk": Job(5, 3.0, 8000, splits=("train", "eval"), torch=True, sharded=True, threads="all"),
-    "make_labels": Job(5, 0.2, 4000, splits=("train", "eval"), torch=True, sharded=True, threads="all"),
-    "pseudo_coco": Job(5, 0.05, 4000, 0.05, splits=("train", "eval")),
-    "baselines": Job(5, 0.2, 4000, splits=("eval",), sharded=True),
-    "eval_pseudo": Job(5, 0.2, 4000, splits=("eval",)),
-    "diagnostics": Job(5, 8.0, 8000, splits=("eval",), torch=True, threads="all"),
-    "gt_coco": Job(5, 0.05, 2000, 0.05, splits=("train", "val")),
+    # measured (bench_scale.py, 500 x 375, ResNet-50, 2 CPU threads): s per image, peak MB. The MB of
+    # a per-image torch rule: its peak above a bare process (550 MB) over its largest image (500 x 500)
+    # with ResNet-50, x1.25, per megapixel, scaled by the backbone; of the others: the slope from 0.79
+    # to 12 megapixels (bench_scale.py --part memory: one 4000 x 3000 photo, max_side 1024 vs none)
+    "prepare_toy": Job(5, 0.05, 1000, splits=("train", "val")),  # toy only (not measured at size)
+    "check_dataset": Job(5, 0.004, 700, splits=("train", "eval", "val"), threads="all"),  # 372 images/s, 546
+    "train_cam": Job(10, 3.4, 11000, splits=("train",), torch=True, threads="all", epochs="cam"),  # 2.23, 8783
+    "make_cam": Job(
+        5, 8.3, 1000, mb_per_megapixel=21000, splits=("train", "eval"), torch=True, sharded=True, threads="all"
+    ),  # 5.51, 4777
+    "import_cam": Job(5, 0.05, 1100, splits=("train", "eval")),  # not measured: as eval_cam's MB
+    "eval_cam": Job(5, 0.18, 1100, mb_per_megapixel=35, splits=("eval",)),  # 0.12, 818
+    "mine_relations": Job(
+        5, 0.84, 1800, mb_per_megapixel=270, splits=("train",), sharded=True, threads="all"
+    ),  # 0.56, 1396
+    "train_irn": Job(10, 2.3, 12200, splits=("train",), torch=True, threads="all", epochs="irn"),  # 1.53, 9728
+    "infer_irn": Job(
+        5, 1.75, 1000, mb_per_megapixel=3300, splits=("train", "eval"), torch=True, sharded=True, threads="all"
+    ),  # 1.17, 1216
+    "random_walk": Job(
+        5, 0.5, 1000, mb_per_megapixel=1750, splits=("train", "eval"), torch=True, sharded=True, threads="all"
+    ),  # 0.33, 901
+    "make_labels": Job(
+        5, 0.13, 1000, mb_per_megapixel=440, splits=("train", "eval"), torch=True, sharded=True, threads="all"
+    ),  # 0.086, 638
+    "pseudo_coco": Job(5, 0.08, 700, 0.05, splits=("train", "eval")),  # 0.053, 521
+    "baselines": Job(5, 0.14, 1000, mb_per_megapixel=70, splits=("eval",), sharded=True),  # 0.094, 753
+    "eval_pseudo": Job(5, 0.7, 1100, mb_per_megapixel=35, splits=("eval",)),  # 0.45, 834
+    "diagnostics": Job(5, 6.0, 1000, mb_per_megapixel=3000, splits=("eval",), torch=True, threads="all"),  # 3.98, 1151
+    "gt_coco": Job(5, 0.63, 900, 0.05, splits=("train", "val")),  # 0.42 (10 images), 697
+    # on pseudo labels without instances (random weights): no mask loss; x2 margin
     "train_maskrcnn": Job(
-        10, 0.5, 16000, 0.05, splits=("train", "eval"), torch=True, threads="half", epochs="maskrcnn"
-    ),
-    "eval_maskrcnn": Job(5, 0.3, 8000, 0.02, splits=("val",), torch=True, threads="half"),
-    "train_deeplab": Job(10, 0.3, 12000, splits=("train",), torch=True, threads="all", epochs="deeplab"),
-    "eval_deeplab": Job(5, 0.5, 8000, splits=("val",), torch=True, threads="all"),
+        10, 12.0, 6300, 0.05, splits=("train", "eval"), torch=True, threads="half", epochs="maskrcnn"
+    ),  # 5.88, 5028
+    "eval_maskrcnn": Job(5, 3.7, 1000, 0.02, 3300, splits=("val",), torch=True, threads="half"),  # 2.46, 1212
+    "train_deeplab": Job(10, 2.7, 5000, splits=("train",), torch=True, threads="all", epochs="deeplab"),  # 1.80, 4021
+    "eval_deeplab": Job(
+        5, 13.7, 1000, mb_per_megapixel=10600, splits=("val",), torch=True, threads="all"
+    ),  # 9.11, 2676
     "summary": Job(2, 0, 1000),
     "report": Job(5, 0, 4000),
     "export_public": Job(5, 0.1, 2000, splits=("train", "eval")),
-    "predict": Job(5, 0.5, 8000, torch=True, threads="all"),
+    "predict": Job(5, 8.3, 1000, mb_per_megapixel=21000, torch=True, threads="all"),  # as make_cam
     "index_shards": Job(2, 0.001, 1000, splits=("train", "eval")),
 }
 BACKBONE_MEMORY = {"resnet50": 1.0, "resnet18": 0.5, "resnet_tiny": 0.125}  # of a torch rule's fixed MB
@@ -185,17 +217,21 @@ def job_images(rule: str, split_sizes: dict[str, int], shards: int) -> int:
     return -(-n // shards) if job.sharded else n
 
 
-def job_mb(rule: str, images: int, backbone: str, attempt: int = 1) -> int:
-    """Memory of a job (MB): fixed + per image; doubles with each retry."""
+def job_mb(rule: str, images: int, backbone: str, attempt: int = 1, megapixels: float = 0.1875) -> int:
+    """Memory of a job (MB): fixed + per image + per megapixel of its largest image (default
+    500 x 375); doubles with each retry."""
     job = JOBS[rule]
-    fixed = max(1000, job.mb * BACKBONE_MEMORY[backbone]) if job.torch else job.mb
-    return int((fixed + job.mb_per_image * images) * 2 ** (attempt - 1))
+    scale = BACKBONE_MEMORY[backbone] if job.torch else 1.0
+    fixed = max(1000, job.mb * scale) if job.torch else job.mb
+    per_mp = job.mb_per_megapixel * scale
+    return int((fixed + job.mb_per_image * images + per_mp * megapixels) * 2 ** (attempt - 1))
 
 
 def job_minutes(rule: str, images: int, epochs: int, gpu: bool, attempt: int = 1) -> int:
-    """Wall-time limit of a job (minutes): fixed + per image (x epochs; x4 for a torch rule without
-    a GPU); doubles with each retry."""
+    """Wall-time limit of a job (minutes): fixed + per image (x epochs; / GPU_SPEEDUP for a torch
+    rule on a GPU); doubles with each retry."""
     job = JOBS[rule]
-    slow = 4 if job.torch and not gpu else 1
-    seconds = job.seconds_per_image * images * (epochs if job.epochs else 1) * slow
+    seconds = job.seconds_per_image * images * (epochs if job.epochs else 1)
+    if job.torch and gpu:
+        seconds /= GPU_SPEEDUP
     return int((job.minutes + seconds / 60) * 2 ** (attempt - 1))

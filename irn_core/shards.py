@@ -55,7 +55,7 @@ def write_index(out_path: str | Path, shard_paths: list[str | Path]) -> dict:
                     raise ValueError(f"{path}: image '{name}' is also in {seen[name]}")
                 seen[name] = path
                 links.append((name, rel))
-    with atomic_path(out_path) as tmp, h5py.File(tmp, "w") as f:
+    with atomic_path(out_path) as tmp, h5py.File(tmp, "w", libver="latest") as f:
         for name, rel in links:
             f[name] = h5py.ExternalLink(rel, name)
         for k, v in (attrs or {}).items():

@@ -289,3 +289,15 @@ def default_label_classes(ds: dict) -> list[str]:
 
 
 split_ids = read_split  # the ids of a split file
+
+
+def index_split(ds: dict, key: str, with_gt: bool) -> dict:
+    """What the split index (irn_core.split_index) keeps of split ``dataset.<key>``: its ids (in
+    list order) and the files behind them, relative to the root (the files need not exist: a
+    missing one is check_dataset's to report). The list alone is read."""
+    ids = read_split(Path(ds["root"]) / ds[key])
+    folders = ["JPEGImages/{}.jpg", "Annotations/{}.xml"]
+    if with_gt:
+        folders += ["SegmentationClass/{}.png", "SegmentationObject/{}.png"]
+    files = [ds[key]] + [f.format(i) for i in dict.fromkeys(ids) for f in folders]
+    return {"ids": ids, "files": files, "largest": None, "categories": None}

@@ -2,7 +2,16 @@ import numpy as np
 import pytest
 import torch
 
-from irn_core.cam import cam_to_label, multiscale_cam, normalise_max, strided_size, strided_up_size
+from irn_core.cam import (
+    cam_to_label,
+    merge_scales,
+    multiscale_cam,
+    multiscale_raw,
+    normalise_max,
+    stage_cams,
+    strided_size,
+    strided_up_size,
+)
 from irn_core.checkpoints import atomic_save
 from irn_core.data import pil_resize, scaled_views
 from irn_core.models import CAMNet, WeightsError, build_backbone, load_cam_backbone
@@ -47,6 +56,46 @@ def test_multiscale_cam_shapes_and_flip_equivariance():
     assert torch.allclose(s4.amax((1, 2)), torch.ones(2), atol=1e-3)
     # image + flip inference: flipping the input flips the maps
     assert torch.allclose(fullf, full.flip(-1), atol=1e-4)
+
+
+def test_merged_scales_upsample_to_a_multiple_of_16_then_crop():
+    # one scale, one class: a 1 x 2 map [0, 2] of a 4 x 8 image. Full resolution: bilinear to
+    # 16 x 16 (the next multiple of 16), cropped to 4 x 8; output column x samples the map at
+    # x / 8 - 0.4375 (half-pixel centres), clamped to [0, 1], so columns 0-3 are 0 and 4-7 are
+    # 2 * (0.0625, 0.1875, 0.3125, 0.4375); then divided by the maximum (+1e-5)
+    raw = [torch.tensor([[[0.0, 2.0]]])]
+    full = merge_scales(raw, (4, 8), 1)
+    row = torch.tensor([0, 0, 0, 0, 0.125, 0.375, 0.625, 0.875])
+    assert full.shape == (1, 4, 8) and full.is_contiguous()
+    assert torch.allclose(full, (row / (0.875 + 1e-5)).expand(1, 4, 8))
+    # stride 4: a 1 x 2 target, the map as it is
+    assert torch.allclose(merge_scales(raw, (4, 8), 4), torch.tensor([[[0.0, 2 / (2 + 1e-5)]]]))
+    # two scales add up before the division
+    both = merge_scales([*raw, torch.tensor([[[1.0]]])], (4, 8), 4)
+    assert torch.allclose(both, torch.tensor([[[1 / (3 + 1e-5), 3 / (3 + 1e-5)]]]))
+    assert merge_scales([], (5, 7), 4).shape == (0, 2, 2) and merge_scales([], (5, 7), 1).shape == (0, 5, 7)
+    with pytest.raises(ValueError, match="stride 4 and 1, not 16"):
+        merge_scales(raw, (4, 8), 16)
+
+
+def test_stored_scales_give_the_cams_of_multiscale_cam_bit_for_bit():
+    torch.manual_seed(0)
+    net = CAMNet(build_backbone("resnet_tiny"), 3, pretrained=False).eval()
+    net.classifier.weight.data.abs_()
+    keys = torch.tensor([1, 2])
+    img = np.random.default_rng(1).integers(0, 256, (45, 61, 3), dtype=np.uint8)
+    views = scaled_views(img, (1.0, 0.5, 1.5, 2.0))
+    with torch.no_grad():
+        s4, full = multiscale_cam(net.cam, views, keys, (45, 61))
+        raw = multiscale_raw(net.cam, views, keys)
+    group = {"keys": keys.numpy(), "image_size": np.array([45, 61])}
+    group.update({f"cam_raw_{i}": r.numpy() for i, r in enumerate(raw)})
+    assert [r.shape for r in raw] == [(2, 3, 4), (2, 2, 2), (2, 5, 6), (2, 6, 8)]  # stride 16 of each scale
+    for stride, ref in ((4, s4), (1, full)):
+        k, cams = stage_cams(group, stride)
+        assert k.tolist() == [1, 2] and np.array_equal(cams, ref.numpy())
+    # imported maps are read as stored
+    assert stage_cams({"keys": np.array([3]), "cam_s4": np.ones((1, 2, 2))}, 4)[1].shape == (1, 2, 2)
 
 
 def test_cam_is_classifier_projection():
@@ -125,3 +174,21 @@ def test_imagenet_weights_come_from_the_torch_cache(tmp_path, monkeypatch):
     assert torch.equal(net.conv1.weight, source.conv1.weight)
     with pytest.raises(WeightsError, match="'resnet_tiny' has no ImageNet weights"):
         build_backbone("resnet_tiny", "imagenet")
+
+
+def test_merged_cams_do_not_depend_on_the_thread_count():
+    # each reader merges the stored per-scale maps with its own thread count (random_walk with all
+    # of them, baselines with one): torch's float32 bilinear kernel rounds some elements 1 ulp apart
+    # between 1 and 2 threads at this size (found on a real image: 117 x 110, 3 classes)
+    rng = np.random.default_rng(0)
+    raw = [torch.from_numpy(rng.random((3, h, w), dtype=np.float32)) for h, w in ((8, 7), (4, 4), (11, 11), (15, 14))]
+    threads = torch.get_num_threads()
+    try:
+        merged = {}
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            merged[n] = [merge_scales(raw, (117, 110), stride) for stride in (4, 1)]
+    finally:
+        torch.set_num_threads(threads)
+    for a, b in zip(merged[1], merged[2]):
+        assert a.dtype == torch.float32 and torch.equal(a, b)

@@ -247,19 +247,28 @@ def _job_resources(stdout: str, rule: str) -> list[dict]:
     return out
 
 
-@pytest.mark.parametrize("device, gpu, slow", [("cuda", "1", 1), ("cpu", "0", 4)])
-def test_resources_scale_with_the_images_of_a_job(tmp_path, device, gpu, slow):
-    """make_cam with shards: 2 reads half of the 600 + 600 train/eval images per job: 0.5 s per
-    image (x4 without a GPU) on top of 5 minutes; memory is the table's 8000 MB scaled to the tiny
-    backbone (x 0.125). A GPU is asked for only by torch rules, and only when the device is cuda."""
+@pytest.mark.parametrize("device, gpu", [("cuda", "1"), ("cpu", "0")])
+def test_resources_scale_with_the_images_of_a_job(tmp_path, device, gpu):
+    """make_cam with shards: 2 reads half of the 600 + 600 train/eval images per job: the table's
+    seconds per image (measured on the CPU; divided by GPU_SPEEDUP on a GPU) on top of its fixed
+    minutes; memory is the table's MB (at least 1000) plus its MB per megapixel of the largest
+    image, which before the check is dataset.max_side squared, scaled to the tiny backbone
+    (x 0.125). A GPU is asked for only by torch rules, and only when the device is cuda."""
+    from irn_core.layout import GPU_SPEEDUP, JOBS
+
     cfg = _load("config/config.yaml")
     cfg.update(device=device, shards=2)
     r = _dry_run(tmp_path, cfg)
     assert r.returncode == 0, r.stderr[-2000:]
     jobs = _job_resources(r.stdout, "make_cam")
     assert len(jobs) == 2
+    job = JOBS["make_cam"]
+    seconds = job.seconds_per_image * 600 / (GPU_SPEEDUP if device == "cuda" else 1)
+    side = cfg["dataset"].get("max_side", 1024)
     for res in jobs:
-        assert res["runtime"] == str(int(5 + 0.5 * 600 * slow / 60)) and res["mem_mb"] == "1000"
+        assert res["runtime"] == str(int(job.minutes + seconds / 60))
+        assert res["mem_mb"] == str(int(max(1000, job.mb * 0.125) + job.mb_per_megapixel * 0.125 * side * side / 1e6))
         assert res["gpu"] == gpu
     (eval_cam,) = _job_resources(r.stdout, "eval_cam")
-    assert "gpu" not in eval_cam and eval_cam["runtime"] == str(int(5 + 0.1 * 600 / 60))
+    cost = JOBS["eval_cam"]
+    assert "gpu" not in eval_cam and eval_cam["runtime"] == str(int(cost.minutes + cost.seconds_per_image * 600 / 60))

@@ -10,7 +10,16 @@ from PIL import Image
 
 from irn_core.checks import check_config
 from irn_core.coco import COCODataset, instances_json
-from irn_core.datasets import DatasetError, open_dataset, split_with_labels
+from irn_core.datasets import (
+    DatasetError,
+    ManifestDataset,
+    fit_size,
+    open_dataset,
+    pil_resize,
+    split_with_labels,
+    stage_dataset,
+    stage_ids,
+)
 from irn_core.evaluate import confusion, iou_from_confusion
 from irn_core.io import write_json
 from irn_core.stages.data import check_dataset
@@ -256,3 +265,46 @@ def test_coco2014_config_names_the_json_categories(tmp_path):
     (root / "annotations/instances_train2014.json").write_text(json.dumps(data))
     errors = check_config(cfg)
     assert any("config key dataset.classes: ['person'] not among the categories of the COCO file" in e for e in errors)
+
+
+def test_fit_size_bounds_the_longer_side():
+    assert fit_size((3000, 4000), 1024) == (768, 1024)  # 1024 / 4000 = 0.256: 3000 x 0.256 = 768
+    assert fit_size((375, 500), 100) == (75, 100)
+    assert fit_size((4000, 10), 1024) == (1024, 3)  # 2.56 rounds to 3
+    assert fit_size((500, 375), 1024) == (500, 375) and fit_size((500, 375), None) == (500, 375)
+
+
+def test_stages_read_the_dataset_through_the_manifests(toy_root, tmp_path):
+    """With max_side, check_dataset records the size the stages read; a stage reads ids, sizes,
+    labels and image files from the manifests (no reader), and ground truth from the reader, at
+    that size."""
+    ds = {
+        "kind": "voc",
+        "root": str(toy_root),
+        "classes": list(TOY_CLASSES),
+        "label_classes": list(TOY_CLASSES),
+        "train_list": "ImageSets/Segmentation/val.txt",
+        "max_side": 100,
+    }
+    manifest = check_dataset({"run_name": "m", "dataset": ds}, "train_list", str(tmp_path / "train.json"))
+    raw = VOCDataset(toy_root, TOY_CLASSES)
+    cfg = {"dataset": ds, "manifests": {"train": str(tmp_path / "train.json")}}
+    data = stage_dataset(cfg)
+    assert isinstance(data, ManifestDataset) and data._reader is None
+    ids = read_split(toy_root / "ImageSets/Segmentation/val.txt")
+    assert stage_ids(cfg, "train_list") == ids
+    for image_id in ids[:4]:
+        h, w = raw.image_size(image_id)
+        size = fit_size((h, w), 100)
+        assert manifest["images"][image_id]["size"] == list(size) and max(size) == 100  # toy images are 160-224 px
+        assert manifest["images"][image_id]["file"] == f"JPEGImages/{image_id}.jpg"
+        img = data.load_image(image_id)
+        assert img.shape == (*size, 3) and data.image_size(image_id) == size
+        assert (img == pil_resize(raw.load_image(image_id), size)).all()
+        assert (data.labels(image_id) == raw.labels(image_id)).all()
+    assert data._reader is None  # none of that opened the reader
+    gt = data.semantic_gt(ids[0])  # ground truth: the reader, at the size read
+    assert gt.shape == fit_size(raw.image_size(ids[0]), 100)
+    assert (gt == pil_resize(raw.semantic_gt(ids[0]), gt.shape, nearest=True)).all()
+    masks, classes, void = data.instance_gt(ids[0])
+    assert masks.shape[1:] == gt.shape == void.shape and len(classes) == len(raw.instance_gt(ids[0])[1])

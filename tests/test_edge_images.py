@@ -17,6 +17,7 @@ import yaml
 from conftest import load_config
 from PIL import Image
 
+from irn_core.cam import stage_cams
 from irn_core.toy import TOY_CLASSES, ToySettings, write_toy_dataset
 from irn_core.voc import save_palette_png
 
@@ -81,7 +82,7 @@ def test_label_less_image_flows_through(edge_run):
     assert any(f"image '{empty}' has no label among dataset.classes" in w for w in manifest["warnings"])
     assert "has no label among dataset.classes" in (out / "logs/check_dataset_train.log").read_text()
     with h5py.File(out / "cam/cams.h5") as f:
-        assert f[empty]["keys"].shape == (0,) and f[empty]["cam_full"].shape[0] == 0
+        assert f[empty]["keys"].shape == (0,) and stage_cams(f[empty], 1)[1].shape[0] == 0
     with h5py.File(out / "relations/relations.h5") as f:
         assert set(np.unique(f[empty]["label"][()])) <= {0, 255}  # background (or unsure) only
     with h5py.File(out / "labels/sem_pseudo.h5") as f:
@@ -97,8 +98,8 @@ def test_image_smaller_than_the_walk_radius_flows_through(edge_run):
     out, _, small = edge_run
     with h5py.File(out / "labels/sem_pseudo.h5") as f:
         assert f[small]["label"].shape == (32, 36)
-    with h5py.File(out / "irn/irn_out.h5") as f:
-        assert f[small]["boundary"].shape == (8, 9)
+    with h5py.File(out / "labels/walk.h5") as f:  # the walk at stride 4
+        assert f[small]["sem_walk"].shape[-2:] == (8, 9)
 
 
 @pytest.mark.slow

@@ -139,3 +139,35 @@ def test_disk_full_is_named_and_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="no space left on device while writing .*eval.json"):
         io.write_json(tmp_path / "eval.json", {})
     assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]
+
+
+def test_stage_arrays_read_one_image_at_a_time_in_each_worker(tmp_path):
+    """Training reads its label maps through StageArrays: one image's array per access, each
+    DataLoader worker through its own file handle; a missing file fails at once, a missing image
+    names it."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    from irn_core.io import StageArrays
+
+    path = tmp_path / "relations.h5"
+    with atomic_h5(path, provenance("mine_relations", "r", {})) as f:
+        for k in range(6):
+            write_group(f, f"im{k}", {"label": np.full((3, 4), k, np.uint8)})
+    arrays = StageArrays(path, "label")
+
+    class Items(torch.utils.data.Dataset):
+        def __len__(self):
+            return 6
+
+        def __getitem__(self, i):
+            return torch.from_numpy(arrays[f"im{i}"]).sum()
+
+    sums = [int(x) for x in DataLoader(Items(), batch_size=None, num_workers=2)]
+    assert sums == [12 * k for k in range(6)]  # 3 x 4 cells of value k
+    assert arrays._file is None  # the workers opened their own; this process only checked the file
+    assert arrays["im5"].tolist() == [[5] * 4] * 3
+    with pytest.raises(KeyError, match="no group for image 'im9'"):
+        arrays["im9"]
+    with pytest.raises(FileNotFoundError, match="stage file not found"):
+        StageArrays(tmp_path / "missing.h5", "label")

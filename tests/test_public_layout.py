@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from irn_core.cam import strided_size
+from irn_core.cam import stage_cams, strided_size
 from irn_core.public import read_public_cam, write_public_cam
 from irn_core.stages.cam import import_cam
 from irn_core.stages.data import check_dataset
@@ -71,6 +71,32 @@ def test_import_round_trips_public_and_hdf5_sources(dataset, tmp_path, rng):
     )
     with h5py.File(tmp_path / "cams.h5") as a, h5py.File(tmp_path / "again.h5") as b:
         assert a.attrs["content_digest"] == b.attrs["content_digest"]
+
+
+def test_import_keeps_the_per_scale_maps_of_make_cam(dataset, tmp_path, rng):
+    """Our make_cam keeps each inference scale's maps; imported, they stay so (not merged into
+    full-size maps), and they read as the CAMs merged from them."""
+    cfg, manifest = dataset
+    with h5py.File(tmp_path / "own.h5", "w") as f:
+        for image_id, rec in manifest["images"].items():
+            g = f.create_group(image_id)
+            g["keys"] = np.asarray(rec["labels"], np.int64)
+            g["image_size"] = np.asarray(rec["size"])
+            for i, side in enumerate((3, 5)):
+                g[f"cam_raw_{i}"] = rng.random((len(rec["labels"]), side, side + 1)).astype(np.float32)
+    import_cam(
+        dict(cfg, cam={"external": str(tmp_path / "own.h5")}),
+        [manifest_path(manifest, tmp_path)],
+        str(tmp_path / "cams.h5"),
+    )
+    with h5py.File(tmp_path / "own.h5") as a, h5py.File(tmp_path / "cams.h5") as b:
+        for image_id in manifest["ids"]:
+            assert sorted(b[image_id]) == ["cam_raw_0", "cam_raw_1", "image_size", "keys"]
+            assert b[image_id]["cam_raw_1"].attrs["stride"] == "16 of the scaled image"
+            for stride in (4, 1):
+                ka, ca = stage_cams(a[image_id], stride)
+                kb, cb = stage_cams(b[image_id], stride)
+                assert np.array_equal(ka, kb) and np.array_equal(ca, cb)
 
 
 def manifest_path(manifest, folder):

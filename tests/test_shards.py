@@ -39,6 +39,14 @@ def test_index_reads_as_one_stage_file(tmp_path, monkeypatch):
         assert f["i2"]["v"][()].tolist() == [2, 2, 2]
         assert f.attrs["stage"] == "make_cam" and f.attrs["shards"] == '["shards/cams.0.h5", "shards/cams.1.h5"]'
         assert len(f.attrs["content_digest"]) == 16
+        # read through the shard files themselves, in the order of the index's links, which h5py
+        # and other HDF5 tools follow
+        with h5py.File(tmp_path / "cam/cams.h5") as links:
+            assert list(f) == list(links) and dict(f.items()).keys() == set(links)
+            assert all((f[n]["v"][()] == links[n]["v"][()]).all() for n in links)
+        assert f.get("i9") is None
+        with pytest.raises(KeyError, match="cams.h5: no group for image 'i9'"):
+            f["i9"]
 
 
 def test_index_refuses_mixed_or_overlapping_shards(tmp_path):

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import time
 from contextlib import ExitStack
+from pathlib import Path
 
 import torch
 
 from ..checkpoints import Checkpointer, checkpoint_tag
-from ..config import stage_config, without_execution
-from ..datasets import open_dataset, split_ids, union_ids
+from ..config import SPLIT_LISTS, stage_config, without_execution
+from ..datasets import stage_dataset, stage_ids, union_ids
 from ..device import autocast_dtype, resolve_device, to_device
 from ..digest import config_digest, input_digest
 from ..io import atomic_h5, provenance, write_group
@@ -25,9 +26,13 @@ from ..train import epoch_loader, fit
 
 
 def rule_config(smk) -> dict:
-    """The config a rule's stage runs with: the settings the rule declares (``params.cfg``) and
-    the execution keys (threads, device, ...)."""
-    return stage_config(smk.params.cfg, smk.config)
+    """The config a rule's stage runs with: the settings the rule declares (``params.cfg``), the
+    execution keys (threads, device, ...) and the check_dataset manifests among its inputs
+    (``manifests``, by split: what irn_core.datasets.stage_dataset reads the dataset through)."""
+    cfg = stage_config(smk.params.cfg, smk.config)
+    found = {Path(f).stem: str(f) for f in smk.input if Path(f).parent.name == "dataset" and f.endswith(".json")}
+    cfg["manifests"] = {s: f for s, f in found.items() if s in SPLIT_LISTS}
+    return cfg
 
 
 def optional_input(value) -> str | None:
@@ -69,8 +74,8 @@ class PerImage:
         extra: dict | None = None,
     ):
         self.name, self.cfg, self.outputs = name, cfg, outputs
-        self.data = open_dataset(cfg["dataset"])
-        self.ids = shard_ids(union_ids(*(split_ids(cfg["dataset"], f"{s}_list") for s in splits)), *shard)
+        self.data = stage_dataset(cfg)
+        self.ids = shard_ids(union_ids(*(stage_ids(cfg, f"{s}_list") for s in splits)), *shard)
         digests = {f"{k}_digest": input_digest(path) for k, path in (inputs or {}).items()}
         self.attrs = provenance(name, cfg["run_name"], without_execution(cfg), **digests, **(extra or {}))
         self.files: dict = {}

@@ -14,10 +14,10 @@ from torch.utils.data import DataLoader
 from .. import cam as camlib
 from ..checkpoints import load_checkpoint
 from ..data import ClassificationCrops, ImageSet
-from ..datasets import open_dataset, split_ids, split_with_labels
+from ..datasets import split_with_labels, stage_dataset, stage_ids
 from ..device import resolve_device, to_device
 from ..evaluate import confusion, iou_from_confusion
-from ..io import open_stage, write_json
+from ..io import INFO, open_stage, write_json
 from ..models import CAMNet, build_backbone
 from ..progress import Progress, log
 from ..public import cam_problems, read_public_cam
@@ -56,8 +56,8 @@ def build_cam_net(cfg: dict) -> CAMNet:
 def train_cam(cfg: dict, train_manifest: str, model_out: str, ckpt_dir: str) -> dict:
     """Train the classifier (multi-label soft margin, SGD + poly decay, 10x lr on the head)."""
     settings = cfg["cam"]
-    data = open_dataset(cfg["dataset"])
-    ids, empty = split_with_labels(data, split_ids(cfg["dataset"], "train_list"))
+    data = stage_dataset(cfg)
+    ids, empty = split_with_labels(data, stage_ids(cfg, "train_list"))
     if empty:
         log(
             f"train_cam: skipping {len(empty)} image(s) without a foreground label: {', '.join(empty[:10])}"
@@ -97,7 +97,10 @@ def load_cam_net(cfg: dict, model_path: str, device: torch.device) -> CAMNet:
 
 @torch.no_grad()
 def make_cam(cfg: dict, model_path: str, out_path: str, shard: tuple[int, int] = (0, 1)) -> None:
-    """Multi-scale + flip CAMs of every train/eval image (of one shard), one HDF5 group per image."""
+    """Multi-scale + flip CAMs of every train/eval image (of one shard), one HDF5 group per image:
+    the class maps at each inference scale (``cam_raw_<i>``, stride 16 of that scale), from which
+    readers merge the CAMs at stride 4 and at full resolution (cam.stage_cams): a few KB per
+    image instead of a float map of the image's size per class."""
     device = resolve_device(cfg["device"])
     net = load_cam_net(cfg, model_path, device)
     with PerImage("make_cam", cfg, ("train", "eval"), {"cams": out_path}, {"checkpoint": model_path}, shard) as stage:
@@ -109,24 +112,22 @@ def make_cam(cfg: dict, model_path: str, out_path: str, shard: tuple[int, int] =
         for image_id, views, size in stage.progress(loader):
             keys = np.nonzero(stage.data.labels(image_id))[0]
             size = tuple(int(v) for v in size)
-            s4, full = camlib.multiscale_cam(
-                net.cam, [v.to(device) for v in views], torch.as_tensor(keys, device=device), size
-            )
+            raw = camlib.multiscale_raw(net.cam, [v.to(device) for v in views], torch.as_tensor(keys, device=device))
+            arrays = {f"cam_raw_{i}": r.float().cpu().numpy() for i, r in enumerate(raw)}
             stage.write(
                 "cams",
                 image_id,
-                {
-                    "keys": keys.astype(np.int64),
-                    "cam_s4": s4.float().cpu().numpy(),
-                    "cam_full": full.float().cpu().numpy(),
-                },
+                {"keys": keys.astype(np.int64), "image_size": np.array(size), **arrays},
+                compression="gzip",
+                shuffle=True,
+                info=dict.fromkeys(arrays, INFO["cam_raw"]),
             )
 
 
 def eval_cam(cfg: dict, cams_path: str, out_json: str) -> dict:
     """mIoU of CAM labels against the semantic ground truth over a sweep of background thresholds."""
-    data = open_dataset(cfg["dataset"])
-    ids = split_ids(cfg["dataset"], "eval_list")
+    data = stage_dataset(cfg)
+    ids = stage_ids(cfg, "eval_list")
     thresholds = sorted(set(cfg["cam"]["eval_sweep"]) | {cfg["cam"]["eval_threshold"]})
     n = len(cfg["dataset"]["classes"]) + 1
     confs = np.zeros((len(thresholds), n, n), np.int64)
@@ -135,7 +136,7 @@ def eval_cam(cfg: dict, cams_path: str, out_json: str) -> dict:
             if image_id not in f:
                 raise KeyError(f"{cams_path}: no CAMs for eval image '{image_id}'")
             g = f[image_id]
-            cams, keys = g["cam_full"][()], g["keys"][()]
+            keys, cams = camlib.stage_cams(g, 1)
             gt = data.semantic_gt(image_id)
             for t, thr in enumerate(thresholds):
                 confs[t] += confusion(camlib.cam_to_label(cams, keys, thr), gt, n)
@@ -171,21 +172,27 @@ def _manifest_records(manifests: list[str]) -> dict[str, dict]:
 
 
 def _external_cams(source: Path, image_id: str):
-    """(where, keys, cam_s4, cam_full) of one image from a public .npy folder or our HDF5."""
+    """(where, keys, cam_s4, cam_full, arrays to store) of one image from a public .npy folder or
+    our HDF5 (per-scale maps as make_cam keeps them, or merged maps)."""
     if source.is_dir():
         path = source / f"{image_id}.npy"
         if not path.is_file():
             raise ValueError(f"{path}: CAMs of image '{image_id}' not found")
         arrays = read_public_cam(path)
-        return str(path), arrays["keys"], arrays["cam"], arrays["high_res"]
+        return str(path), arrays["keys"], arrays["cam"], arrays["high_res"], None
     with h5py.File(source, "r") as f:
         if image_id not in f:
             raise ValueError(f"{source}: no group for image '{image_id}'")
         g = f[image_id]
-        missing = [k for k in ("keys", "cam_s4", "cam_full") if k not in g]
+        raw = "cam_raw_0" in g
+        need = ("keys", "image_size") if raw else ("keys", "cam_s4", "cam_full")
+        missing = [k for k in need if k not in g]
         if missing:
             raise ValueError(f"{source}: group '{image_id}' lacks {', '.join(missing)}")
-        return f"{source}[{image_id}]", g["keys"][()], g["cam_s4"][()], g["cam_full"][()]
+        keys, s4 = camlib.stage_cams(g, 4)
+        full = camlib.stage_cams(g, 1)[1]
+        stored = {name: g[name][()] for name in g if name.startswith("cam_raw_") or name == "image_size"}
+        return f"{source}[{image_id}]", keys, s4, full, stored if raw else None
 
 
 def import_cam(cfg: dict, manifests: list[str], out_path: str) -> dict:
@@ -207,14 +214,20 @@ def import_cam(cfg: dict, manifests: list[str], out_path: str) -> dict:
         for image_id in stage.progress():
             rec = records[image_id]
             try:
-                where, keys, s4, full = _external_cams(src, image_id)
+                where, keys, s4, full, stored = _external_cams(src, image_id)
             except (ValueError, OSError) as err:
                 problems.append(str(err))
                 continue
             keys, s4, full = np.asarray(keys), np.asarray(s4), np.asarray(full)
             found = cam_problems(where, image_id, keys, s4, full, tuple(rec["size"]), rec["labels"], n_classes)
             problems += found
-            if not found and not problems:  # the maps in the order of the sorted keys, as make_cam writes them
+            if found or problems:
+                continue
+            if stored is not None and (np.diff(keys) > 0).all():  # per-scale maps of make_cam, kept so
+                arrays = {"keys": keys.astype(np.int64), **stored}
+                info = {name: INFO["cam_raw"] for name in stored if name != "image_size"}
+                stage.write("cams", image_id, arrays, compression="gzip", shuffle=True, info=info)
+            else:  # the maps in the order of the sorted keys, as make_cam writes them
                 order = np.argsort(keys, kind="stable")
                 stage.write(
                     "cams",

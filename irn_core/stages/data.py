@@ -10,12 +10,13 @@ file, the image id and what is wrong.
 from __future__ import annotations
 
 import math
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from ..datasets import EXIF_ORIENTATIONS, DatasetError, exif_orientation, open_dataset, split_ids, split_list_path
+from ..datasets import EXIF_ORIENTATIONS, DatasetError, exif_orientation, fit_size, reader, split_ids, split_list_path
 from ..digest import config_digest
 from ..io import write_json
 from ..progress import Progress, log
@@ -54,7 +55,7 @@ def duplicate_ids(ids: list[str]) -> list[str]:
     return dup
 
 
-def check_image(data, image_id: str, with_gt: bool, min_side: int) -> dict:
+def check_image(data, image_id: str, with_gt: bool, min_side: int, max_side: int | None = None) -> dict:
     """One image's record: size, labels, digest, and its problems / warnings (strings naming the
     file and the id)."""
     rec = {"problems": [], "warnings": []}
@@ -63,11 +64,14 @@ def check_image(data, image_id: str, with_gt: bool, min_side: int) -> dict:
         img = data.load_image(image_id)
         h, w = img.shape[:2]
         size = (int(h), int(w))
-        rec["size"] = list(size)
+        read = fit_size(size, max_side)  # the size the stages read it at (dataset.max_side)
+        rec["size"] = list(read)
         path = data.image_path(image_id)
-        if min(h, w) < min_side:
+        rec["file"] = path.relative_to(data.root).as_posix() if path.is_relative_to(data.root) else str(path)
+        if min(read) < min_side:
+            at = f" (read at {read[1]}x{read[0]}: dataset.max_side {max_side})" if read != size else ""
             rec["problems"].append(
-                f"{path}: image '{image_id}' is {w}x{h} px; the smallest usable side at the "
+                f"{path}: image '{image_id}' is {w}x{h} px{at}; the smallest usable side at the "
                 f"configured scales (cam.scales) is {min_side} px"
             )
         orientation = exif_orientation(path)
@@ -110,8 +114,9 @@ def check_dataset(cfg: dict, split_key: str, out_json: str, threads: int = 1) ->
     DatasetError listing every problem."""
     ds = cfg["dataset"]
     list_path = split_list_path(ds, split_key)
-    data = open_dataset(ds)
+    data = reader(ds["kind"]).open_dataset(ds)  # the files as they are (the manifest records the size read)
     ids = split_ids(ds, split_key)
+    started = time.perf_counter()
     with_gt = split_key != "train_list"
     min_side = min_image_side(cfg["cam"]["scales"]) if "cam" in cfg else 1
     problems = [f"{list_path}: image id '{i}' is listed more than once" for i in duplicate_ids(ids)]
@@ -119,7 +124,7 @@ def check_dataset(cfg: dict, split_key: str, out_json: str, threads: int = 1) ->
     with ThreadPoolExecutor(max(1, threads)) as pool:
         records = list(
             Progress(
-                pool.map(lambda i: check_image(data, i, with_gt, min_side), unique),
+                pool.map(lambda i: check_image(data, i, with_gt, min_side, ds.get("max_side")), unique),
                 f"check_dataset {split_key}",
                 total=len(unique),
             )
@@ -136,7 +141,9 @@ def check_dataset(cfg: dict, split_key: str, out_json: str, threads: int = 1) ->
         )
     for w in warnings:
         log(f"check_dataset: warning: {w}")
-    images = {i: {"size": r["size"], "labels": r["labels"]} for i, r in zip(unique, records)}
+    seconds = time.perf_counter() - started
+    images = {i: {"size": r["size"], "labels": r["labels"], "file": r["file"]} for i, r in zip(unique, records)}
+    largest = max((r["size"] for r in records), key=lambda hw: hw[0] * hw[1])
     manifest = {
         "split": split_key,
         "list": str(list_path),
@@ -146,7 +153,14 @@ def check_dataset(cfg: dict, split_key: str, out_json: str, threads: int = 1) ->
         "label_classes": list(data.label_classes),
         "warnings": warnings,
         "digest": config_digest([unique, [r["digest"] for r in records], list(ds["classes"])]),
+        "largest": largest,  # (H, W) of the split's largest image as read: what a job's memory follows
+        "seconds": round(seconds, 3),
+        "images_per_second": round(len(unique) / max(seconds, 1e-9), 1),
+        "threads": threads,
     }
     write_json(out_json, manifest)
-    log(f"check_dataset: {split_key}: {len(unique)} images, {len(warnings)} warning(s)")
+    log(
+        f"check_dataset: {split_key}: {len(unique)} images in {seconds:.1f} s ({len(unique) / max(seconds, 1e-9):.1f} "
+        f"images/s, {threads} thread(s)), largest {largest[1]}x{largest[0]} px, {len(warnings)} warning(s)"
+    )
     return manifest

@@ -9,11 +9,11 @@ import torch
 from ..checkpoints import load_checkpoint, save_scripted
 from ..crf import crf_probabilities
 from ..data import MEAN, STD, ImageSet, LabelMapCrops
-from ..datasets import IGNORE, open_dataset, split_ids
+from ..datasets import IGNORE, stage_dataset, stage_ids
 from ..device import resolve_device, to_device
 from ..distributed import dist_info
 from ..evaluate import confusion, semantic_report
-from ..io import open_stage, write_json
+from ..io import StageArrays, write_json
 from ..models import build_backbone
 from ..progress import Progress, log
 from ..supervised import build_deeplab, init_backbone, predict_segmentation
@@ -67,13 +67,12 @@ def train_deeplab(
     settings = cfg["deeplab"]
     inputs = [sem_path, train_manifest] + ([cam_model] if settings["init"] == "cam" else [])
     run = Training("train_deeplab", cfg, "deeplab", inputs, ckpt_dir)
-    ids = split_ids(cfg["dataset"], "train_list")
-    with open_stage(sem_path) as f:
-        labels = {i: f[i]["label"][()] for i in ids}
+    ids = stage_ids(cfg, "train_list")
+    labels = StageArrays(sem_path, "label")  # read per crop, not held
     backbone, frozen = init_backbone(cfg, "deeplab", cam_model, last_stride=1)
     model = run.to_device(build_deeplab(backbone, len(cfg["dataset"]["classes"]) + 1, frozen))
     crops = LabelMapCrops(
-        open_dataset(cfg["dataset"]),
+        stage_dataset(cfg),
         ids,
         labels,
         tuple(settings["scale_range"]),
@@ -104,8 +103,8 @@ def eval_deeplab(cfg: dict, model_path: str, out_json: str) -> dict:
     model = build_deeplab(build_backbone(cfg["cam"]["backbone"]), n, frozen_bn=True)
     model.load_state_dict(load_checkpoint(model_path)["model"])
     to_device(model, cfg, device).eval()
-    data = open_dataset(cfg["dataset"])
-    ids = split_ids(cfg["dataset"], "val_list")
+    data = stage_dataset(cfg)
+    ids = stage_ids(cfg, "val_list")
     settings = cfg["deeplab"]
     conf = np.zeros((n, n), np.int64)
     for image_id, views, size in Progress(ImageSet(data, ids, scales=settings["test_scales"]), "eval_deeplab"):

@@ -8,7 +8,9 @@ from contextlib import ExitStack
 import numpy as np
 import torch
 
-from ..datasets import open_dataset, split_ids
+from ..cam import stage_cams
+from ..data import normalise
+from ..datasets import stage_dataset, stage_ids
 from ..device import resolve_device
 from ..evaluate import InstanceEvaluator, confusion, semantic_report
 from ..instances import instance_map
@@ -24,6 +26,7 @@ from ..synthesis import (
     label_semantic,
     semantic_labels,
 )
+from .irnet import irn_forward, load_irnet
 from .labels import read_walk
 
 # what each runner reads (irn_core.config.rule_settings)
@@ -37,7 +40,17 @@ SETTINGS = {
         "labels.ins_sweep",
         "labels.min_fraction",
     ],
-    "diagnostics": ["split:eval", "propagate", "labels", "evaluate", "diagnostics"],
+    # IRNet's maps are made again for its images, as infer_irn makes them (that file is temporary)
+    "diagnostics": [
+        "split:eval",
+        "propagate",
+        "labels",
+        "evaluate",
+        "diagnostics",
+        "cam.backbone",
+        "irn.infer_pad_to",
+        "irn.flip_aligned",
+    ],
 }
 
 
@@ -64,8 +77,8 @@ def eval_pseudo(
     configured thresholds included), relabelled from the walk file as make_labels labels it; the
     best threshold on the ground truth is marked as such (``best_on_gt``)."""
     lab = cfg["labels"]
-    data = open_dataset(cfg["dataset"])
-    ids = split_ids(cfg["dataset"], "eval_list")
+    data = stage_dataset(cfg)
+    ids = stage_ids(cfg, "eval_list")
     n = len(cfg["dataset"]["classes"]) + 1
     sem_t = sorted(set(lab["sem_sweep"]) | {lab["sem_bg_threshold"]})
     ins_t = sorted(set(lab["ins_sweep"]) | {lab["ins_bg_threshold"]})
@@ -122,33 +135,35 @@ ORACLES = ("pipeline", "gt_instance_map", "gt_boundary", "gt_cams")
 
 
 @torch.no_grad()
-def diagnostics(cfg: dict, cams_path: str, irn_path: str, out_json: str) -> dict:
+def diagnostics(cfg: dict, cams_path: str, irn_model: str, out_json: str) -> dict:
     """Oracle diagnostics: the semantic mIoU and instance mAP^r of the pseudo labels when one input
     of the label synthesis is replaced by its ground-truth counterpart -- the class-agnostic
     instance map (SegmentationObject), the boundary map (class edges of SegmentationClass), the
     CAMs (class masks) -- on the first ``diagnostics.images`` images of the eval list.
-    ``pipeline`` replaces nothing: on the whole eval list it equals eval_pseudo's numbers."""
+    ``pipeline`` replaces nothing: on the whole eval list it equals eval_pseudo's numbers. IRNet's
+    boundary map and displacement field come from its model (``irn_model``), made as infer_irn
+    makes them, whose stage file is temporary."""
     device = resolve_device(cfg["device"])
+    net = load_irnet(cfg, irn_model, device)
     lab, walk = cfg["labels"], cfg["propagate"]
-    data = open_dataset(cfg["dataset"])
-    ids = split_ids(cfg["dataset"], "eval_list")
+    data = stage_dataset(cfg)
+    ids = stage_ids(cfg, "eval_list")
     n = cfg["diagnostics"]["images"]
     ids = ids[:n] if n else ids
     n_cls = len(cfg["dataset"]["classes"])
     confs = {o: np.zeros((n_cls + 1, n_cls + 1), np.int64) for o in ORACLES}
     evals = {o: InstanceEvaluator(n_cls, cfg["evaluate"]["iou_thresholds"]) for o in ORACLES}
-    with open_stage(cams_path) as cams, open_stage(irn_path) as irn:
+    with open_stage(cams_path) as cams:
         for image_id in Progress(ids, "diagnostics"):
-            c, r = cams[image_id], irn[image_id]
-            keys = c["keys"][()]
-            size = tuple(int(v) for v in r["image_size"][()])
+            img = torch.from_numpy(normalise(data.load_image(image_id)))
+            boundary, disp = irn_forward(net, img.to(device), cfg["irn"]["infer_pad_to"], cfg["irn"]["flip_aligned"])
+            keys, cam_s4 = stage_cams(cams[image_id], 4)
+            size = tuple(img.shape[-2:])
             semantic = data.semantic_gt(image_id)
             gt_masks, gt_classes, _ = data.instance_gt(image_id)
-            own_cams = torch.from_numpy(c["cam_s4"][()]).to(device)
-            own_boundary = torch.from_numpy(r["boundary"][()]).to(device)
-            own_inst = instance_map(
-                torch.from_numpy(r["disp"][()]).to(device), lab["centroid_iterations"], lab["centroid_threshold"]
-            )
+            own_cams = torch.from_numpy(cam_s4).to(device)
+            own_boundary = boundary.float()
+            own_inst = instance_map(disp.float(), lab["centroid_iterations"], lab["centroid_threshold"])
             inputs = {
                 "pipeline": (own_cams, own_boundary, own_inst),
                 "gt_instance_map": (own_cams, own_boundary, gt_instance_map(data.object_map(image_id)).to(device)),

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from ..datasets import split_ids, union_ids
+from ..cam import stage_cams
+from ..datasets import stage_ids, union_ids
 from ..io import open_stage, read_instances
 from ..progress import Progress, log
 from ..public import write_public_cam, write_public_instances
@@ -28,12 +29,13 @@ def export_public(cfg: dict, cams_path: str, sem_path: str, ins_path: str, out_d
     shutil.rmtree(tmp, ignore_errors=True)
     for sub in ("cam", "sem_seg", "ins_seg"):
         (tmp / sub).mkdir(parents=True)
-    ids = union_ids(split_ids(cfg["dataset"], "train_list"), split_ids(cfg["dataset"], "eval_list"))
+    ids = union_ids(stage_ids(cfg, "train_list"), stage_ids(cfg, "eval_list"))
     try:
         with open_stage(cams_path) as cams, open_stage(sem_path) as sem, open_stage(ins_path) as ins:
             for image_id in Progress(ids, "export_public"):
                 g = cams[image_id]
-                write_public_cam(tmp / "cam" / f"{image_id}.npy", g["keys"][()], g["cam_s4"][()], g["cam_full"][()])
+                keys, cam_s4 = stage_cams(g, 4)
+                write_public_cam(tmp / "cam" / f"{image_id}.npy", keys, cam_s4, stage_cams(g, 1)[1])
                 Image.fromarray(sem[image_id]["label"][()]).save(tmp / "sem_seg" / f"{image_id}.png")
                 write_public_instances(tmp / "ins_seg" / f"{image_id}.npy", *read_instances(ins, image_id))
         shutil.rmtree(out, ignore_errors=True)

@@ -10,9 +10,9 @@ from torch.utils.data import DataLoader
 
 from ..checkpoints import load_checkpoint
 from ..data import ImageSet, LabelMapCrops
-from ..datasets import open_dataset, split_ids
+from ..datasets import stage_dataset, stage_ids
 from ..device import resolve_device, to_device
-from ..io import open_stage
+from ..io import StageArrays
 from ..models import IRNet, build_backbone, load_cam_backbone
 from ..progress import Progress, log
 from ..relations import irn_losses
@@ -62,10 +62,9 @@ def train_irn(
 ) -> dict:
     """Train the boundary and displacement branches on the mined pairs (METHOD.md 4)."""
     settings = cfg["irn"]
-    data = open_dataset(cfg["dataset"])
-    ids = split_ids(cfg["dataset"], "train_list")
-    with open_stage(relations_path) as f:
-        labels = {i: f[i]["label"][()] for i in ids}
+    data = stage_dataset(cfg)
+    ids = stage_ids(cfg, "train_list")
+    labels = StageArrays(relations_path, "label")  # read per crop, not held
     inputs = [relations_path, *manifests] + ([cam_model] if settings["init"] == "cam" else [])
     run = Training("train_irn", cfg, "irn", inputs, ckpt_dir)
     net = run.to_device(build_irnet(cfg, cam_model))
@@ -88,7 +87,7 @@ def train_irn(
     )
     if settings["mean_shift"] == "crops":  # public: top-left crops of the eval list (its infer_list)
         shift = mean_displacement_crops(
-            net, data, split_ids(cfg["dataset"], "eval_list"), settings["crop_size"], settings["batch_size"], run.device
+            net, data, stage_ids(cfg, "eval_list"), settings["crop_size"], settings["batch_size"], run.device
         )
     else:
         shift = mean_displacement(net, data, ids, run.device, cfg["num_workers"])

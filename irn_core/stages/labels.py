@@ -12,9 +12,9 @@ import time
 import numpy as np
 import torch
 
-from ..cam import cam_to_label
+from ..cam import cam_to_label, stage_cams
 from ..coco import instances_json
-from ..datasets import split_ids, union_ids
+from ..datasets import stage_ids, union_ids
 from ..device import resolve_device
 from ..instances import detect_instances, instance_map
 from ..io import open_stage, read_instances, write_instances, write_json
@@ -60,18 +60,25 @@ def random_walk(cfg: dict, cams_path: str, irn_path: str, out_path: str, shard: 
         open_stage(cams_path) as cams,
         open_stage(irn_path) as irn,
         PerImage(
-            "random_walk", cfg, ("train", "eval"), {"walk": out_path}, {"cams": cams_path, "irn": irn_path}, shard
+            "random_walk",
+            cfg,
+            ("train", "eval"),
+            {"walk": out_path},
+            {"cams": cams_path, "irn": irn_path},
+            shard,
+            # the settings IRNet's maps were made with: that file is temporary (irn show remakes them)
+            extra={"irn_config_json": irn.attrs.get("config_json", "{}")},
         ) as stage,
     ):
         for image_id in stage.progress():
-            c, r = cams[image_id], irn[image_id]
-            keys = c["keys"][()]
+            r = irn[image_id]
+            keys, cam_s4 = stage_cams(cams[image_id], 4)
             t = time.perf_counter()
             inst = instance_map(
                 torch.from_numpy(r["disp"][()]).to(device), lab["centroid_iterations"], lab["centroid_threshold"]
             )
             ins_walk, sem_walk = walk_instances(
-                torch.from_numpy(c["cam_s4"][()]).to(device),
+                torch.from_numpy(cam_s4).to(device),
                 keys,
                 torch.from_numpy(r["boundary"][()]).to(device),
                 inst,
@@ -142,7 +149,7 @@ def make_labels(cfg: dict, walk_path: str, sem_out: str, ins_out: str, shard: tu
 def pseudo_coco(cfg: dict, ins_path: str, coco_path: str) -> dict:
     """The instance pseudo labels scoring above ``labels.min_score`` as a COCO JSON (Mask R-CNN's
     training set). Images are numbered as :func:`coco_image_numbers` does for the train/eval ids."""
-    ids = union_ids(split_ids(cfg["dataset"], "train_list"), split_ids(cfg["dataset"], "eval_list"))
+    ids = union_ids(stage_ids(cfg, "train_list"), stage_ids(cfg, "eval_list"))
     numbers = coco_image_numbers(ids)
     min_score = cfg["labels"]["min_score"]
     images, kept = [], []
@@ -183,7 +190,7 @@ def baselines(
     ):
         for image_id in stage.progress():
             g = cams[image_id]
-            cam, keys = g["cam_full"][()], g["keys"][()]
+            keys, cam = stage_cams(g, 1)
             label = cam_to_label(cam, keys, thr)
             # label k+1 selects the score map of class k; maps are indexed by class here
             full = np.zeros((n_maps,) + cam.shape[1:], np.float32)

@@ -7,7 +7,7 @@ import torch
 
 from ..checkpoints import load_checkpoint, save_scripted
 from ..coco import image_key, instances_json, load, rle_encode, segm_ap
-from ..datasets import open_dataset, split_ids
+from ..datasets import stage_dataset, stage_ids
 from ..device import resolve_device, to_device
 from ..distributed import dist_info
 from ..evaluate import InstanceEvaluator
@@ -88,8 +88,8 @@ def gt_coco(cfg: dict, split_key: str, out_json: str) -> None:
     union of the train and eval lists (train first): for the training split both files give an
     image the same id, so a detector trained on either sees the same images in the same order.
     """
-    data = open_dataset(cfg["dataset"])
-    numbers = coco_image_numbers(split_ids(cfg["dataset"], split_key))
+    data = stage_dataset(cfg)
+    numbers = coco_image_numbers(stage_ids(cfg, split_key))
     images, instances = [], []
     for image_id, num in Progress(list(numbers.items()), f"gt_coco {split_key}"):
         masks, classes, _ = data.instance_gt(image_id)
@@ -127,7 +127,7 @@ def train_maskrcnn(
     run = Training("train_maskrcnn", cfg, "maskrcnn", inputs, ckpt_dir)
     backbone, frozen = init_backbone(cfg, "maskrcnn", cam_model, last_stride=2)
     model = run.to_device(build_maskrcnn(backbone, len(cfg["dataset"]["classes"]), settings, frozen))
-    data = CocoInstances(open_dataset(cfg["dataset"]), coco_json, train=True, seed=settings["seed"])
+    data = CocoInstances(stage_dataset(cfg), coco_json, train=True, seed=settings["seed"])
     log(f"train_maskrcnn: {len(data)} images, {data.instances} instances from {coco_json}")
 
     def step(module, batch, device):
@@ -159,7 +159,7 @@ def eval_maskrcnn(cfg: dict, model_path: str, val_coco: str, out_json: str, pred
     )
     model.load_state_dict(load_checkpoint(model_path)["model"])
     to_device(model, cfg, device).eval()
-    data = open_dataset(cfg["dataset"])
+    data = stage_dataset(cfg)
     images = load(val_coco).dataset["images"]
     ev = InstanceEvaluator(len(cfg["dataset"]["classes"]), cfg["evaluate"]["iou_thresholds"])
     results = []

@@ -9,6 +9,7 @@ import multiprocessing
 import numpy as np
 import torch
 
+from ..cam import stage_cams
 from ..io import INFO, open_stage
 from ..progress import log
 from ..relations import relation_labels
@@ -43,10 +44,7 @@ def mine_relations(cfg: dict, cams_path: str, out_path: str, workers: int = 1, s
             else contextlib.nullcontext()
         ) as pool,
     ):
-        jobs = (
-            (stage.data, image_id, cams[image_id]["cam_full"][()], cams[image_id]["keys"][()], settings)
-            for image_id in stage.ids
-        )
+        jobs = ((stage.data, image_id, *stage_cams(cams[image_id], 1)[::-1], settings) for image_id in stage.ids)
         results = pool.imap(_relations_job, jobs, chunksize=4) if parallel else map(_relations_job, jobs)
         for image_id, lab in stage.progress(results):
             counts += [(lab == 0).sum(), ((lab > 0) & (lab < 255)).sum(), (lab == 255).sum()]

@@ -21,12 +21,14 @@ def _json(path: str | None) -> dict:
     return json.loads(Path(path).read_text()) if path and Path(path).is_file() else {}
 
 
-def report(cfg: dict, inputs: dict[str, str], benchmarks: str, example_ids: list[str], out: dict) -> None:
+def report(cfg: dict, inputs: dict[str, str], benchmarks: str, out: dict, examples: int = 3) -> None:
     """Write the report's figures from its ``inputs`` (the summary, ``eval_<name>``,
-    ``model_<name>`` and the stage files, by their names in irn_core.layout) and the rules'
-    ``benchmarks`` folder. ``out``: paths of sweeps (PNG), per_class (HTML), losses (PNG),
-    wall_time (PNG) and panels (a folder: one PNG per example image)."""
+    ``model_<name>``, the stage files, by their names in irn_core.layout, and the eval split's
+    manifest ``manifest_eval``) and the rules' ``benchmarks`` folder. ``out``: paths of sweeps
+    (PNG), per_class (HTML), losses (PNG), wall_time (PNG) and panels (a folder: one PNG for each of
+    the first ``examples`` images of the eval split)."""
     classes = cfg["dataset"]["classes"]
+    example_ids = _json(inputs["manifest_eval"])["ids"][:examples]
     run = Path(inputs["summary"]).parent
     plot_sweeps(inputs["eval_cam"], inputs["eval_labels"], out["sweeps"])
     cam, labels, deeplab = (_json(inputs.get(f"eval_{k}")) for k in ("cam", "labels", "deeplab"))
@@ -50,6 +52,8 @@ def report(cfg: dict, inputs: dict[str, str], benchmarks: str, example_ids: list
     folder = Path(out["panels"])
     folder.mkdir(parents=True, exist_ok=True)
     files = {k: inputs[k] for k in STAGE_FILES if k in inputs}
+    if "model_irn" in inputs:  # the boundary and displacement panels (IRNet's maps are temporary)
+        files["irn_model"] = inputs["model_irn"]
     for image_id in example_ids:
         save_panels(image_panels(run, image_id, files), folder / f"{image_id}.png", title=f"{run.name}: {image_id}")
     log(f"report: figures of {len(histories)} trained models, {len(example_ids)} example images")

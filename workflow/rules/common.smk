@@ -1,18 +1,26 @@
+import functools
+import json
 from pathlib import Path
 
 from irn_core import layout
-from irn_core.checks import check_config, cuda_visible, split_size, validate_config
+from irn_core.checks import cuda_visible, split_index, split_sizes, startup, validate_config
 from irn_core.config import SPLIT_LISTS, rule_settings
-from irn_core.datasets import dynamic_imports, split_ids, split_input_files
+from irn_core.datasets import dynamic_imports
 from irn_core.digest import code_digest
 
 validate_config(config, Path(workflow.main_snakefile).parent / "workflow/schemas/config.schema.yaml")
-_errors = check_config(config)
-if _errors:
-    raise ValueError("configuration problems:\n  " + "\n  ".join(_errors))
-
 RUN = config["run_name"]
 OUT = f"results/{RUN}"
+# the dataset's splits as planning needs them, cached (irn_core.split_index): parsing this workflow
+# reads a few KB whatever the dataset's size. The submitting process checks the config (files,
+# classes, weights) and keeps the index fresh; a cluster job (which parses the workflow again) reads it.
+INDEX_DIR = f"{OUT}/{layout.SPLIT_INDEX}"
+if workflow.is_main_process:
+    INDEX, _errors = startup(config, INDEX_DIR, f"{OUT}/{layout.EXTERNAL_STAMP}")
+    if _errors:
+        raise ValueError("configuration problems:\n  " + "\n  ".join(_errors))
+else:
+    INDEX = split_index(config, INDEX_DIR, build=False)[0]
 DATA = config["dataset"]["root"]
 THREADS = config["threads"]
 SHARDS = config["shards"]
@@ -83,25 +91,24 @@ def cam_model(section):
 
 
 def external_cam_inputs(wildcards):
-    """import_cam's inputs: the HDF5 file, or the .npy file of every train/eval image that exists
-    (a missing one is the import's to report), so a replaced CAM file reruns the import."""
+    """import_cam's inputs: the HDF5 file, or a folder of .npy files and its stamp (a digest of its
+    files' sizes and mtimes, rewritten when they change), so a replaced CAM file reruns the import."""
     src = Path(EXTERNAL_CAMS).expanduser()
     if not src.is_dir():
         return [str(src)]
-    ds = config["dataset"]
-    ids = dict.fromkeys(i for k in ("train_list", "eval_list") for i in split_ids(ds, k))
-    return [str(src / f"{i}.npy") for i in ids if (src / f"{i}.npy").is_file()]
+    return [str(src), f"{OUT}/{layout.EXTERNAL_STAMP}"]
 
 
 def split_inputs(wildcards):
-    """check_dataset's inputs: the split file and the files of its images, so an edited image or
-    annotation reruns the check and what depends on it. A missing file is the check's to report
-    (with every other problem). The toy set is the product of prepare_toy: its list stands for it."""
+    """check_dataset's inputs: the split file and its stamp, a digest of the sizes and mtimes of the
+    split's image and annotation files (irn_core.split_index), rewritten only when one changes, so
+    an edited image reruns the check and what depends on it, and a few KB are read to know. The
+    toy set is the product of prepare_toy: its list stands for it."""
     ds = config["dataset"]
-    key = SPLIT_LISTS[wildcards.split]
+    split_file = f"{DATA}/{ds[SPLIT_LISTS[wildcards.split]]}"
     if ds["kind"] == "toy":
-        return [f"{DATA}/{ds[key]}"]
-    return [str(p) for p in split_input_files(ds, key, with_gt=wildcards.split != "train")]
+        return [split_file]
+    return [split_file, f"{INDEX_DIR}/{wildcards.split}.stamp"]
 
 
 def dataset_lists():
@@ -130,12 +137,19 @@ def shard_files(path):
     return [layout.shard_file(path, k) for k in range(SHARDS)]
 
 
+def temporary_shards(name):
+    """With shards > 1, the shard files of the temporary stage file ``name``, for its readers to
+    declare: they open the shard files directly, and Snakemake removes a temporary file once no
+    job that declares it is left (the index alone would not keep them)."""
+    return shard_files(stage_file(name)) if SHARDS > 1 else []
+
+
 # ---- resources: what an executor (SLURM) needs to place a job (irn_core.layout.JOBS) ------------
 # device: cuda asks for a GPU per torch job; auto asks for one when CUDA is visible where Snakemake
 # is started (so a run started on a login node without GPUs runs its jobs on the CPU: set
 # device: cuda there to get GPU jobs); cpu never does.
 TORCH_GPU = config["device"].startswith("cuda") or (config["device"] == "auto" and cuda_visible())
-SPLIT_SIZES = {s: split_size(config, key) or 1000 for s, key in SPLIT_LISTS.items()}
+SPLIT_SIZES = {s: n or 1000 for s, n in split_sizes(config, INDEX).items()}
 
 
 def job_images(rule):
@@ -161,10 +175,37 @@ def uses_gpu(rule):
     return int(TORCH_GPU and job.torch) * (config["train_processes"] if job.epochs else 1)
 
 
+@functools.lru_cache(maxsize=8)
+def _largest_image(path, mtime_ns):
+    with open(path) as fh:
+        return tuple(json.load(fh).get("largest") or (0, 0))
+
+
+def largest_megapixels(rule, input):
+    """Megapixels of the largest image a job reads: from the manifests among its inputs once
+    check_dataset has written them, before that from the split index (COCO sizes) or the
+    dataset.max_side bound."""
+    sizes = []
+    for f in input:
+        p = Path(f)
+        if p.parent.name == "dataset" and p.stem in SPLIT_LISTS and p.is_file():
+            sizes.append(_largest_image(str(p), p.stat().st_mtime_ns))
+    if not sizes:
+        known = [INDEX.largest(s) for s in layout.JOBS[rule].splits] if INDEX else []
+        side = config["dataset"]["max_side"] or 1000
+        sizes = [k for k in known if k] or [(side, side)]
+    return max(h * w for h, w in sizes) / 1e6
+
+
 def mem_mb(rule):
-    """Memory of a job (MB): doubles with each --retries attempt."""
-    images = job_images(rule)
-    return lambda wildcards, attempt: layout.job_mb(rule, images, config["cam"]["backbone"], attempt)
+    """Memory of a job (MB), from its image count and its largest image: doubles with each
+    --retries attempt."""
+    images, backbone, name = job_images(rule), config["cam"]["backbone"], rule
+
+    def mb(wildcards, input, attempt):
+        return layout.job_mb(name, images, backbone, attempt, largest_megapixels(name, input))
+
+    return mb
 
 
 def runtime(rule):
@@ -189,24 +230,17 @@ def summary_inputs(wildcards):
 def report_inputs(wildcards):
     """What the report's figures are drawn from: the summary, the evaluations, the models'
     training histories, and the stage files of the example panels."""
-    files = {"summary": f"{OUT}/{layout.SUMMARY.format(name='summary')}"}
+    files = {"summary": f"{OUT}/{layout.SUMMARY.format(name='summary')}", "manifest_eval": manifest("eval")}
     files |= {f"eval_{e}": evaluation(e) for e in ("cam", "labels", "deeplab")}
     files |= {f"model_{m}": model(m) for m in layout.MODELS}
-    files |= {k: stage_file(k) for k in ("cams", "relations", "irn", "sem", "ins")}
+    # irn is temporary: its panels come from IRNet's model, with the settings the walk file records
+    files |= {k: stage_file(k) for k in ("cams", "relations", "walk", "sem", "ins")}
     files["predictions"] = run_file(layout.PREDICTIONS, source="pseudo")
     if EXTERNAL_CAMS:
         del files["model_cam"]
     if not config["maskrcnn"]["gt_upper_bound"]:
         del files["model_maskrcnn_gt"]
     return files
-
-
-def report_examples(wildcards=None, n=3):
-    """The images drawn in the report: the first ``n`` of the eval list."""
-    lst = Path(DATA) / config["dataset"]["eval_list"]
-    if not lst.is_file() or not lst.read_text().strip():
-        return []
-    return list(dict.fromkeys(split_ids(config["dataset"], "eval_list")))[:n]
 
 
 def maskrcnn_train_json(wildcards):

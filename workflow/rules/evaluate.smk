@@ -29,7 +29,7 @@ rule eval_pseudo:
 rule diagnostics:
     input:
         cams=stage_file("cams"),
-        irn=stage_file("irn"),
+        irn_model=model("irn"),  # its maps are remade (irn_out.h5 is temporary)
         eval=manifest("eval"),
     output:
         json=evaluation("diagnostics"),

@@ -32,7 +32,7 @@ rule infer_irn:
         model=rules.train_irn.output.model,
         manifests=manifests("train", "eval"),
     output:
-        irn=sharded("irn"),
+        irn=temp(sharded("irn")),  # layout.TEMPORARY: kept with snakemake --notemp
     log:
         log_file(f"infer_irn{SHARD_SUFFIX}"),
     benchmark:

@@ -2,6 +2,7 @@ rule random_walk:
     input:
         cams=stage_file("cams"),
         irn=stage_file("irn"),
+        irn_shards=temporary_shards("irn"),
         manifests=manifests("train", "eval"),
     output:
         walk=sharded("walk"),

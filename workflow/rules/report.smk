@@ -28,7 +28,6 @@ rule report:
     params:
         cfg=settings("report"),
         benchmarks=f"{OUT}/{layout.BENCHMARKS}",
-        examples=report_examples,
         code=code("report"),
     script:
         "../scripts/report.py"

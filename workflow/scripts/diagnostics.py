@@ -7,4 +7,4 @@ from irn_core.stages.evaluate import diagnostics
 
 with log_to(snakemake.log[0]):
     set_threads(snakemake.threads)
-    diagnostics(rule_config(snakemake), snakemake.input.cams, snakemake.input.irn, snakemake.output.json)
+    diagnostics(rule_config(snakemake), snakemake.input.cams, snakemake.input.irn_model, snakemake.output.json)

@@ -9,6 +9,5 @@ with log_to(snakemake.log[0]):
         rule_config(snakemake),
         dict(snakemake.input.items()),
         snakemake.params.benchmarks,
-        snakemake.params.examples,
         dict(snakemake.output.items()),
     )
