@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from test_real_datasets import LEARNED, _voc_fixture, real_voc_config  # noqa: E402
 
-from irn_core.cam import cam_to_label  # noqa: E402
+from irn_core.cam import cam_to_label, stage_cams  # noqa: E402
 from irn_core.io import read_instances  # noqa: E402
 from irn_core.voc import VOC_CLASSES  # noqa: E402
 
@@ -74,7 +74,8 @@ def main() -> None:
         for image_id in ids:
             gt = lut[np.array(Image.open(work / f"voc/SegmentationClass/{image_id}.png"))]
             g = cams[image_id]
-            cam_label = cam_to_label(g["cam_full"][()], g["keys"][()], cfg["cam"]["eval_threshold"]).astype(int)
+            keys, cam_full = stage_cams(g, 1)
+            cam_label = cam_to_label(cam_full, keys, cfg["cam"]["eval_threshold"]).astype(int)
             _, classes, scores = read_instances(ins, image_id)
             n_gt = len(np.unique(np.array(Image.open(work / f"voc/SegmentationObject/{image_id}.png")))) - 2
             rows[image_id] = {

@@ -20,6 +20,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from common import load_config
 
+from irn_core.cam import stage_cams
 from irn_core.instances import instance_map
 from irn_core.synthesis import instance_labels, labels_one_walk, semantic_labels
 
@@ -38,12 +39,15 @@ def main() -> None:
     run = Path(args.run)
     two = one = 0.0
     equal, differing, max_score_diff, n_inst = 0, [], 0.0, 0
+    if not (run / "irn/irn_out.h5").exists():
+        raise SystemExit(f"{run}/irn/irn_out.h5: IRNet's maps are a temporary file; keep them with snakemake --notemp")
     with h5py.File(run / "cam/cams.h5") as cams, h5py.File(run / "irn/irn_out.h5") as irn:
         ids = sorted(cams)[: args.images]
         for image_id in ids:
             c, r = cams[image_id], irn[image_id]
-            keys, size = c["keys"][()], tuple(int(v) for v in r["image_size"][()])
-            cm, bd = torch.from_numpy(c["cam_s4"][()]), torch.from_numpy(r["boundary"][()])
+            keys, cm = stage_cams(c, 4)
+            size = tuple(int(v) for v in r["image_size"][()])
+            cm, bd = torch.from_numpy(cm), torch.from_numpy(r["boundary"][()])
             disp = torch.from_numpy(r["disp"][()])
             t = time.perf_counter()  # before: propagate, then make_instances (instance map + walk)
             sem = semantic_labels(cm, keys, bd, size, p, lab["sem_bg_threshold"])

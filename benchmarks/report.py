@@ -53,6 +53,114 @@ def pipeline(row: dict) -> str:
     return "\n".join(out)
 
 
+def scale(r: dict) -> str:
+    """The tables of bench_scale.py."""
+    out = []
+    if "startup" in r:
+        out += [
+            "### Start-up (`snakemake pseudo_labels -n`, shards 16; a cluster job's own parse)\n",
+            "| set | code | invocation | s | peak MB | annotation files opened |",
+            "|---|---|---|---|---|---|",
+        ]
+        for label, sets in r["startup"].items():
+            for name, rows in sets.items():
+                for kind, m in rows.items():
+                    if "error" in m:
+                        out.append(f"| {name} | {label} | {kind} | failed | | |")
+                    else:
+                        out.append(
+                            f"| {name} | {label} | {kind} | {m['seconds']} | {m['peak_mb']} | {m['annotation_reads']} |"
+                        )
+        out.append("")
+    if "check" in r:
+        out += ["### check_dataset (500 x 375 JPEG + XML)\n", "| threads | images | images/s |", "|---|---|---|"]
+        out += [f"| {t} | {m['images']} | {m['images_per_second']} |" for t, m in r["check"].items()]
+        out.append("")
+    if "stages" in r:
+        st = r["stages"]
+        out += [
+            f"### Per stage: {st['images']} toy images of {st['mean_pixels'] / 1e6:.3f} MP (about 500 x 375), "
+            "ResNet-50, 2 CPU threads\n",
+            "| job | s | s per image | peak MB |",
+            "|---|---|---|---|",
+        ]
+        for job, m in sorted(st["jobs"].items()):
+            out.append(f"| {job} | {m['s']} | {_num(m['s_per_image'], '.3f')} | {m['peak_mb']:.0f} |")
+        out += ["", "| kept stage file | bytes per image |", "|---|---|"]
+        out += [f"| {k} | {v} |" for k, v in st["kept_bytes_per_image"].items()]
+        out += [f"| **total** | **{st['kept_bytes_per_image_total']}** |", ""]
+    if "memory" in r:
+        counts = [k for k in r["memory"] if k.isdigit()]
+        jobs = sorted({j for c in counts for j in r["memory"][c]})
+        out += [
+            "### Peak RSS (MB) against image count (tiny settings)\n",
+            "| job | " + " | ".join(f"{c} images" for c in counts) + " |",
+            "|---|" + "---|" * len(counts),
+        ]
+        out += [f"| {j} | " + " | ".join(f"{r['memory'][c].get(j, 0):.0f}" for c in counts) + " |" for j in jobs]
+        out.append("")
+    if "big_photo" in r:
+        cols = [c for c in r["big_photo"] if not c.endswith("_labels")]
+        jobs = sorted({j for c in cols for j in r["big_photo"][c] if j != "error"})
+        out += [
+            "### One 4000 x 3000 photo among the tiny images: peak RSS (MB) by dataset.max_side\n",
+            "| job | " + " | ".join(f"max_side {c}" for c in cols) + " |",
+            "|---|" + "---|" * len(cols),
+        ]
+        for j in jobs:
+            out.append(f"| {j} | " + " | ".join(f"{r['big_photo'][c].get(j, float('nan')):.0f}" for c in cols) + " |")
+        for key, name in (("sem_miou", "labels: sem mIoU"), ("ins_map50", "labels: mAP50")):
+            row = [r["big_photo"].get(f"{c}_labels", {}).get(key) for c in cols]
+            if any(v is not None for v in row):
+                out.append(f"| {name} | " + " | ".join(str(v) for v in row) + " |")
+        out.append("")
+    if "storage" in r:
+        st = r["storage"]
+        old, new = st["old_bytes_per_train_image"], st["new_bytes_per_train_image"]
+        out += [
+            f"### Stage files of the default toy run ({st['train_images']} train images): bytes per train image\n",
+            "| stage file | before (6fb91ba layout) | now |",
+            "|---|---|---|",
+        ]
+        for f in sorted(set(old) | set(new)):
+            out.append(f"| {f} | {old.get(f, '-')} | {new.get(f, 'temporary') if f in old else new[f]} |")
+        out += [
+            f"| **kept** | **{st['old_kb_per_train_image']} KB** | **{st['new_kb_per_train_image']} KB** |",
+            f"| peak (with the temporary files) | | {st['peak_kb_per_train_image']} KB |",
+            "",
+            f"CAMs as the readers get them: {st['cams']['differing_elements']} differing elements in "
+            f"{st['cams']['arrays']} arrays (largest difference {st['cams'].get('max_abs_difference', 0):.1e}: "
+            "merged in float64 now, in float32 before). Pseudo labels, differing elements (largest "
+            "difference) per dataset: "
+            + "; ".join(
+                f"{k}: "
+                + ", ".join(
+                    f"{d} {m['differing_elements']}"
+                    + (f" ({m['max_abs_difference']:.1e})" if m["differing_elements"] else "")
+                    for d, m in v["by_dataset"].items()
+                )
+                + (f" (only before: {', '.join(v['only_before'])})" if v["only_before"] else "")
+                for k, v in st["labels"].items()
+            ),
+            "",
+        ]
+    if "projection" in r:
+        out += [
+            "### Projection through the pseudo labels (CPU: the figures above; GPU: torch stages / "
+            "layout.GPU_SPEEDUP, assumed)\n",
+            "| set | images | jobs | CPU wall h | GPU wall h | CPU h | GPU h + CPU h beside | kept GB | peak GB |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for name, p in r["projection"].items():
+            for n, m in p["through_pseudo_labels"].items():
+                out.append(
+                    f"| {name} | {p['images']} | {n} | {m['cpu_wall_hours']} | {m['gpu_wall_hours']} | "
+                    f"{p['cpu_hours']} | {p['gpu_hours']} + {p['cpu_hours_beside']} | {p['kept_gb']} | {p['peak_gb']} |"
+                )
+        out.append("")
+    return "\n".join(out)
+
+
 def main() -> None:
     data = json.loads(RESULTS.read_text())
     print(f"Machine: {data['machine']}\n")
@@ -86,6 +194,8 @@ def main() -> None:
             for i, v in r["images"].items()
         ]
         print("## Real VOC fixture (tiny settings)\n\n" + "\n".join(rows) + "\n")
+    if "scale" in data:
+        print("## At full size (bench_scale.py)\n\n" + scale(data["scale"]))
 
 
 if __name__ == "__main__":
