@@ -133,11 +133,10 @@ def test_sharded_slurm_run_equals_the_local_run(slurm, tmp_path):
     assert submitted >= 10, log[-3000:]  # every per-image shard is a SLURM job
     # the cancelled shard was submitted again on its own (the profile's retry), its sibling once
     assert cancelled, "make_cam's shard 1 was never seen in the queue"
-    make_cam = []  # (shard, SLURM job id) of each make_cam submission
-    for block in re.split(r"\n(?=(?:local)?rule \w+:)", log):
-        rule, shard, job_id = (re.search(p, block) for p in (r"^(?:local)?rule (\w+):", r"shard=(\d+)", r"jobid (\d+)"))
-        if rule and rule[1] == "make_cam" and shard and job_id:
-            make_cam.append((shard[1], job_id[1]))
+    # (shard, SLURM job id) of each make_cam submission: the plugin's log path names both (the job
+    # blocks and their submission lines interleave when several jobs start together)
+    pattern = r"submitted with SLURM jobid (\d+) \(log: \S*/slurm_logs/rule_make_cam/(\d+)/"
+    make_cam = [(shard, job_id) for job_id, shard in re.findall(pattern, log)]
     assert sorted(shard for shard, _ in make_cam) == ["0", "1", "1"], log[-4000:]
     assert ("1", cancelled[0]) in make_cam
     assert_same_stage_files(tmp_path / "local/results/tiny", tmp_path / "slurm/results/tiny")
