@@ -57,6 +57,7 @@ EVALS = {
 }
 # the other files of a run
 MANIFEST = "dataset/{split}.json"  # check_dataset's manifest of a split
+LARGEST = "dataset/{split}.largest.json"  # its image count and largest image: what a job's memory reads
 SPLIT_INDEX = "dataset/index"  # what planning needs of the splits, cached (irn_core.split_index)
 EXTERNAL_STAMP = "cam/external.stamp"  # digest of a folder of external CAMs (import_cam's input)
 PSEUDO_COCO = "labels/ins_pseudo_coco.json"  # the instance pseudo labels as COCO JSON

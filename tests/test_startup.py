@@ -5,6 +5,7 @@ stamp, an untouched dataset does not."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -50,14 +51,15 @@ def coco_run(tmp_path):
     return tmp_path, path, cfg
 
 
-def _snakemake(work, cfg_path, *args):
-    """Run Snakemake in ``work``; (result, the annotation files opened, by name and count)."""
+def _snakemake(work, cfg_path, *args, under=None):
+    """Run Snakemake in ``work``; (result, the JSON files opened under ``under`` (default: the
+    dataset), by name and count)."""
     log = work / "opens.log"
     log.unlink(missing_ok=True)
     env = dict(
         os.environ,
         IRN_OPEN_LOG=str(log),
-        IRN_OPEN_UNDER=str(work / "data"),
+        IRN_OPEN_UNDER=str(under or work / "data"),
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "tests/opens"), os.environ.get("PYTHONPATH")])),
     )
     cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(work)]
@@ -121,6 +123,38 @@ def test_an_edited_image_reruns_the_check_of_its_split_only(coco_run):
         (rec["size"] for rec in manifest["images"].values()), key=lambda s: s[0] * s[1]
     )
     assert all(rec["file"] == f"JPEGImages/{i}.jpg" for i, rec in manifest["images"].items())
+
+
+@pytest.mark.slow
+def test_a_jobs_memory_reads_the_largest_image_beside_the_manifest_not_the_manifest(coco_run):
+    """check_dataset writes each split's image count and largest image into a small file of its
+    own; planning a job's memory reads that, never the manifest (10 MB at COCO size), and follows
+    it: a larger image there plans make_cam (which reads train and eval) with more memory."""
+    from irn_core import layout
+
+    work, cfg_path, cfg = coco_run
+    dataset = work / "results/startup/dataset"
+    _snakemake(work, cfg_path, *[f"results/startup/dataset/{s}.json" for s in ("train", "eval", "val")])
+    manifest = json.loads((dataset / "train.json").read_text())
+    small = json.loads((dataset / "train.largest.json").read_text())
+    assert small == {"split": "train_list", "images": 16, "largest": manifest["largest"]}
+
+    def make_cam_mb():
+        r, opened = _snakemake(work, cfg_path, "-n", "results/startup/cam/cams.h5", under=dataset)
+        assert "train.json" not in opened and "eval.json" not in opened, opened
+        assert opened.get("train.largest.json") and opened.get("eval.largest.json"), opened
+        return {int(m) for m in re.findall(r"^    resources: .*\bmem_mb=(\d+)", r.stdout, re.M)}, r.stdout
+
+    images = layout.job_images("make_cam", {"train": 16, "eval": 16, "val": 4}, cfg["shards"])
+
+    def expected(h, w):
+        return layout.job_mb("make_cam", images, cfg["cam"]["backbone"], 1, h * w / 1e6)
+
+    planned, stdout = make_cam_mb()
+    assert expected(*manifest["largest"]) in planned, stdout
+    (dataset / "eval.largest.json").write_text(json.dumps({**small, "largest": [4000, 3000]}))
+    planned, stdout = make_cam_mb()
+    assert expected(4000, 3000) in planned and expected(4000, 3000) > expected(*manifest["largest"]), stdout
 
 
 def test_the_index_reads_a_split_file_again_only_when_it_changes(toy_root, tmp_path):

@@ -109,7 +109,7 @@ def check_image(data, image_id: str, with_gt: bool, min_side: int, max_side: int
     return rec
 
 
-def check_dataset(cfg: dict, split_key: str, out_json: str, threads: int = 1) -> dict:
+def check_dataset(cfg: dict, split_key: str, out_json: str, threads: int = 1, out_largest: str | None = None) -> dict:
     """Check every image of split ``dataset.<split_key>``; write its manifest or raise a
     DatasetError listing every problem."""
     ds = cfg["dataset"]
@@ -158,6 +158,8 @@ def check_dataset(cfg: dict, split_key: str, out_json: str, threads: int = 1) ->
         "images_per_second": round(len(unique) / max(seconds, 1e-9), 1),
         "threads": threads,
     }
+    if out_largest:  # a few bytes that planning reads for a job's memory, not the whole manifest
+        write_json(out_largest, {"split": split_key, "images": len(unique), "largest": largest})
     write_json(out_json, manifest)
     log(
         f"check_dataset: {split_key}: {len(unique)} images in {seconds:.1f} s ({len(unique) / max(seconds, 1e-9):.1f} "

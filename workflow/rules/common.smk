@@ -182,14 +182,16 @@ def _largest_image(path, mtime_ns):
 
 
 def largest_megapixels(rule, input):
-    """Megapixels of the largest image a job reads: from the manifests among its inputs once
-    check_dataset has written them, before that from the split index (COCO sizes) or the
-    dataset.max_side bound."""
+    """Megapixels of the largest image a job reads: once check_dataset has checked the splits
+    among its inputs, from the few bytes it writes beside each manifest (not the manifest, 10 MB
+    at COCO size); before that from the split index (COCO sizes) or the dataset.max_side bound."""
     sizes = []
     for f in input:
         p = Path(f)
-        if p.parent.name == "dataset" and p.stem in SPLIT_LISTS and p.is_file():
-            sizes.append(_largest_image(str(p), p.stat().st_mtime_ns))
+        if p.parent.name == "dataset" and p.stem in SPLIT_LISTS:
+            small = Path(run_file(layout.LARGEST, split=p.stem))
+            if small.is_file():
+                sizes.append(_largest_image(str(small), small.stat().st_mtime_ns))
     if not sizes:
         known = [INDEX.largest(s) for s in layout.JOBS[rule].splits] if INDEX else []
         side = config["dataset"]["max_side"] or 1000

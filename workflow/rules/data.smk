@@ -26,6 +26,7 @@ rule check_dataset:
         split_inputs,
     output:
         manifest=manifest("{split}"),
+        largest=run_file(layout.LARGEST, split="{split}"),
     log:
         log_file("check_dataset_{split}"),
     benchmark:

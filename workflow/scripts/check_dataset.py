@@ -5,4 +5,10 @@ from irn_core.stages import rule_config
 from irn_core.stages.data import check_dataset
 
 with log_to(snakemake.log[0]):
-    check_dataset(rule_config(snakemake), snakemake.params.split_key, snakemake.output.manifest, snakemake.threads)
+    check_dataset(
+        rule_config(snakemake),
+        snakemake.params.split_key,
+        snakemake.output.manifest,
+        snakemake.threads,
+        snakemake.output.largest,
+    )
