@@ -19,6 +19,8 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from common import snakemake_cmd  # noqa: E402
 from test_real_datasets import LEARNED, _voc_fixture, real_voc_config  # noqa: E402
 
 from irn_core.cam import cam_to_label, stage_cams  # noqa: E402
@@ -42,24 +44,7 @@ def main() -> None:
     ids, _ = _voc_fixture(work / "voc")
     cfg = real_voc_config(work / "voc")
     (work / "real.yaml").write_text(yaml.safe_dump(cfg))
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(ROOT / "Snakefile"),
-            "-d",
-            str(work),
-            "pseudo_labels",
-            "--configfile",
-            str(work / "real.yaml"),
-            "--cores",
-            "2",
-            "-q",
-        ],
-        check=True,
-    )
+    subprocess.run(snakemake_cmd(work, work / "real.yaml", "pseudo_labels", "-q"), check=True)
     run = work / "results/real"
     lut = np.zeros(256, np.int64)
     lut[255] = 255

@@ -25,26 +25,13 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import load_config, update_results
+from common import load_config, snakemake_cmd, update_results
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def snakemake(work: Path, config: Path, *args, popen=False):
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(ROOT / "Snakefile"),
-        "-d",
-        str(work),
-        *args,
-        "--configfile",
-        str(config),
-        "--cores",
-        "2",
-    ]
+    cmd = snakemake_cmd(work, config, *args)
     if popen:
         return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     t = time.perf_counter()
@@ -131,22 +118,7 @@ def main() -> None:
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(ROOT / "Snakefile"),
-            "-d",
-            str(work),
-            "--configfile",
-            str(base),
-            "--unlock",
-        ],
-        capture_output=True,
-        check=True,
-    )
+    subprocess.run(snakemake_cmd(work, base, "--unlock"), capture_output=True, check=True)
     r, _ = snakemake(work, base, "--until", "train_cam", "-n")
     _, seconds = snakemake(work, base, "--until", "train_cam")
     log = (work / "results/tiny/logs/train_cam.log").read_text()

@@ -43,7 +43,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import update_results
+from common import snakemake_cmd, update_results
 
 ROOT = Path(__file__).resolve().parents[1]
 COCO_IDS = [i for i in range(1, 91) if i not in (12, 26, 29, 30, 45, 66, 68, 69, 71, 83)]
@@ -165,8 +165,7 @@ def startup(work: Path, code: Path, label: str) -> dict:
         shutil.rmtree(run_dir, ignore_errors=True)  # the first invocation builds the index afresh
         run_dir.mkdir()
         cfg = yaml.safe_load(cfg_path.read_text())
-        base = [sys.executable, "-m", "snakemake", "-s", str(code / "Snakefile"), "-d", str(run_dir)]
-        base += ["--configfile", str(cfg_path), "--cores", "8"]
+        base = snakemake_cmd(run_dir, cfg_path, cores=8, code=code)
         under = Path(cfg["dataset"]["root"])
         row = {}
         for when in ("first", "again"):
@@ -221,8 +220,7 @@ KEPT_ALL = KEPT + ("labels/baseline_cc.h5", "labels/baseline_sem_cc.h5")
 def _run_workflow(work: Path, cfg: dict, *targets: str, extra: tuple[str, ...] = ()) -> Path:
     path = work / f"{cfg['run_name']}.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(work), *targets]
-    r = subprocess.run([*cmd, "--configfile", str(path), "--cores", "2", *extra], capture_output=True, text=True)
+    r = subprocess.run(snakemake_cmd(work, path, *targets, *extra), capture_output=True, text=True)
     if r.returncode != 0:
         raise RuntimeError(r.stderr[-4000:])
     return work / "results" / cfg["run_name"]

@@ -8,8 +8,15 @@ kernels or thread counts changes training the way a seed does); the thread count
 that 2-core machines run. Runs are kept under results/<run_name>_s<seed>_t<threads>/, so an
 interrupted benchmark continues where it stopped.
 
+Runs side by side: Snakemake locks a working folder, so run each part in a copy of the tree
+(``git worktree add``) with ``--seeds``/``--threads`` of its own, then collect the table here with
+``--from COPY ...``: a run finished in a copy is read from that copy's results.json, not run again.
+Results depend on seeds and thread counts, not on what else the machine runs.
+
 Usage: python benchmarks/bench_spread.py [--seeds 0 1 2] [--threads 1 2] [--set section.key=value ...]
-       (about 16 minutes per run at 2 threads, 25 at 1; the default 6 runs take about 2 hours)
+                                         [--from COPY ...]
+       (about 21 minutes per run at 2 threads, 25 at 1 on the 2-core CI machine; the 6 runs take
+       about 2 hours one after the other, 1.5 in two copies side by side)
 """
 
 from __future__ import annotations
@@ -24,9 +31,8 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import load_config, update_results
+from common import ROOT, load_config, snakemake_cmd, update_results
 
-ROOT = Path(__file__).resolve().parents[1]
 KEYS = {  # summary section -> the numbers reported
     "cam": ("miou", "best_miou"),
     "sem_pseudo": ("miou",),
@@ -66,6 +72,16 @@ def numbers(summary: dict) -> dict[str, float]:
     }
 
 
+def recorded(copies: list[str], run_name: str) -> dict | None:
+    """The record of a run finished in one of the ``copies`` of the tree (their results.json)."""
+    for copy in copies:
+        results = Path(copy) / "benchmarks/results.json"
+        for section in json.loads(results.read_text()).values() if results.is_file() else ():
+            if isinstance(section, dict) and run_name in section.get("runs", {}):
+                return section["runs"][run_name]
+    return None
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--config", default="config/config.yaml")
@@ -74,26 +90,23 @@ def main() -> None:
     ap.add_argument("--set", nargs="*", default=[], help="section.key=value changes to the config (YAML values)")
     ap.add_argument("--target", default=None, help="a named target (default: the whole pipeline)")
     ap.add_argument("--name", default="spread", help="the results.json section")
+    ap.add_argument("--from", dest="copies", nargs="*", default=[], help="copies of the tree whose runs count")
     args = ap.parse_args()
     base = load_config(args.config)
     runs = {}
     for threads in args.threads:
         for seed in args.seeds:
             cfg = run_config(base, seed, threads, args.set)
+            done = recorded(args.copies, cfg["run_name"])
+            if done:
+                runs[cfg["run_name"]] = done
+                print(cfg["run_name"], "(finished in a copy)", json.dumps(done["numbers"]), flush=True)
+                continue
             path = ROOT / "results" / f"{cfg['run_name']}.yaml"
             path.parent.mkdir(exist_ok=True)
             path.write_text(yaml.safe_dump(cfg, sort_keys=False))
             t = time.perf_counter()
-            cmd = [
-                sys.executable,
-                "-m",
-                "snakemake",
-                *([args.target] if args.target else []),
-                "--cores",
-                str(threads),
-                "--configfile",
-                str(path),
-            ]
+            cmd = snakemake_cmd(ROOT, path, *([args.target] if args.target else []), cores=threads)
             r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
             if r.returncode:
                 raise RuntimeError(f"{cfg['run_name']}: snakemake failed\n{r.stderr[-3000:]}")

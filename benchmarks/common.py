@@ -6,12 +6,21 @@ import json
 import os
 import platform
 import resource
+import sys
 import time
 from pathlib import Path
 
 import torch
 
 RESULTS = Path(__file__).with_name("results.json")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def snakemake_cmd(work, config, *args, cores: int = 2, code: Path = ROOT) -> list[str]:
+    """The command that runs the workflow of ``code`` (default: this tree) in folder ``work`` on
+    the config file ``config`` with ``args`` (targets and flags)."""
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(Path(code) / "Snakefile"), "-d", str(work)]
+    return [*cmd, "--configfile", str(config), "--cores", str(cores), *args]
 
 
 def machine() -> str:

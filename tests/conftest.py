@@ -24,6 +24,36 @@ def load_config(name: str) -> dict:
     return cfg
 
 
+def snakemake(work, config, *args, cores=2, env=None, timeout=1800, popen=False, name=None):
+    """This repository's workflow run in folder ``work`` with ``args`` (targets and flags), as a
+    user runs it: ``config`` is a config file, or a dict written to work/<name or run_name>.yaml
+    first. The finished process, output captured as text; with ``popen``, the running process
+    (in a session of its own, so that a test can kill it and its jobs)."""
+    import yaml
+
+    if isinstance(config, dict):
+        path = Path(work) / f"{name or config.get('run_name', 'config')}.yaml"
+        path.write_text(yaml.safe_dump(config))
+        config = path
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(work)]
+    cmd += ["--configfile", str(config), "--cores", str(cores), *args]
+    if popen:
+        return subprocess.Popen(
+            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True
+        )
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+
+
+def irn(*args):
+    """The ``irn`` command line (irn_core.cli) with ``args``, as a user runs it; output as text."""
+    return subprocess.run([sys.executable, "-m", "irn_core.cli", *args], capture_output=True, text=True)
+
+
+def dry_run(work, config, *args):
+    """``snakemake -n`` of the workflow on ``config`` (see snakemake())."""
+    return snakemake(work, config, "-n", *args, cores=1)
+
+
 @pytest.fixture(scope="session")
 def toy_root(tmp_path_factory):
     """A small generated toy dataset shared by the tests (read-only)."""
@@ -48,23 +78,6 @@ def tiny_run(tmp_path_factory):
         IRN_TRACE_DIR=str(work / "trace"),
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "tests" / "trace"), os.environ.get("PYTHONPATH")])),
     )
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(ROOT / "Snakefile"),
-            "-d",
-            str(work),
-            "--configfile",
-            str(ROOT / "tests/tiny.yaml"),
-            "--cores",
-            "2",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
+    r = snakemake(work, ROOT / "tests/tiny.yaml", env=env)
     assert r.returncode == 0, r.stderr[-4000:]
     return work / "results" / "tiny"

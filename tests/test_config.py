@@ -1,13 +1,11 @@
 import copy
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
-from conftest import load_config
+from conftest import dry_run, load_config
 from snakemake.utils import validate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,34 +53,11 @@ def test_a_key_left_out_takes_the_papers_value():
     )
 
 
-def _dry_run(tmp_path, cfg):
-    path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(ROOT / "Snakefile"),
-            "-d",
-            str(tmp_path),
-            "--configfile",
-            str(path),
-            "-n",
-            "--cores",
-            "1",
-        ],
-        capture_output=True,
-        text=True,
-    )
-
-
 def test_missing_dataset_path_names_key_and_path(tmp_path):
     cfg = _load("config/voc2012.yaml")
     cfg["dataset"]["root"] = str(tmp_path / "no_such_voc")
     cfg["cam"]["pretrained"] = None
-    r = _dry_run(tmp_path, cfg)
+    r = dry_run(tmp_path, cfg)
     assert r.returncode != 0
     assert "dataset.root" in r.stderr + r.stdout and "no_such_voc" in r.stderr + r.stdout
 
@@ -90,20 +65,20 @@ def test_missing_dataset_path_names_key_and_path(tmp_path):
 def test_unknown_key_stops_the_run(tmp_path):
     cfg = _load("config/config.yaml")
     cfg["cam"]["epochz"] = 3
-    r = _dry_run(tmp_path, cfg)
+    r = dry_run(tmp_path, cfg)
     assert r.returncode != 0 and "epochz" in r.stderr + r.stdout
 
 
 def test_missing_weights_file_is_a_clear_error(tmp_path):
     cfg = _load("config/config.yaml")
     cfg["cam"]["pretrained"] = str(tmp_path / "resnet.pth")
-    r = _dry_run(tmp_path, cfg)
+    r = dry_run(tmp_path, cfg)
     assert r.returncode != 0
     assert "cam.pretrained" in r.stderr + r.stdout and "resnet.pth" in r.stderr + r.stdout
 
 
 def test_default_config_plans_every_stage(tmp_path):
-    r = _dry_run(tmp_path, _load("config/config.yaml"))
+    r = dry_run(tmp_path, _load("config/config.yaml"))
     assert r.returncode == 0, r.stderr
     for rule in (
         "prepare_toy",
@@ -197,7 +172,7 @@ def test_voc_batch_size_checked_against_the_split_list(tmp_path):
 def test_imagenet_init_without_weights_stops_at_start_up(tmp_path):
     cfg = _load("config/config.yaml")
     cfg["irn"]["init"] = "imagenet"
-    r = _dry_run(tmp_path, cfg)
+    r = dry_run(tmp_path, cfg)
     assert r.returncode != 0
     assert "config key irn.init: 'imagenet' needs cam.pretrained" in r.stderr + r.stdout
 
@@ -206,7 +181,7 @@ def test_user_config_without_dataset_root_is_an_error(tmp_path):
     """A --configfile replaces the default config: a missing key is named, not taken from the toy run."""
     cfg = _load("config/config.yaml")
     del cfg["dataset"]["root"]
-    r = _dry_run(tmp_path, cfg)
+    r = dry_run(tmp_path, cfg)
     assert r.returncode != 0
     assert "'root' is a required property" in r.stderr + r.stdout
     assert "data/toy" not in r.stdout
@@ -222,7 +197,7 @@ def test_weights_file_is_an_input_of_the_rules_that_read_it(tmp_path):
     cfg = _load("config/config.yaml")
     cfg["cam"]["pretrained"] = str(weights)
     cfg["deeplab"]["init"] = "imagenet"
-    r = _dry_run(tmp_path, cfg)
+    r = dry_run(tmp_path, cfg)
     assert r.returncode == 0, r.stderr[-2000:]
     inputs = dict(re.findall(r"^rule (\w+):\n    input: (.*)$", r.stdout, re.M))
     assert str(weights) in inputs["train_cam"] and str(weights) in inputs["train_deeplab"]
@@ -258,7 +233,7 @@ def test_resources_scale_with_the_images_of_a_job(tmp_path, device, gpu):
 
     cfg = _load("config/config.yaml")
     cfg.update(device=device, shards=2)
-    r = _dry_run(tmp_path, cfg)
+    r = dry_run(tmp_path, cfg)
     assert r.returncode == 0, r.stderr[-2000:]
     jobs = _job_resources(r.stdout, "make_cam")
     assert len(jobs) == 2

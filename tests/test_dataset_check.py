@@ -6,7 +6,7 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import load_config
+from conftest import load_config, snakemake
 from PIL import Image
 
 from irn_core.datasets import DatasetError
@@ -132,13 +132,6 @@ def test_unknown_class_and_out_of_range_label_values(root):
 def test_bad_image_stops_the_run_before_training(root, tmp_path):
     """snakemake on a VOC-layout copy with a 1x1 image: the check names file and id, nothing trains,
     and no temporary file is left."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    import yaml
-
-    repo = Path(__file__).resolve().parents[1]
     ids = _ids(root)
     Image.new("RGB", (1, 1)).save(root / f"JPEGImages/{ids[1]}.jpg")
     cfg = load_config("tests/tiny.yaml")
@@ -146,25 +139,7 @@ def test_bad_image_stops_the_run_before_training(root, tmp_path):
     cfg.pop("toy")
     for section in ("cam", "irn", "maskrcnn", "deeplab"):
         cfg[section]["batch_size"] = 2
-    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(cfg))
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(repo / "Snakefile"),
-            "-d",
-            str(tmp_path),
-            "--configfile",
-            str(tmp_path / "bad.yaml"),
-            "--cores",
-            "2",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    r = snakemake(tmp_path, cfg, timeout=600)
     assert r.returncode != 0
     # the image is in the train and eval lists: whichever check ran first stopped the run
     logs = "".join(p.read_text() for p in (tmp_path / "results/tiny/logs").glob("check_dataset_*.log"))

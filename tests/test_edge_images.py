@@ -6,15 +6,12 @@ multi-scale + CRF DeepLab inference)."""
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
-import yaml
-from conftest import load_config
+from conftest import load_config, snakemake
 from PIL import Image
 
 from irn_core.cam import stage_cams
@@ -49,28 +46,7 @@ def edge_run(tmp_path_factory):
     cfg["irn"].update(pairs_at_border=False, mean_shift="crops", infer_pad_to=160, flip_aligned=False)
     cfg["maskrcnn"].update(gt_upper_bound=False, iterations=8, lr_schedule="steps", lr_steps=[5], warmup_iters=2)
     cfg["deeplab"].update(test_scales=[1.0, 0.5], crf=True)
-    (work / "edge.yaml").write_text(yaml.safe_dump(cfg))
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(ROOT / "Snakefile"),
-            "-d",
-            str(work),
-            "pseudo_labels",
-            "maskrcnn",
-            "deeplab",
-            "--configfile",
-            str(work / "edge.yaml"),
-            "--cores",
-            "2",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    r = snakemake(work, cfg, "pseudo_labels", "maskrcnn", "deeplab", timeout=900, name="edge")
     assert r.returncode == 0, r.stderr[-4000:]
     return work / "results/tiny", ids[3], small
 

@@ -7,15 +7,12 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
-import yaml
-from conftest import load_config
+from conftest import dry_run, irn, load_config, snakemake
 from PIL import Image
 
 from irn_core.coco import COCODataset, rle_encode
@@ -204,53 +201,29 @@ def test_coco_annotations_that_cannot_be_read_are_errors_all_at_once(tmp_path):
     assert f"{f}: annotation 23 of image 'b' has a segmentation of unknown format (str" in msg
 
 
-def _dry_run(tmp_path, cfg, *args):
-    path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(ROOT / "Snakefile"),
-            "-d",
-            str(tmp_path),
-            "--configfile",
-            str(path),
-            "-n",
-            "--cores",
-            "1",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-    )
-
-
 def test_shards_above_the_images_of_a_split_stop_at_start_up(tmp_path):
     cfg = load_config("tests/tiny.yaml")
     cfg["shards"] = 1000
-    r = _dry_run(tmp_path, cfg)
+    r = dry_run(tmp_path, cfg)
     assert r.returncode != 0
     assert (
         "config key shards: 1000 is above the 32 images of dataset.train_list, so 968 job(s) of each "
         "per-image stage would have no image; at most 32"
     ) in r.stderr + r.stdout
     cfg["shards"] = 32
-    assert _dry_run(tmp_path, cfg).returncode == 0
+    assert dry_run(tmp_path, cfg).returncode == 0
 
 
 def test_a_config_error_is_a_few_lines_naming_key_and_allowed_keys(tmp_path):
     cfg = load_config("config/config.yaml")
     cfg["cam"]["epochz"] = 3
-    r = _dry_run(tmp_path, cfg)
+    r = dry_run(tmp_path, cfg)
     out = (r.stdout + r.stderr).strip().splitlines()
     assert r.returncode != 0 and len(out) <= 6, out
     assert any("config key cam.epochz: unknown (allowed here: backbone, batch_size," in line for line in out)
     cfg = load_config("config/config.yaml")
     cfg["cam"]["backbone"] = "vgg16"
-    r = _dry_run(tmp_path, cfg)
+    r = dry_run(tmp_path, cfg)
     out = (r.stdout + r.stderr).strip().splitlines()
     assert len(out) <= 6 and any("config key cam.backbone: 'vgg16' is not one of resnet50" in line for line in out)
 
@@ -264,28 +237,7 @@ def test_a_dataset_check_failure_says_its_message_once_and_where_the_traceback_i
     cfg["dataset"].update(kind="voc", root=str(root), label_classes=list(TOY_CLASSES), **LISTS)
     for section in ("cam", "irn", "maskrcnn", "deeplab"):
         cfg[section]["batch_size"] = 2
-    path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(ROOT / "Snakefile"),
-            "-d",
-            str(tmp_path),
-            "--configfile",
-            str(path),
-            "--cores",
-            "1",
-            "--until",
-            "check_dataset",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    r = snakemake(tmp_path, cfg, "--until", "check_dataset", cores=1, timeout=600)
     assert r.returncode != 0
     out = r.stdout + r.stderr
     needle = f"JPEGImages/{image_id}.jpg: cannot decode image"
@@ -301,28 +253,24 @@ def test_a_dataset_check_failure_says_its_message_once_and_where_the_traceback_i
     assert len(tail) <= 25, tail
 
 
-def _irn(*args):
-    return subprocess.run([sys.executable, "-m", "irn_core.cli", *args], capture_output=True, text=True)
-
-
 def test_irn_inspect_names_the_file_and_tells_not_a_stage_file_from_incomplete(tmp_path):
     text = tmp_path / "notes.h5"
     text.write_text("not HDF5")
-    r = _irn("inspect", str(text))
+    r = irn("inspect", str(text))
     assert r.returncode == 2 and f"{text}: not an HDF5 file" in r.stderr
     other = tmp_path / "other.h5"
     with h5py.File(other, "w") as f:
         f["x"] = np.zeros(3)
-    r = _irn("inspect", str(other))
+    r = irn("inspect", str(other))
     assert r.returncode == 2 and f"{other}: an HDF5 file, but not a stage file of this pipeline" in r.stderr
     assert "incomplete" not in r.stderr
     killed = tmp_path / ".cams.h5.tmp12345"
     with h5py.File(killed, "w") as f:
         f.create_group("img")
-    r = _irn("inspect", str(killed))
+    r = irn("inspect", str(killed))
     assert (
         r.returncode == 2
         and f"{killed}: stage file is incomplete (the temporary file of an interrupted writer)" in r.stderr
     )
-    r = _irn("show", str(tmp_path), "img")
+    r = irn("show", str(tmp_path), "img")
     assert r.returncode == 2 and str(tmp_path) in r.stderr

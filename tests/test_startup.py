@@ -6,14 +6,13 @@ stamp, an untouched dataset does not."""
 import json
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
-from conftest import load_config
+from conftest import load_config, snakemake
 from PIL import Image
 
 from irn_core.checks import cuda_visible
@@ -62,10 +61,7 @@ def _snakemake(work, cfg_path, *args, under=None):
         IRN_OPEN_UNDER=str(under or work / "data"),
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "tests/opens"), os.environ.get("PYTHONPATH")])),
     )
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(work)]
-    r = subprocess.run(
-        [*cmd, "--configfile", str(cfg_path), "--cores", "2", *args], capture_output=True, text=True, env=env
-    )
+    r = snakemake(work, cfg_path, *args, env=env)
     assert r.returncode == 0, r.stderr[-3000:]
     opened: dict[str, int] = {}
     for line in log.read_text().splitlines() if log.is_file() else []:
