@@ -1,0 +1,110 @@
+"""IRNet's share of the spread: on the CAMs and relations of a finished run, train IRNet again with
+other seeds (and other settings), then redo the walk, the labels, their evaluation and the oracle
+diagnostics. What moves here moves with IRNet's training alone: the CAM network, its maps and
+the mined relations are the run's own, bit for bit (the CAM-only baseline must not move).
+
+Each variant runs in a copy of the run folder (results/<run>_<name>_s<seed>/, the supervised
+models left out) with ``--forcerun train_irn --rerun-triggers mtime``: the copied upstream files
+count as they are, train_irn and what follows it rerun. A finished variant is not run again.
+
+Usage: python benchmarks/bench_irn_seeds.py results/<run>.yaml NAME [--seeds 1 2] [--set irn.epochs=8 ...]
+       (with --set, list every seed: the run itself counts only for its own settings)
+       (the config file of a finished run, e.g. one of bench_spread's; about 15 minutes per variant
+       on 2 cores for the default toy run)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import ROOT, snakemake_cmd, update_results
+
+TARGETS = ("labels/eval.json", "labels/diagnostics.json")
+NOT_COPIED = ("maskrcnn", "deeplab", "report", "predict", "public")
+
+
+def variant(base: dict, name: str, seed: int, changes: list[str]) -> dict:
+    cfg = json.loads(json.dumps(base))
+    cfg["run_name"] = f"{base['run_name']}_{name}_s{seed}"
+    cfg["irn"]["seed"] = seed
+    for change in changes:
+        key, value = change.split("=", 1)
+        section, option = key.split(".")
+        cfg[section][option] = yaml.safe_load(value)
+    return cfg
+
+
+def numbers(run: Path) -> dict[str, float]:
+    """The label and diagnostics figures of a run folder."""
+    labels = json.loads((run / "labels/eval.json").read_text())
+    diagnostics = json.loads((run / "labels/diagnostics.json").read_text())
+    out = {"sem_pseudo.miou": labels["sem_pseudo"]["miou"]}
+    for section in ("ins_pseudo", "baseline_cc", "baseline_sem_cc"):
+        out[f"{section}.map50"] = labels[section]["map50"]
+    for kind, row in diagnostics.items():
+        if isinstance(row, dict) and "map50" in row:
+            out[f"diagnostics.{kind}.map50"] = row["map50"]
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("config", help="the config file of a finished run")
+    ap.add_argument("name", help="the variant's name (run folders and the results.json section)")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--set", nargs="*", default=[], help="section.key=value changes (YAML values)")
+    ap.add_argument("-n", "--dry-run", action="store_true", help="copy and plan only")
+    args = ap.parse_args()
+    base = yaml.safe_load(Path(args.config).read_text())
+    source = ROOT / "results" / base["run_name"]
+    if not all((source / t).is_file() for t in TARGETS):
+        sys.exit(f"{source}: not a finished run ({' and '.join(TARGETS)} needed)")
+    # the run itself is one of the seeds when no setting changes
+    rows = {} if args.set else {base["run_name"]: {"irn.seed": base["irn"]["seed"], "numbers": numbers(source)}}
+    for seed in args.seeds:
+        cfg = variant(base, args.name, seed, args.set)
+        run = ROOT / "results" / cfg["run_name"]
+        done = run / "irn_seed.done"
+        if not done.is_file():
+            shutil.rmtree(run, ignore_errors=True)
+            shutil.copytree(source, run, ignore=lambda d, names: [n for n in names if n in NOT_COPIED])
+            path = ROOT / "results" / f"{cfg['run_name']}.yaml"
+            path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+            flags = ["--forcerun", "train_irn", "--rerun-triggers", "mtime", *(["-n"] if args.dry_run else [])]
+            targets = [f"results/{cfg['run_name']}/{t}" for t in TARGETS]
+            r = subprocess.run(
+                snakemake_cmd(ROOT, path, *targets, *flags, cores=cfg["threads"]),
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+            )
+            if r.returncode:
+                sys.exit(f"{cfg['run_name']}: snakemake failed\n{r.stderr[-3000:]}")
+            if args.dry_run:
+                print(r.stdout[r.stdout.find("Job stats") :].split("\n\n")[0])
+                continue
+            done.write_text("")
+        rows[cfg["run_name"]] = {"irn.seed": seed, "numbers": numbers(run)}
+        print(cfg["run_name"], json.dumps(rows[cfg["run_name"]]["numbers"]), flush=True)
+    if args.dry_run:
+        return
+    keys = list(dict.fromkeys(k for r in rows.values() for k in r["numbers"]))
+    print("\n| key | " + " | ".join(f"seed {r['irn.seed']}" for r in rows.values()) + " | range |")
+    print("|---|" + "---|" * (len(rows) + 1))
+    for key in keys:
+        values = [r["numbers"][key] for r in rows.values()]
+        cells = " | ".join(f"{v:.3f}" for v in values)
+        print(f"| `{key}` | {cells} | {max(values) - min(values):.3f} |")
+    update_results(f"irn_seeds_{args.name}", {"config": args.config, "changes": args.set, "runs": rows})
+
+
+if __name__ == "__main__":
+    main()
