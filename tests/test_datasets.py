@@ -203,6 +203,18 @@ def test_coco_check_reports_unannotated_images(coco_root, tmp_path):
         check_dataset(cfg, "eval_list", str(tmp_path / "eval.json"))
 
 
+def write_toy_coco(data, settings) -> None:
+    """The toy images of ``settings`` written to ``data`` in VOC layout, plus their train and val
+    annotations in COCO layout (data/annotations/{train,val}.json)."""
+    from irn_core.toy import write_toy_dataset
+
+    write_toy_dataset(data, settings)
+    (data / "annotations").mkdir()
+    for split in ("train", "val"):
+        ids = read_split(data / f"ImageSets/Segmentation/{split}.txt")
+        (data / f"annotations/{split}.json").write_text(json.dumps(voc_to_coco(data, ids)))
+
+
 def voc_to_coco(root, ids, classes=TOY_CLASSES) -> dict:
     """The COCO instances dict of VOC-layout images (RLE masks), file names as in JPEGImages."""
     voc = VOCDataset(root, classes)

@@ -12,13 +12,13 @@ import torch
 from PIL import Image
 
 from irn_core.cam import stage_cams
-from irn_core.toy import TOY_CLASSES, ToySettings, write_toy_dataset
+from irn_core.toy import TOY_CLASSES, ToySettings
 from irn_core.voc import VOC_CLASSES, read_split, save_palette_png
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
 from conftest import load_config, snakemake  # noqa: E402
-from test_datasets import voc_to_coco  # noqa: E402
+from test_datasets import write_toy_coco  # noqa: E402
 
 
 def _run(work, cfg, *targets):
@@ -43,11 +43,7 @@ def layouts(tmp_path_factory):
     COCO layout (run 'coco': the whole DAG)."""
     work = tmp_path_factory.mktemp("layouts")
     data = work / "data"
-    write_toy_dataset(data, ToySettings(n_train=32, n_val=8, seed=1, min_size=96, max_size=128))
-    (data / "annotations").mkdir()
-    for split in ("train", "val"):
-        ids = read_split(data / f"ImageSets/Segmentation/{split}.txt")
-        (data / f"annotations/{split}.json").write_text(json.dumps(voc_to_coco(data, ids)))
+    write_toy_coco(data, ToySettings(n_train=32, n_val=8, seed=1, min_size=96, max_size=128))
     voc = _tiny("voc")
     voc["dataset"].update(kind="voc", root=str(data), label_classes=list(TOY_CLASSES))
     voc_run = _run(work, voc, "pseudo_labels", "export_public")

@@ -17,23 +17,19 @@ from PIL import Image
 
 from irn_core.checks import cuda_visible
 from irn_core.split_index import SplitIndex
-from irn_core.toy import TOY_CLASSES, ToySettings, write_toy_dataset
+from irn_core.toy import TOY_CLASSES, ToySettings
 from irn_core.voc import read_split
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
-from test_datasets import voc_to_coco  # noqa: E402
+from test_datasets import write_toy_coco  # noqa: E402
 
 
 @pytest.fixture
 def coco_run(tmp_path):
     """The tiny toy images in COCO layout and a config reading them (the tiny run's settings)."""
     data = tmp_path / "data"
-    write_toy_dataset(data, ToySettings(n_train=16, n_val=4, seed=2, min_size=64, max_size=80))
-    (data / "annotations").mkdir()
-    for split in ("train", "val"):
-        ids = read_split(data / f"ImageSets/Segmentation/{split}.txt")
-        (data / f"annotations/{split}.json").write_text(json.dumps(voc_to_coco(data, ids)))
+    write_toy_coco(data, ToySettings(n_train=16, n_val=4, seed=2, min_size=64, max_size=80))
     cfg = load_config("tests/tiny.yaml")
     cfg.pop("toy")
     cfg["run_name"] = "startup"
