@@ -203,9 +203,10 @@ def test_coco_check_reports_unannotated_images(coco_root, tmp_path):
         check_dataset(cfg, "eval_list", str(tmp_path / "eval.json"))
 
 
-def write_toy_coco(data, settings) -> None:
+def write_toy_coco(data, settings) -> dict:
     """The toy images of ``settings`` written to ``data`` in VOC layout, plus their train and val
-    annotations in COCO layout (data/annotations/{train,val}.json)."""
+    annotations in COCO layout (data/annotations/{train,val}.json). Returns the config's dataset
+    keys that read them as a COCO set (pseudo labels judged on train)."""
     from irn_core.toy import write_toy_dataset
 
     write_toy_dataset(data, settings)
@@ -213,6 +214,9 @@ def write_toy_coco(data, settings) -> None:
     for split in ("train", "val"):
         ids = read_split(data / f"ImageSets/Segmentation/{split}.txt")
         (data / f"annotations/{split}.json").write_text(json.dumps(voc_to_coco(data, ids)))
+    train, val = "annotations/train.json", "annotations/val.json"
+    lists = {"train_list": train, "eval_list": train, "val_list": val}
+    return {"kind": "coco", "root": str(data), "image_dir": "JPEGImages", **lists}
 
 
 def voc_to_coco(root, ids, classes=TOY_CLASSES) -> dict:

@@ -43,19 +43,12 @@ def layouts(tmp_path_factory):
     COCO layout (run 'coco': the whole DAG)."""
     work = tmp_path_factory.mktemp("layouts")
     data = work / "data"
-    write_toy_coco(data, ToySettings(n_train=32, n_val=8, seed=1, min_size=96, max_size=128))
+    coco_keys = write_toy_coco(data, ToySettings(n_train=32, n_val=8, seed=1, min_size=96, max_size=128))
     voc = _tiny("voc")
     voc["dataset"].update(kind="voc", root=str(data), label_classes=list(TOY_CLASSES))
     voc_run = _run(work, voc, "pseudo_labels", "export_public")
     coco = _tiny("coco")
-    coco["dataset"].update(
-        kind="coco",
-        root=str(data),
-        image_dir="JPEGImages",
-        train_list="annotations/train.json",
-        eval_list="annotations/train.json",
-        val_list="annotations/val.json",
-    )
+    coco["dataset"].update(coco_keys)
     coco_run = _run(work, coco)
     return work, voc, voc_run, coco_run
 

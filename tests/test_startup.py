@@ -29,18 +29,11 @@ from test_datasets import write_toy_coco  # noqa: E402
 def coco_run(tmp_path):
     """The tiny toy images in COCO layout and a config reading them (the tiny run's settings)."""
     data = tmp_path / "data"
-    write_toy_coco(data, ToySettings(n_train=16, n_val=4, seed=2, min_size=64, max_size=80))
+    coco = write_toy_coco(data, ToySettings(n_train=16, n_val=4, seed=2, min_size=64, max_size=80))
     cfg = load_config("tests/tiny.yaml")
     cfg.pop("toy")
     cfg["run_name"] = "startup"
-    cfg["dataset"].update(
-        kind="coco",
-        root=str(data),
-        image_dir="JPEGImages",
-        train_list="annotations/train.json",
-        eval_list="annotations/train.json",
-        val_list="annotations/val.json",
-    )
+    cfg["dataset"].update(coco)
     path = tmp_path / "startup.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return tmp_path, path, cfg
