@@ -10,7 +10,8 @@ interrupted benchmark continues where it stopped.
 
 Runs side by side: Snakemake locks a working folder, so run each part in a copy of the tree
 (``git worktree add``) with ``--seeds``/``--threads`` of its own, then collect the table here with
-``--from COPY ...``: a run finished in a copy is read from that copy's results.json, not run again.
+``--from COPY ...``: a run finished in a copy with the same config is read from that copy's
+results.json, not run again.
 Results depend on seeds and thread counts, not on what else the machine runs.
 
 Usage: python benchmarks/bench_spread.py [--seeds 0 1 2] [--threads 1 2] [--set section.key=value ...]
@@ -72,13 +73,18 @@ def numbers(summary: dict) -> dict[str, float]:
     }
 
 
-def recorded(copies: list[str], run_name: str) -> dict | None:
-    """The record of a run finished in one of the ``copies`` of the tree (their results.json)."""
-    for copy in copies:
-        results = Path(copy) / "benchmarks/results.json"
-        for section in json.loads(results.read_text()).values() if results.is_file() else ():
-            if isinstance(section, dict) and run_name in section.get("runs", {}):
-                return section["runs"][run_name]
+def recorded(copies: list[str], cfg: dict) -> dict | None:
+    """The record of a run finished in one of the ``copies`` of the tree (their results.json, the
+    newest section naming it), when the copy ran it with this config (its results/<run>.yaml)."""
+    name = cfg["run_name"]
+    for copy in map(Path, copies):
+        results, config = copy / "benchmarks/results.json", copy / "results" / f"{name}.yaml"
+        if not results.is_file() or not config.is_file() or yaml.safe_load(config.read_text()) != cfg:
+            continue
+        sections = json.loads(results.read_text()).values()
+        records = [s["runs"][name] for s in sections if isinstance(s, dict) and name in s.get("runs", {})]
+        if records:
+            return records[-1]
     return None
 
 
@@ -97,7 +103,7 @@ def main() -> None:
     for threads in args.threads:
         for seed in args.seeds:
             cfg = run_config(base, seed, threads, args.set)
-            done = recorded(args.copies, cfg["run_name"])
+            done = recorded(args.copies, cfg)
             if done:
                 runs[cfg["run_name"]] = done
                 print(cfg["run_name"], "(finished in a copy)", json.dumps(done["numbers"]), flush=True)
