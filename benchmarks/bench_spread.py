@@ -16,9 +16,8 @@ Results depend on seeds and thread counts, not on what else the machine runs.
 
 Usage: python benchmarks/bench_spread.py [--seeds 0 1 2] [--threads 1 2] [--set section.key=value ...]
                                          [--from COPY ...]
-       (about 21 minutes per run at 2 threads, 25 at 1 on the 2-core CI machine with the 3-epoch
-       IRNet, the 8 epochs add about 3; the 6 runs take about 2 hours one after the other, 1.5 in
-       two copies side by side)
+       (about 28 minutes per run at 2 threads on the 2-core CI machine, measured on a fresh clone
+       with the 8-epoch toy IRNet; the 6 runs take about 3 hours one after the other)
 """
 
 from __future__ import annotations
