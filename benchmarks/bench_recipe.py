@@ -1,12 +1,19 @@
-"""Toy Mask R-CNN recipes on the fixed pseudo labels of a finished default toy run: each recipe
-trained with several seeds and evaluated on the run's held-out val, to choose config/config.yaml's
-detector settings by stability (how the README's recipe figures were made).
+"""Toy Mask R-CNN recipes on the fixed pseudo labels of finished default toy runs: a recipe trained
+on each run's labels, from its CAM network, and evaluated on its held-out val. Over several seeds
+on one run it measures a recipe's seed noise; over the runs of bench_spread (each with its own
+seed) it measures what the spread table's maskrcnn row would be, without rerunning the pipeline.
+How config/config.yaml's detector settings were chosen.
 
-Usage (from the folder that holds the run's data/, one thread per process):
-  python benchmarks/bench_recipe.py results/toy_default NAME --seeds 0 1 2 [section.key=value ...]
-e.g. NAME=C maskrcnn.lr=0.01 maskrcnn.warmup_iters=150 maskrcnn.frozen_stages=2
-Writes each seed's model and evaluation under /tmp/recipes/NAME_s<seed>/ and the mAP25/50/70 of
-every seed to the section ``recipes`` of benchmarks/results.json.
+Usage (one thread per process, as the pipeline's detector job):
+  python benchmarks/bench_recipe.py RUN [RUN ...] --name NAME [--seeds 0 1 2] [--set section.key=value ...]
+                                   [--cam-from FOLDER]
+RUN is a finished run's folder (results/<run_name>); its settings are those it ran with
+(results/<run_name>.yaml beside it, else config/config.yaml), then the --set changes. Without
+--seeds each run trains with its own maskrcnn.seed. --cam-from FOLDER starts each run's detector
+from the CAM network of the run of the same name in FOLDER (e.g. another copy's results/) instead.
+e.g. --name frozen0 --set maskrcnn.frozen_stages=0 (about 6 minutes per detector)
+Writes each model and evaluation under /tmp/recipes/NAME/<run_name>_s<seed>/ and the mAP25/50/70
+of every run and seed, with their range, to the section ``recipes`` of benchmarks/results.json.
 """
 
 from __future__ import annotations
@@ -18,12 +25,25 @@ import time
 from pathlib import Path
 
 import yaml
-from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import update_results
+from common import RESULTS, load_config, update_results
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_settings(run: Path, changes: list[str]) -> dict:
+    """The config ``run`` ran with (validated, defaults filled), with ``changes`` applied."""
+    own = run.parent / f"{run.name}.yaml"
+    cfg = load_config(str(own if own.is_file() else ROOT / "config/config.yaml"))
+    for item in changes:
+        key, value = item.split("=", 1)
+        section, name = key.split(".")
+        cfg[section][name] = yaml.safe_load(value)
+    cfg["threads"] = 1
+    root = Path(cfg["dataset"]["root"])  # relative: to the folder the run ran in (<it>/results/<run>)
+    cfg["dataset"]["root"] = str(root if root.is_absolute() else run.resolve().parents[1] / root)
+    return cfg
 
 
 def main() -> None:
@@ -31,41 +51,41 @@ def main() -> None:
     from irn_core.stages.maskrcnn import eval_maskrcnn, train_maskrcnn
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("run", help="a finished default toy run (results/<run_name>)")
-    ap.add_argument("name", help="the recipe's name in results.json")
-    ap.add_argument("overrides", nargs="*", help="section.key=value (YAML values)")
-    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    ap.add_argument("runs", nargs="+", help="finished default toy runs (results/<run_name>)")
+    ap.add_argument("--name", required=True, help="the recipe's name in results.json")
+    ap.add_argument("--set", nargs="*", default=[], help="section.key=value changes (YAML values)")
+    ap.add_argument("--seeds", nargs="+", type=int, default=None, help="default: each run's own")
+    ap.add_argument("--cam-from", default=None, help="a folder of runs whose CAM networks to start from")
     args = ap.parse_args()
-    run = Path(args.run)
-    cfg = yaml.safe_load((ROOT / "config/config.yaml").read_text())
-    validate(cfg, str(ROOT / "workflow/schemas/config.schema.yaml"))
-    for item in args.overrides:
-        key, value = item.split("=", 1)
-        section, name = key.split(".")
-        cfg[section][name] = yaml.safe_load(value)
-    cfg["threads"] = 1
     set_threads(1)
-    manifests = [str(run / "dataset/train.json"), str(run / "dataset/eval.json")]
-    rows = {}
-    for seed in args.seeds:
-        cfg["maskrcnn"]["seed"] = seed
-        out = Path(f"/tmp/recipes/{args.name}_s{seed}")
-        out.mkdir(parents=True, exist_ok=True)
-        started = time.time()
-        train_maskrcnn(
-            cfg, str(run / "labels/ins_pseudo_coco.json"), str(run / "cam/model.pt"), manifests,
-            str(out / "model.pt"), str(out / "checkpoints"),
-        )  # fmt: skip
-        r = eval_maskrcnn(
-            cfg, str(out / "model.pt"), str(run / "maskrcnn/gt_val_coco.json"), str(out / "eval.json"),
-            str(out / "predictions.json"),
-        )  # fmt: skip
-        rows[str(seed)] = {k: round(r[k], 4) for k in ("map25", "map50", "map70")}
-        rows[str(seed)]["seconds"] = round(time.time() - started)
-        print(args.name, seed, rows[str(seed)], flush=True)
-    results = json.loads(Path(__file__).with_name("results.json").read_text()).get("recipes", {})
-    results[args.name] = {"overrides": args.overrides, "seeds": rows}
-    update_results("recipes", results)
+    rows: dict[str, dict] = {}
+    for run in map(Path, args.runs):
+        cfg = run_settings(run, args.set)
+        cam = Path(args.cam_from or run.parent) / run.name / "cam/model.pt"
+        manifests = [str(run / "dataset/train.json"), str(run / "dataset/eval.json")]
+        for seed in args.seeds if args.seeds is not None else [cfg["maskrcnn"]["seed"]]:
+            cfg["maskrcnn"]["seed"] = seed
+            out = Path(f"/tmp/recipes/{args.name}/{run.name}_s{seed}")
+            out.mkdir(parents=True, exist_ok=True)
+            started = time.time()
+            train_maskrcnn(
+                cfg, str(run / "labels/ins_pseudo_coco.json"), str(cam), manifests,
+                str(out / "model.pt"), str(out / "checkpoints"),
+            )  # fmt: skip
+            r = eval_maskrcnn(
+                cfg, str(out / "model.pt"), str(run / "maskrcnn/gt_val_coco.json"), str(out / "eval.json"),
+                str(out / "predictions.json"),
+            )  # fmt: skip
+            row = {k: round(r[k], 4) for k in ("map25", "map50", "map70")}
+            row["seconds"] = round(time.time() - started)
+            rows.setdefault(run.name, {})[str(seed)] = row
+            print(args.name, run.name, seed, row, flush=True)
+    map50 = [row["map50"] for seeds in rows.values() for row in seeds.values()]
+    spread = {"min": min(map50), "max": max(map50), "range": round(max(map50) - min(map50), 4)}
+    print(f"{args.name}: map50 {spread['min']:.3f} - {spread['max']:.3f} (width {spread['range']:.3f})")
+    record = {"overrides": args.set, "cam_from": args.cam_from, "runs": rows, "map50": spread}
+    recipes = json.loads(RESULTS.read_text()).get("recipes", {}) if RESULTS.exists() else {}
+    update_results("recipes", {**recipes, args.name: record})
 
 
 if __name__ == "__main__":
