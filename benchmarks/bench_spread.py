@@ -10,8 +10,8 @@ interrupted benchmark continues where it stopped.
 
 Runs side by side: Snakemake locks a working folder, so run each part in a copy of the tree
 (``git worktree add``) with ``--seeds``/``--threads`` of its own, then collect the table here with
-``--from COPY ...``: a run finished in a copy with the same config is read from that copy's
-results.json, not run again.
+``--from COPY ...``: a run finished in a copy with the same config (its results/<run>.yaml, and
+the run's summary written after it) is read from that copy's run folder, not run again.
 Results depend on seeds and thread counts, not on what else the machine runs.
 
 Usage: python benchmarks/bench_spread.py [--seeds 0 1 2] [--threads 1 2] [--set section.key=value ...]
@@ -73,18 +73,28 @@ def numbers(summary: dict) -> dict[str, float]:
     }
 
 
-def recorded(copies: list[str], cfg: dict) -> dict | None:
-    """The record of a run finished in one of the ``copies`` of the tree (their results.json, the
-    newest section naming it), when the copy ran it with this config (its results/<run>.yaml)."""
+def summary_file(target: str | None) -> str:
+    return "summary.json" if not target else f"summary_{target}.json"
+
+
+def recorded(copies: list[str], cfg: dict, target: str | None = None) -> dict | None:
+    """The record of a run finished in one of the ``copies`` of the tree: the copy ran it with
+    this config (its results/<run>.yaml) and wrote the run's summary after that config."""
     name = cfg["run_name"]
     for copy in map(Path, copies):
-        results, config = copy / "benchmarks/results.json", copy / "results" / f"{name}.yaml"
-        if not results.is_file() or not config.is_file() or yaml.safe_load(config.read_text()) != cfg:
+        config, summary = copy / "results" / f"{name}.yaml", copy / "results" / name / summary_file(target)
+        if not config.is_file() or not summary.is_file() or summary.stat().st_mtime < config.stat().st_mtime:
             continue
-        sections = json.loads(results.read_text()).values()
-        records = [s["runs"][name] for s in sections if isinstance(s, dict) and name in s.get("runs", {})]
-        if records:
-            return records[-1]
+        if yaml.safe_load(config.read_text()) != cfg:
+            continue
+        s = json.loads(summary.read_text())
+        return {
+            "seed": cfg["cam"]["seed"],
+            "threads": cfg["threads"],
+            "wall_s": round(s["seconds"]["elapsed"], 1),
+            "numbers": numbers(s),
+            "copy": str(copy),
+        }
     return None
 
 
@@ -103,7 +113,7 @@ def main() -> None:
     for threads in args.threads:
         for seed in args.seeds:
             cfg = run_config(base, seed, threads, args.set)
-            done = recorded(args.copies, cfg)
+            done = recorded(args.copies, cfg, args.target)
             if done:
                 runs[cfg["run_name"]] = done
                 print(cfg["run_name"], "(finished in a copy)", json.dumps(done["numbers"]), flush=True)
@@ -116,8 +126,7 @@ def main() -> None:
             r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
             if r.returncode:
                 raise RuntimeError(f"{cfg['run_name']}: snakemake failed\n{r.stderr[-3000:]}")
-            summary_file = "summary.json" if not args.target else f"summary_{args.target}.json"
-            summary = json.loads((ROOT / "results" / cfg["run_name"] / summary_file).read_text())
+            summary = json.loads((ROOT / "results" / cfg["run_name"] / summary_file(args.target)).read_text())
             runs[cfg["run_name"]] = {
                 "seed": seed,
                 "threads": threads,
@@ -143,6 +152,7 @@ def main() -> None:
         {
             "config": args.config,
             "changes": args.set,
+            "target": args.target,
             "seeds": args.seeds,
             "threads": args.threads,
             "table": table,
