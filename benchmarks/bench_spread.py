@@ -122,7 +122,8 @@ def main() -> None:
             path.parent.mkdir(exist_ok=True)
             path.write_text(yaml.safe_dump(cfg, sort_keys=False))
             t = time.perf_counter()
-            cmd = snakemake_cmd(ROOT, path, *([args.target] if args.target else []), cores=threads)
+            targets = [args.target] if args.target else []
+            cmd = snakemake_cmd(ROOT, path, *targets, "--rerun-incomplete", cores=threads)  # a killed job reruns
             r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
             if r.returncode:
                 raise RuntimeError(f"{cfg['run_name']}: snakemake failed\n{r.stderr[-3000:]}")
