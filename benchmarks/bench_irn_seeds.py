@@ -25,7 +25,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import ROOT, snakemake_cmd, update_results
+from common import ROOT, apply_changes, snakemake_cmd, update_results
 
 TARGETS = ("labels/eval.json", "labels/diagnostics.json")
 NOT_COPIED = ("maskrcnn", "deeplab", "report", "predict", "public")
@@ -35,11 +35,7 @@ def variant(base: dict, name: str, seed: int, changes: list[str]) -> dict:
     cfg = json.loads(json.dumps(base))
     cfg["run_name"] = f"{base['run_name']}_{name}_s{seed}"
     cfg["irn"]["seed"] = seed
-    for change in changes:
-        key, value = change.split("=", 1)
-        section, option = key.split(".")
-        cfg[section][option] = yaml.safe_load(value)
-    return cfg
+    return apply_changes(cfg, changes)
 
 
 def numbers(run: Path) -> dict[str, float]:

@@ -24,10 +24,8 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
-
 sys.path.insert(0, str(Path(__file__).parent))
-from common import RESULTS, load_config, update_results
+from common import RESULTS, apply_changes, load_config, update_results
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,11 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def run_settings(run: Path, changes: list[str]) -> dict:
     """The config ``run`` ran with (validated, defaults filled), with ``changes`` applied."""
     own = run.parent / f"{run.name}.yaml"
-    cfg = load_config(str(own if own.is_file() else ROOT / "config/config.yaml"))
-    for item in changes:
-        key, value = item.split("=", 1)
-        section, name = key.split(".")
-        cfg[section][name] = yaml.safe_load(value)
+    cfg = apply_changes(load_config(str(own if own.is_file() else ROOT / "config/config.yaml")), changes)
     cfg["threads"] = 1
     root = Path(cfg["dataset"]["root"])  # relative: to the folder the run ran in (<it>/results/<run>)
     cfg["dataset"]["root"] = str(root if root.is_absolute() else run.resolve().parents[1] / root)

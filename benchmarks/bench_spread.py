@@ -32,7 +32,9 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import ROOT, load_config, snakemake_cmd, update_results
+from common import ROOT, apply_changes, load_config, snakemake_cmd, update_results
+
+from irn_core.layout import summary_name
 
 KEYS = {  # summary section -> the numbers reported
     "cam": ("miou", "best_miou"),
@@ -53,14 +55,7 @@ def run_config(base: dict, seed: int, threads: int, changes: list[str]) -> dict:
     cfg["threads"] = threads
     for section in SEEDED:
         cfg[section]["seed"] = seed
-    for change in changes:
-        key, value = change.split("=", 1)
-        *path, last = key.split(".")
-        node = cfg
-        for part in path:
-            node = node.setdefault(part, {})
-        node[last] = yaml.safe_load(value)
-    return cfg
+    return apply_changes(cfg, changes)
 
 
 def numbers(summary: dict) -> dict[str, float]:
@@ -74,7 +69,7 @@ def numbers(summary: dict) -> dict[str, float]:
 
 
 def summary_file(target: str | None) -> str:
-    return "summary.json" if not target else f"summary_{target}.json"
+    return f"{summary_name(target or 'all')}.json"
 
 
 def recorded(copies: list[str], cfg: dict, target: str | None = None) -> dict | None:

@@ -66,6 +66,20 @@ def load_config(name: str) -> dict:
     return cfg
 
 
+def apply_changes(cfg: dict, changes: list[str]) -> dict:
+    """Set each ``section.key=value`` of ``changes`` (YAML values, any depth) in ``cfg``; returns it."""
+    import yaml
+
+    for change in changes:
+        key, value = change.split("=", 1)
+        *path, last = key.split(".")
+        node = cfg
+        for part in path:
+            node = node.setdefault(part, {})
+        node[last] = yaml.safe_load(value)
+    return cfg
+
+
 def update_results(key: str, value) -> dict:
     """Merge one section into benchmarks/results.json."""
     data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
