@@ -16,8 +16,9 @@ Results depend on seeds and thread counts, not on what else the machine runs.
 
 Usage: python benchmarks/bench_spread.py [--seeds 0 1 2] [--threads 1 2] [--set section.key=value ...]
                                          [--from COPY ...]
-       (about 28 minutes per run at 2 threads on the 2-core CI machine, measured on a fresh clone
-       with the 8-epoch toy IRNet; the 6 runs take about 3 hours one after the other)
+       (about 31 minutes per run at 2 threads on the 2-core CI machine: 28 measured on a fresh clone
+       with the 20-epoch CAM network, 40 epochs add about 3; the 6 runs take about 3 hours one after
+       the other, or in two copies at 1 thread each about as long)
 """
 
 from __future__ import annotations
