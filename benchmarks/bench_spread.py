@@ -18,7 +18,7 @@ Usage: python benchmarks/bench_spread.py [--seeds 0 1 2] [--threads 1 2] [--set 
                                          [--from COPY ...]
        (about 31 minutes per run at 2 threads on the 2-core CI machine: 28 measured on a fresh clone
        with the 20-epoch CAM network, 40 epochs add about 3; the 6 runs take about 3 hours one after
-       the other, or in two copies at 1 thread each about as long)
+       the other)
 """
 
 from __future__ import annotations
