@@ -25,19 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import RESULTS, apply_changes, load_config, update_results
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def run_settings(run: Path, changes: list[str]) -> dict:
-    """The config ``run`` ran with (validated, defaults filled), with ``changes`` applied."""
-    own = run.parent / f"{run.name}.yaml"
-    cfg = apply_changes(load_config(str(own if own.is_file() else ROOT / "config/config.yaml")), changes)
-    cfg["threads"] = 1
-    root = Path(cfg["dataset"]["root"])  # relative: to the folder the run ran in (<it>/results/<run>)
-    cfg["dataset"]["root"] = str(root if root.is_absolute() else run.resolve().parents[1] / root)
-    return cfg
+from common import RESULTS, run_settings, update_results
 
 
 def main() -> None:

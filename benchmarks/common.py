@@ -80,6 +80,18 @@ def apply_changes(cfg: dict, changes: list[str]) -> dict:
     return cfg
 
 
+def run_settings(run: Path, changes: list[str]) -> dict:
+    """The config the run folder ``run`` (results/<run_name>) ran with: its results/<run_name>.yaml
+    beside it, else config/config.yaml (validated, defaults filled), with ``changes`` applied, one
+    thread, and a relative ``dataset.root`` resolved against the folder the run ran in."""
+    own = run.parent / f"{run.name}.yaml"
+    cfg = apply_changes(load_config(str(own if own.is_file() else ROOT / "config/config.yaml")), changes)
+    cfg["threads"] = 1
+    root = Path(cfg["dataset"]["root"])  # relative: to the folder the run ran in (<it>/results/<run>)
+    cfg["dataset"]["root"] = str(root if root.is_absolute() else run.resolve().parents[1] / root)
+    return cfg
+
+
 def update_results(key: str, value) -> dict:
     """Merge one section into benchmarks/results.json."""
     data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}

@@ -1,0 +1,97 @@
+"""The CAM network's share of the semantic labels, without IRNet: each finished run's CAMs walked on
+ground-truth boundaries (the ``gt_boundary`` oracle of the diagnostics, over the whole eval list)
+and labelled as the pipeline labels them. A CAM recipe can be judged on it from the ``cams`` target
+alone (``bench_spread.py --target cams``): over the 40-epoch spread it follows ``sem_pseudo.miou``
+run by run.
+
+It also says where the labels go wrong: the share of each ground-truth class's pixels labelled as
+each class (rows: ground truth, background first). A CAM that misses an object and fires on the
+clutter instead labels background as that class, since each class's CAM is normalised by its own
+maximum and the walk fills the background region with it.
+
+Usage: python benchmarks/bench_cam_walk.py RUN [RUN ...] --name NAME
+       RUN is a run folder with cam/cams.h5 (results/<run_name>, in this tree or a copy); its
+       settings are its results/<run_name>.yaml (else config/config.yaml). About 2 minutes per
+       run of the default toy (600 images, one thread). Writes section ``cam_walk`` of
+       benchmarks/results.json, one entry per NAME.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import RESULTS, run_settings, update_results
+
+
+def walk_on_gt_boundaries(run: Path) -> dict:
+    """mIoU, per-class IoU and the row-normalised confusion of the run's CAMs walked on
+    ground-truth boundaries, with the CAM evaluation of the run beside it."""
+    import torch
+
+    from irn_core.cam import stage_cams
+    from irn_core.datasets import stage_dataset, stage_ids
+    from irn_core.evaluate import confusion, semantic_report
+    from irn_core.io import open_stage
+    from irn_core.progress import Progress
+    from irn_core.synthesis import gt_boundary, semantic_labels
+
+    cfg = run_settings(run, [])
+    data = stage_dataset(cfg)
+    ids = stage_ids(cfg, "eval_list")
+    n = len(cfg["dataset"]["classes"]) + 1
+    conf = np.zeros((n, n), np.int64)
+    with open_stage(str(run / "cam/cams.h5")) as cams, torch.no_grad():
+        for image_id in Progress(ids, f"cam_walk {run.name}"):
+            keys, cam_s4 = stage_cams(cams[image_id], 4)
+            semantic = data.semantic_gt(image_id)
+            label, _ = semantic_labels(
+                torch.from_numpy(cam_s4),
+                keys,
+                gt_boundary(semantic),
+                semantic.shape,
+                cfg["propagate"],
+                cfg["labels"]["sem_bg_threshold"],
+            )
+            conf += confusion(label.numpy(), semantic, n)
+    report = semantic_report(conf, len(ids))
+    cam_eval = json.loads((run / "cam/eval.json").read_text())
+    return {
+        "images": len(ids),
+        "miou": round(report["miou"], 4),
+        "per_class_iou": [round(v, 4) for v in report["per_class_iou"]],
+        "labelled_as": np.round(conf / np.maximum(conf.sum(1, keepdims=True), 1), 4).tolist(),
+        "cam.best_miou": round(cam_eval["best_miou"], 4),
+        "cam.miou": round(cam_eval["miou"], 4),
+        "cam_epochs": cfg["cam"]["epochs"],
+        "seed": cfg["cam"]["seed"],
+    }
+
+
+def main() -> None:
+    from irn_core.device import set_threads
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("runs", nargs="+", help="run folders with cam/cams.h5 (results/<run_name>)")
+    ap.add_argument("--name", required=True, help="the entry's name in results.json section cam_walk")
+    args = ap.parse_args()
+    set_threads(1)
+    rows = {}
+    for run in map(Path, args.runs):
+        rows[run.name] = walk_on_gt_boundaries(run)
+        r = rows[run.name]
+        print(f"{run.name}: mIoU {r['miou']:.3f} {r['per_class_iou']}, cam.best_miou {r['cam.best_miou']:.3f}")
+    values = [r["miou"] for r in rows.values()]
+    section = json.loads(RESULTS.read_text()).get("cam_walk", {}) if RESULTS.exists() else {}
+    section[args.name] = {"runs": rows, "miou_min": min(values), "miou_max": max(values)}
+    update_results("cam_walk", section)
+    print(f"mIoU {min(values):.3f} - {max(values):.3f} over {len(values)} runs")
+
+
+if __name__ == "__main__":
+    main()
