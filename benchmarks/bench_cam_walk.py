@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import RESULTS, run_settings, update_results
+from common import run_settings, update_entry
 
 
 def walk_on_gt_boundaries(run: Path) -> dict:
@@ -87,9 +87,7 @@ def main() -> None:
         r = rows[run.name]
         print(f"{run.name}: mIoU {r['miou']:.3f} {r['per_class_iou']}, cam.best_miou {r['cam.best_miou']:.3f}")
     values = [r["miou"] for r in rows.values()]
-    section = json.loads(RESULTS.read_text()).get("cam_walk", {}) if RESULTS.exists() else {}
-    section[args.name] = {"runs": rows, "miou_min": min(values), "miou_max": max(values)}
-    update_results("cam_walk", section)
+    update_entry("cam_walk", args.name, {"runs": rows, "miou_min": min(values), "miou_max": max(values)})
     print(f"mIoU {min(values):.3f} - {max(values):.3f} over {len(values)} runs")
 
 

@@ -19,13 +19,12 @@ of every run and seed, with their range, to the section ``recipes`` of benchmark
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import RESULTS, run_settings, update_results
+from common import run_settings, update_entry
 
 
 def main() -> None:
@@ -66,8 +65,7 @@ def main() -> None:
     spread = {"min": min(map50), "max": max(map50), "range": round(max(map50) - min(map50), 4)}
     print(f"{args.name}: map50 {spread['min']:.3f} - {spread['max']:.3f} (width {spread['range']:.3f})")
     record = {"overrides": args.set, "cam_from": args.cam_from, "runs": rows, "map50": spread}
-    recipes = json.loads(RESULTS.read_text()).get("recipes", {}) if RESULTS.exists() else {}
-    update_results("recipes", {**recipes, args.name: record})
+    update_entry("recipes", args.name, record)
 
 
 if __name__ == "__main__":

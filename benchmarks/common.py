@@ -99,3 +99,9 @@ def update_results(key: str, value) -> dict:
     data[key] = value
     RESULTS.write_text(json.dumps(data, indent=2) + "\n")
     return data
+
+
+def update_entry(key: str, name: str, value) -> dict:
+    """Set entry ``name`` of section ``key`` of benchmarks/results.json, keeping its other entries."""
+    section = json.loads(RESULTS.read_text()).get(key, {}) if RESULTS.exists() else {}
+    return update_results(key, {**section, name: value})
