@@ -16,9 +16,9 @@ Results depend on seeds and thread counts, not on what else the machine runs.
 
 Usage: python benchmarks/bench_spread.py [--seeds 0 1 2] [--threads 1 2] [--set section.key=value ...]
                                          [--from COPY ...]
-       (about 31 minutes per run at 2 threads on the 2-core CI machine: 28 measured on a fresh clone
-       with the 20-epoch CAM network, 40 epochs add about 3; the 6 runs take about 3 hours one after
-       the other)
+       (about 34 minutes per run at 2 threads on the 2-core CI machine: 28 measured on a fresh clone
+       with the 20-epoch CAM network, 60 epochs add about 6; the 6 runs take about 3.5 hours one
+       after the other)
 """
 
 from __future__ import annotations
