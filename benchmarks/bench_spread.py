@@ -12,10 +12,11 @@ Runs side by side: Snakemake locks a working folder, so run each part in a copy 
 (``git worktree add``) with ``--seeds``/``--threads`` of its own, then collect the table here with
 ``--from COPY ...``: a run finished in a copy with the same config (its results/<run>.yaml, and
 the run's summary written after it) is read from that copy's run folder, not run again.
+``--only-finished`` collects just those (a preview on some of the runs) and runs nothing here.
 Results depend on seeds and thread counts, not on what else the machine runs.
 
 Usage: python benchmarks/bench_spread.py [--seeds 0 1 2] [--threads 1 2] [--set section.key=value ...]
-                                         [--from COPY ...]
+                                         [--from COPY ... [--only-finished]]
        (about 34 minutes per run at 2 threads on the 2-core CI machine: 28 measured on a fresh clone
        with the 20-epoch CAM network, 60 epochs add about 6; the 6 runs take about 3.5 hours one
        after the other)
@@ -103,6 +104,9 @@ def main() -> None:
     ap.add_argument("--target", default=None, help="a named target (default: the whole pipeline)")
     ap.add_argument("--name", default="spread", help="the results.json section")
     ap.add_argument("--from", dest="copies", nargs="*", default=[], help="copies of the tree whose runs count")
+    ap.add_argument(
+        "--only-finished", action="store_true", help="collect the runs finished in the copies; run none here"
+    )
     args = ap.parse_args()
     base = load_config(args.config)
     runs = {}
@@ -113,6 +117,9 @@ def main() -> None:
             if done:
                 runs[cfg["run_name"]] = done
                 print(cfg["run_name"], "(finished in a copy)", json.dumps(done["numbers"]), flush=True)
+                continue
+            if args.only_finished:
+                print(cfg["run_name"], "(not finished in a copy: left out)", flush=True)
                 continue
             path = ROOT / "results" / f"{cfg['run_name']}.yaml"
             path.parent.mkdir(exist_ok=True)
