@@ -1,0 +1,114 @@
+"""How far the instance pseudo labels of finished default toy runs reach beyond the objects, and
+whether the detector trained on them inherits it: per run, the pixels of the labels' masks (union
+per image and class) against the ground-truth masks of the same class, as pixel precision
+(label pixels on an object of their class), recall and extent (label pixels / object pixels), with
+the instance count; the same for the detector's val predictions at score >= 0.5 against the val
+ground truth; and the run's ins_pseudo.map50 and maskrcnn.map50 beside them. mAP50 forgives a
+mask that overflows its object by up to half; a detector trained on such masks learns to overflow.
+
+Usage: python benchmarks/bench_label_extent.py RUN [RUN ...] --name NAME
+RUN is a finished run's folder (results/<run_name>), or one run up to the pseudo labels (then
+without the detector's columns, and the labels' COCO JSON made from its ins_pseudo.h5 under
+/tmp/label_extent/NAME/ when it is older). Writes entry NAME of section ``label_extent`` of
+benchmarks/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from pycocotools import mask as mask_utils
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import run_settings, update_entry
+
+from irn_core.stages.labels import pseudo_coco
+
+SCORE = 0.5  # the detector's predictions counted as its masks
+
+
+def class_unions(anns: list[dict], sizes: dict[int, tuple[int, int]]) -> dict[tuple[int, int], np.ndarray]:
+    """(image id, category id) -> the union of that class's masks in that image."""
+    out: dict[tuple[int, int], np.ndarray] = {}
+    for a in anns:
+        rle = a["segmentation"]
+        if isinstance(rle, list):  # polygons
+            h, w = sizes[a["image_id"]]
+            rle = mask_utils.merge(mask_utils.frPyObjects(rle, h, w))
+        elif isinstance(rle["counts"], list):
+            rle = mask_utils.frPyObjects(rle, *rle["size"])
+        m = mask_utils.decode(rle).astype(bool)
+        key = (a["image_id"], a["category_id"])
+        out[key] = out[key] | m if key in out else m
+    return out
+
+
+def extent(pred: list[dict], gt: dict) -> dict:
+    """Pixel precision, recall and extent of ``pred``'s masks against the COCO ground truth ``gt``."""
+    sizes = {im["id"]: (im["height"], im["width"]) for im in gt["images"]}
+    p, g = class_unions(pred, sizes), class_unions(gt["annotations"], sizes)
+    both = sum(int((m & g[k]).sum()) for k, m in p.items() if k in g)
+    n_pred, n_gt = sum(int(m.sum()) for m in p.values()), sum(int(m.sum()) for m in g.values())
+    per_image = defaultdict(int)
+    for a in pred:
+        per_image[a["image_id"]] += 1
+    return {
+        "precision": round(both / max(n_pred, 1), 4),
+        "recall": round(both / max(n_gt, 1), 4),
+        "extent": round(n_pred / max(n_gt, 1), 4),
+        "instances": len(pred),
+        "gt_instances": len(gt["annotations"]),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("runs", nargs="+", help="finished default toy runs (results/<run_name>)")
+    ap.add_argument("--name", required=True, help="the entry's name in results.json")
+    args = ap.parse_args()
+    rows = {}
+    for run in map(Path, args.runs):
+        # a run taken up to the pseudo labels again (--target pseudo_labels) keeps the COCO JSON
+        # and the summary of its last full run: newer labels make them stale
+        made = (run / "labels/ins_pseudo.h5").stat().st_mtime
+        full = (run / "summary.json").is_file() and (run / "summary.json").stat().st_mtime > made
+        summary = json.loads((run / ("summary.json" if full else "summary_pseudo_labels.json")).read_text())
+        coco = run / "labels/ins_pseudo_coco.json"
+        if not coco.is_file() or coco.stat().st_mtime < made:
+            coco = Path(f"/tmp/label_extent/{args.name}/{run.name}.json")
+            coco.parent.mkdir(parents=True, exist_ok=True)
+            pseudo_coco(run_settings(run, []), str(run / "labels/ins_pseudo.h5"), str(coco))
+        labels = json.loads(coco.read_text())["annotations"]
+        r = rows[run.name] = {
+            "labels": extent(labels, json.loads((run / "maskrcnn/gt_train_coco.json").read_text())),
+            "ins_pseudo.map50": round(summary["ins_pseudo"]["map50"], 4),
+        }
+        line = f"{run.name}: labels precision {r['labels']['precision']:.3f} extent {r['labels']['extent']:.3f}"
+        line += f" (mAP50 {r['ins_pseudo.map50']:.3f})"
+        if full:
+            preds = json.loads((run / "maskrcnn/pseudo/predictions_val.json").read_text())
+            gt_val = json.loads((run / "maskrcnn/gt_val_coco.json").read_text())
+            r["detector"] = extent([a for a in preds if a["score"] >= SCORE], gt_val)
+            r["maskrcnn.map50"] = round(summary["maskrcnn"]["map50"], 4)
+            line += f"; detector precision {r['detector']['precision']:.3f} extent {r['detector']['extent']:.3f}"
+            line += f" (mAP50 {r['maskrcnn.map50']:.3f})"
+        print(line, flush=True)
+    record = {"runs": rows, "detector_score": SCORE}
+    if len(rows) > 2 and all("detector" in r for r in rows.values()):
+        det = [r["maskrcnn.map50"] for r in rows.values()]
+        for key in ("precision", "extent"):
+            corr = np.corrcoef([r["labels"][key] for r in rows.values()], det)[0, 1]
+            record[f"corr_labels_{key}_maskrcnn_map50"] = round(float(corr), 3)
+        corr = np.corrcoef([r["ins_pseudo.map50"] for r in rows.values()], det)[0, 1]
+        record["corr_ins_pseudo_map50_maskrcnn_map50"] = round(float(corr), 3)
+        print({k: v for k, v in record.items() if k.startswith("corr")})
+    update_entry("label_extent", args.name, record)
+
+
+if __name__ == "__main__":
+    main()
