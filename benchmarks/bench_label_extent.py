@@ -4,13 +4,14 @@ per image and class) against the ground-truth masks of the same class, as pixel 
 (label pixels on an object of their class), recall and extent (label pixels / object pixels), with
 the instance count; the same for the detector's val predictions at score >= 0.5 against the val
 ground truth; and the run's ins_pseudo.map50 and maskrcnn.map50 beside them. mAP50 forgives a
-mask that overflows its object by up to half; a detector trained on such masks learns to overflow.
+mask that covers its object and as much again around it; a detector trained on such masks learns
+to overflow.
 
 Usage: python benchmarks/bench_label_extent.py RUN [RUN ...] --name NAME
 RUN is a finished run's folder (results/<run_name>), or one run up to the pseudo labels (then
 without the detector's columns, and the labels' COCO JSON made from its ins_pseudo.h5 under
-/tmp/label_extent/NAME/ when it is older). Writes entry NAME of section ``label_extent`` of
-benchmarks/results.json.
+/tmp/label_extent/NAME/ when it is older; the ground truth's too when the run has none, e.g. a
+bench_irn_seeds variant). Writes entry NAME of section ``label_extent`` of benchmarks/results.json.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import run_settings, update_entry
 
 from irn_core.stages.labels import pseudo_coco
+from irn_core.stages.maskrcnn import gt_coco
 
 SCORE = 0.5  # the detector's predictions counted as its masks
 
@@ -77,16 +79,21 @@ def main() -> None:
         # and the summary of its last full run: newer labels make them stale
         made = (run / "labels/ins_pseudo.h5").stat().st_mtime
         full = (run / "summary.json").is_file() and (run / "summary.json").stat().st_mtime > made
-        summary = json.loads((run / ("summary.json" if full else "summary_pseudo_labels.json")).read_text())
+        ins_map50 = json.loads((run / "labels/eval.json").read_text())["ins_pseudo"]["map50"]
         coco = run / "labels/ins_pseudo_coco.json"
         if not coco.is_file() or coco.stat().st_mtime < made:
             coco = Path(f"/tmp/label_extent/{args.name}/{run.name}.json")
             coco.parent.mkdir(parents=True, exist_ok=True)
             pseudo_coco(run_settings(run, []), str(run / "labels/ins_pseudo.h5"), str(coco))
         labels = json.loads(coco.read_text())["annotations"]
+        gt = run / "maskrcnn/gt_train_coco.json"
+        if not gt.is_file():
+            gt = Path(f"/tmp/label_extent/{args.name}/{run.name}_gt_train.json")
+            gt.parent.mkdir(parents=True, exist_ok=True)
+            gt_coco(run_settings(run, []), "train_list", str(gt))
         r = rows[run.name] = {
-            "labels": extent(labels, json.loads((run / "maskrcnn/gt_train_coco.json").read_text())),
-            "ins_pseudo.map50": round(summary["ins_pseudo"]["map50"], 4),
+            "labels": extent(labels, json.loads(gt.read_text())),
+            "ins_pseudo.map50": round(ins_map50, 4),
         }
         line = f"{run.name}: labels precision {r['labels']['precision']:.3f} extent {r['labels']['extent']:.3f}"
         line += f" (mAP50 {r['ins_pseudo.map50']:.3f})"
@@ -94,7 +101,7 @@ def main() -> None:
             preds = json.loads((run / "maskrcnn/pseudo/predictions_val.json").read_text())
             gt_val = json.loads((run / "maskrcnn/gt_val_coco.json").read_text())
             r["detector"] = extent([a for a in preds if a["score"] >= SCORE], gt_val)
-            r["maskrcnn.map50"] = round(summary["maskrcnn"]["map50"], 4)
+            r["maskrcnn.map50"] = round(json.loads((run / "summary.json").read_text())["maskrcnn"]["map50"], 4)
             line += f"; detector precision {r['detector']['precision']:.3f} extent {r['detector']['extent']:.3f}"
             line += f" (mAP50 {r['maskrcnn.map50']:.3f})"
         print(line, flush=True)
