@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -56,9 +55,6 @@ def extent(pred: list[dict], gt: dict) -> dict:
     p, g = class_unions(pred, sizes), class_unions(gt["annotations"], sizes)
     both = sum(int((m & g[k]).sum()) for k, m in p.items() if k in g)
     n_pred, n_gt = sum(int(m.sum()) for m in p.values()), sum(int(m.sum()) for m in g.values())
-    per_image = defaultdict(int)
-    for a in pred:
-        per_image[a["image_id"]] += 1
     return {
         "precision": round(both / max(n_pred, 1), 4),
         "recall": round(both / max(n_gt, 1), 4),
