@@ -7,7 +7,7 @@ ground truth; and the run's ins_pseudo.map50 and maskrcnn.map50 beside them. mAP
 mask that covers its object and as much again around it; a detector trained on such masks learns
 to overflow.
 
-Usage: python benchmarks/bench_label_extent.py RUN [RUN ...] --name NAME
+Usage: python benchmarks/bench_label_extent.py RUN [RUN ...] --name NAME [--note TEXT]
 RUN is a finished run's folder (results/<run_name>), or one run up to the pseudo labels (then
 without the detector's columns, and the labels' COCO JSON made from its ins_pseudo.h5 under
 /tmp/label_extent/NAME/ when it is older; the ground truth's too when the run has none, e.g. a
@@ -22,37 +22,32 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from pycocotools import mask as mask_utils
+from pycocotools.coco import COCO
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import run_settings, update_entry
 
+from irn_core.coco import annotation_mask, load
 from irn_core.stages.labels import pseudo_coco
 from irn_core.stages.maskrcnn import gt_coco
 
 SCORE = 0.5  # the detector's predictions counted as its masks
 
 
-def class_unions(anns: list[dict], sizes: dict[int, tuple[int, int]]) -> dict[tuple[int, int], np.ndarray]:
-    """(image id, category id) -> the union of that class's masks in that image."""
+def class_unions(anns: list[dict], gt: COCO) -> dict[tuple[int, int], np.ndarray]:
+    """(image id, category id) -> the union of that class's masks in that image (sizes from ``gt``)."""
     out: dict[tuple[int, int], np.ndarray] = {}
     for a in anns:
-        rle = a["segmentation"]
-        if isinstance(rle, list):  # polygons
-            h, w = sizes[a["image_id"]]
-            rle = mask_utils.merge(mask_utils.frPyObjects(rle, h, w))
-        elif isinstance(rle["counts"], list):
-            rle = mask_utils.frPyObjects(rle, *rle["size"])
-        m = mask_utils.decode(rle).astype(bool)
+        m = annotation_mask(gt, a)
         key = (a["image_id"], a["category_id"])
         out[key] = out[key] | m if key in out else m
     return out
 
 
-def extent(pred: list[dict], gt: dict) -> dict:
-    """Pixel precision, recall and extent of ``pred``'s masks against the COCO ground truth ``gt``."""
-    sizes = {im["id"]: (im["height"], im["width"]) for im in gt["images"]}
-    p, g = class_unions(pred, sizes), class_unions(gt["annotations"], sizes)
+def extent(pred: list[dict], gt_json: Path) -> dict:
+    """Pixel precision, recall and extent of ``pred``'s masks against the COCO ground truth in ``gt_json``."""
+    gt = load(gt_json)
+    p, g = class_unions(pred, gt), class_unions(gt.dataset["annotations"], gt)
     both = sum(int((m & g[k]).sum()) for k, m in p.items() if k in g)
     n_pred, n_gt = sum(int(m.sum()) for m in p.values()), sum(int(m.sum()) for m in g.values())
     return {
@@ -60,7 +55,7 @@ def extent(pred: list[dict], gt: dict) -> dict:
         "recall": round(both / max(n_gt, 1), 4),
         "extent": round(n_pred / max(n_gt, 1), 4),
         "instances": len(pred),
-        "gt_instances": len(gt["annotations"]),
+        "gt_instances": len(gt.dataset["annotations"]),
     }
 
 
@@ -68,11 +63,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("runs", nargs="+", help="finished default toy runs (results/<run_name>)")
     ap.add_argument("--name", required=True, help="the entry's name in results.json")
+    ap.add_argument("--note", default=None, help="what the runs are, kept with the entry")
     args = ap.parse_args()
     rows = {}
     for run in map(Path, args.runs):
         # a run taken up to the pseudo labels again (--target pseudo_labels) keeps the COCO JSON
         # and the summary of its last full run: newer labels make them stale
+        cfg = run_settings(run, [])
         made = (run / "labels/ins_pseudo.h5").stat().st_mtime
         full = (run / "summary.json").is_file() and (run / "summary.json").stat().st_mtime > made
         ins_map50 = json.loads((run / "labels/eval.json").read_text())["ins_pseudo"]["map50"]
@@ -80,28 +77,27 @@ def main() -> None:
         if not coco.is_file() or coco.stat().st_mtime < made:
             coco = Path(f"/tmp/label_extent/{args.name}/{run.name}.json")
             coco.parent.mkdir(parents=True, exist_ok=True)
-            pseudo_coco(run_settings(run, []), str(run / "labels/ins_pseudo.h5"), str(coco))
+            pseudo_coco(cfg, str(run / "labels/ins_pseudo.h5"), str(coco))
         labels = json.loads(coco.read_text())["annotations"]
         gt = run / "maskrcnn/gt_train_coco.json"
         if not gt.is_file():
             gt = Path(f"/tmp/label_extent/{args.name}/{run.name}_gt_train.json")
             gt.parent.mkdir(parents=True, exist_ok=True)
-            gt_coco(run_settings(run, []), "train_list", str(gt))
+            gt_coco(cfg, "train_list", str(gt))
         r = rows[run.name] = {
-            "labels": extent(labels, json.loads(gt.read_text())),
+            "labels": extent(labels, gt),
             "ins_pseudo.map50": round(ins_map50, 4),
         }
         line = f"{run.name}: labels precision {r['labels']['precision']:.3f} extent {r['labels']['extent']:.3f}"
         line += f" (mAP50 {r['ins_pseudo.map50']:.3f})"
         if full:
             preds = json.loads((run / "maskrcnn/pseudo/predictions_val.json").read_text())
-            gt_val = json.loads((run / "maskrcnn/gt_val_coco.json").read_text())
-            r["detector"] = extent([a for a in preds if a["score"] >= SCORE], gt_val)
+            r["detector"] = extent([a for a in preds if a["score"] >= SCORE], run / "maskrcnn/gt_val_coco.json")
             r["maskrcnn.map50"] = round(json.loads((run / "summary.json").read_text())["maskrcnn"]["map50"], 4)
             line += f"; detector precision {r['detector']['precision']:.3f} extent {r['detector']['extent']:.3f}"
             line += f" (mAP50 {r['maskrcnn.map50']:.3f})"
         print(line, flush=True)
-    record = {"runs": rows, "detector_score": SCORE}
+    record = {"runs": rows, "detector_score": SCORE, **({"note": args.note} if args.note else {})}
     if len(rows) > 2 and all("detector" in r for r in rows.values()):
         det = [r["maskrcnn.map50"] for r in rows.values()]
         for key in ("precision", "extent"):
