@@ -6,8 +6,12 @@ the mined relations are the run's own, bit for bit (the CAM-only baseline must n
 Each variant runs in a copy of the run folder (results/<run>_<name>_s<seed>/, the supervised
 models left out) with ``--forcerun train_irn --rerun-triggers mtime``: the copied upstream files
 count as they are, train_irn and what follows it rerun. A finished variant is not run again.
+``--from-rule random_walk`` keeps the run's IRNet too and redoes the walk onward (give the run's
+own irn.seed: a variant of walk settings on one trained IRNet); ``--from-rule mine_relations``
+redoes the relations as well (a variant of relations.*).
 
 Usage: python benchmarks/bench_irn_seeds.py results/<run>.yaml NAME [--seeds 1 2] [--set irn.epochs=8 ...]
+                                            [--from-rule train_irn]
        (with --set, list every seed: the run itself counts only for its own settings)
        (the config file of a finished run, e.g. one of bench_spread's; about 15 minutes per variant
        on 2 cores for the default toy run)
@@ -54,9 +58,10 @@ def numbers(run: Path) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("config", help="the config file of a finished run")
-    ap.add_argument("name", help="the variant's name (run folders and the results.json section)")
+    ap.add_argument("name", help="the variant's name (run folders; section irn_seeds_<run>_NAME)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--set", nargs="*", default=[], help="section.key=value changes (YAML values)")
+    ap.add_argument("--from-rule", default="train_irn", help="the first rule redone (default: train_irn)")
     ap.add_argument("-n", "--dry-run", action="store_true", help="copy and plan only")
     args = ap.parse_args()
     base = yaml.safe_load(Path(args.config).read_text())
@@ -74,7 +79,7 @@ def main() -> None:
             shutil.copytree(source, run, ignore=lambda d, names: [n for n in names if n in NOT_COPIED])
             path = ROOT / "results" / f"{cfg['run_name']}.yaml"
             path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-            flags = ["--forcerun", "train_irn", "--rerun-triggers", "mtime", *(["-n"] if args.dry_run else [])]
+            flags = ["--forcerun", args.from_rule, "--rerun-triggers", "mtime", *(["-n"] if args.dry_run else [])]
             targets = [f"results/{cfg['run_name']}/{t}" for t in TARGETS]
             r = subprocess.run(
                 snakemake_cmd(ROOT, path, *targets, *flags, cores=cfg["threads"]),
@@ -99,7 +104,10 @@ def main() -> None:
         values = [r["numbers"][key] for r in rows.values()]
         cells = " | ".join(f"{v:.3f}" for v in values)
         print(f"| `{key}` | {cells} | {max(values) - min(values):.3f} |")
-    update_results(f"irn_seeds_{args.name}", {"config": args.config, "changes": args.set, "runs": rows})
+    update_results(
+        f"irn_seeds_{base['run_name']}_{args.name}",  # the run's name too: copies may reuse NAME
+        {"config": args.config, "changes": args.set, "from_rule": args.from_rule, "runs": rows},
+    )
 
 
 if __name__ == "__main__":
