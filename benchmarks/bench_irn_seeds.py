@@ -42,10 +42,10 @@ def variant(base: dict, name: str, seed: int, changes: list[str]) -> dict:
     return apply_changes(cfg, changes)
 
 
-def numbers(run: Path) -> dict[str, float]:
+def numbers(run: Path, with_diagnostics: bool = True) -> dict[str, float]:
     """The label and diagnostics figures of a run folder."""
     labels = json.loads((run / "labels/eval.json").read_text())
-    diagnostics = json.loads((run / "labels/diagnostics.json").read_text())
+    diagnostics = json.loads((run / "labels/diagnostics.json").read_text()) if with_diagnostics else {}
     out = {"sem_pseudo.miou": labels["sem_pseudo"]["miou"]}
     for section in ("ins_pseudo", "baseline_cc", "baseline_sem_cc"):
         out[f"{section}.map50"] = labels[section]["map50"]
@@ -62,6 +62,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--set", nargs="*", default=[], help="section.key=value changes (YAML values)")
     ap.add_argument("--from-rule", default="train_irn", help="the first rule redone (default: train_irn)")
+    ap.add_argument("--no-diagnostics", action="store_true", help="the labels and their evaluation only")
     ap.add_argument("-n", "--dry-run", action="store_true", help="copy and plan only")
     args = ap.parse_args()
     base = yaml.safe_load(Path(args.config).read_text())
@@ -80,7 +81,7 @@ def main() -> None:
             path = ROOT / "results" / f"{cfg['run_name']}.yaml"
             path.write_text(yaml.safe_dump(cfg, sort_keys=False))
             flags = ["--forcerun", args.from_rule, "--rerun-triggers", "mtime", *(["-n"] if args.dry_run else [])]
-            targets = [f"results/{cfg['run_name']}/{t}" for t in TARGETS]
+            targets = [f"results/{cfg['run_name']}/{t}" for t in TARGETS[: 1 if args.no_diagnostics else 2]]
             r = subprocess.run(
                 snakemake_cmd(ROOT, path, *targets, *flags, cores=cfg["threads"]),
                 cwd=ROOT,
@@ -93,7 +94,7 @@ def main() -> None:
                 print(r.stdout[r.stdout.find("Job stats") :].split("\n\n")[0])
                 continue
             done.write_text("")
-        rows[cfg["run_name"]] = {"irn.seed": seed, "numbers": numbers(run)}
+        rows[cfg["run_name"]] = {"irn.seed": seed, "numbers": numbers(run, not args.no_diagnostics)}
         print(cfg["run_name"], json.dumps(rows[cfg["run_name"]]["numbers"]), flush=True)
     if args.dry_run:
         return
