@@ -71,17 +71,19 @@ def main() -> None:
         sys.exit(f"{source}: not a finished run ({' and '.join(TARGETS)} needed)")
     # the run itself is one of the seeds when no setting changes
     rows = {} if args.set else {base["run_name"]: {"irn.seed": base["irn"]["seed"], "numbers": numbers(source)}}
+    wanted = TARGETS[: 1 if args.no_diagnostics else 2]
     for seed in args.seeds:
         cfg = variant(base, args.name, seed, args.set)
         run = ROOT / "results" / cfg["run_name"]
         done = run / "irn_seed.done"
-        if not done.is_file():
+        if not done.is_file() or not all((run / t).is_file() for t in wanted):
             shutil.rmtree(run, ignore_errors=True)
             shutil.copytree(source, run, ignore=lambda d, names: [n for n in names if n in NOT_COPIED])
+            (run / TARGETS[1]).unlink()  # the source's diagnostics are not the variant's
             path = ROOT / "results" / f"{cfg['run_name']}.yaml"
             path.write_text(yaml.safe_dump(cfg, sort_keys=False))
             flags = ["--forcerun", args.from_rule, "--rerun-triggers", "mtime", *(["-n"] if args.dry_run else [])]
-            targets = [f"results/{cfg['run_name']}/{t}" for t in TARGETS[: 1 if args.no_diagnostics else 2]]
+            targets = [f"results/{cfg['run_name']}/{t}" for t in wanted]
             r = subprocess.run(
                 snakemake_cmd(ROOT, path, *targets, *flags, cores=cfg["threads"]),
                 cwd=ROOT,
