@@ -70,8 +70,9 @@ def main() -> None:
     if not all((source / t).is_file() for t in TARGETS):
         sys.exit(f"{source}: not a finished run ({' and '.join(TARGETS)} needed)")
     # the run itself is one of the seeds when no setting changes
-    rows = {} if args.set else {base["run_name"]: {"irn.seed": base["irn"]["seed"], "numbers": numbers(source)}}
     wanted = TARGETS[: 1 if args.no_diagnostics else 2]
+    own = {"irn.seed": base["irn"]["seed"], "numbers": numbers(source, not args.no_diagnostics)}
+    rows = {} if args.set else {base["run_name"]: own}  # the same keys as the variants'
     for seed in args.seeds:
         cfg = variant(base, args.name, seed, args.set)
         run = ROOT / "results" / cfg["run_name"]
