@@ -9,6 +9,9 @@ count as they are, train_irn and what follows it rerun. A finished variant is no
 ``--from-rule random_walk`` keeps the run's IRNet too and redoes the walk onward (give the run's
 own irn.seed: a variant of walk settings on one trained IRNet); ``--from-rule mine_relations``
 redoes the relations as well (a variant of relations.*).
+A variant runs in the tree that made its run: a plan that would redo the CAM network, its maps
+or the dataset lists (upstream files newer than the run, e.g. a run copied from another tree)
+stops before anything runs.
 
 Usage: python benchmarks/bench_irn_seeds.py results/<run>.yaml NAME [--seeds 1 2] [--set irn.epochs=8 ...]
                                             [--from-rule train_irn]
@@ -33,6 +36,7 @@ from common import ROOT, apply_changes, snakemake_cmd, update_results
 
 TARGETS = ("labels/eval.json", "labels/diagnostics.json")
 NOT_COPIED = ("maskrcnn", "deeplab", "report", "predict", "public")
+KEPT = ("prepare_toy", "check_dataset", "train_cam", "make_cam")  # never redone for a variant
 
 
 def variant(base: dict, name: str, seed: int, changes: list[str]) -> dict:
@@ -53,6 +57,14 @@ def numbers(run: Path, with_diagnostics: bool = True) -> dict[str, float]:
         if isinstance(row, dict) and "map50" in row:
             out[f"diagnostics.{kind}.map50"] = row["map50"]
     return out
+
+
+def snakemake(cmd: list[str], name: str) -> str:
+    """Run ``cmd``; its stdout, or exit naming the variant with Snakemake's error."""
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if r.returncode:
+        sys.exit(f"{name}: snakemake failed\n{r.stderr[-3000:]}")
+    return r.stdout
 
 
 def main() -> None:
@@ -83,19 +95,22 @@ def main() -> None:
             (run / TARGETS[1]).unlink()  # the source's diagnostics are not the variant's
             path = ROOT / "results" / f"{cfg['run_name']}.yaml"
             path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-            flags = ["--forcerun", args.from_rule, "--rerun-triggers", "mtime", *(["-n"] if args.dry_run else [])]
-            targets = [f"results/{cfg['run_name']}/{t}" for t in wanted]
-            r = subprocess.run(
-                snakemake_cmd(ROOT, path, *targets, *flags, cores=cfg["threads"]),
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
+            flags = ["--forcerun", args.from_rule, "--rerun-triggers", "mtime"]
+            cmd = snakemake_cmd(
+                ROOT, path, *[f"results/{cfg['run_name']}/{t}" for t in wanted], *flags, cores=cfg["threads"]
             )
-            if r.returncode:
-                sys.exit(f"{cfg['run_name']}: snakemake failed\n{r.stderr[-3000:]}")
+            plan = snakemake(cmd + ["-n"], cfg["run_name"])
+            stats = plan[plan.find("Job stats") :].split("\n\n")[0]
+            redone = set(KEPT) & {line.split()[0] for line in stats.splitlines()[3:] if line.strip()}
+            if redone:  # with mtime triggers, upstream files newer than the copied run replan it
+                sys.exit(
+                    f"{cfg['run_name']}: would redo {', '.join(sorted(redone))}, which a variant keeps; "
+                    f"files upstream of {source} are newer in this tree: run the variant where the run was made"
+                )
             if args.dry_run:
-                print(r.stdout[r.stdout.find("Job stats") :].split("\n\n")[0])
+                print(stats)
                 continue
+            snakemake(cmd, cfg["run_name"])
             done.write_text("")
         rows[cfg["run_name"]] = {"irn.seed": seed, "numbers": numbers(run, not args.no_diagnostics)}
         print(cfg["run_name"], json.dumps(rows[cfg["run_name"]]["numbers"]), flush=True)
