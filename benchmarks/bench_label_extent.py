@@ -2,10 +2,10 @@
 whether the detector trained on them inherits it: per run, the pixels of the labels' masks (union
 per image and class) against the ground-truth masks of the same class, as pixel precision
 (label pixels on an object of their class), recall and extent (label pixels / object pixels), with
-the instance count; the same for the detector's val predictions at score >= 0.5 against the val
-ground truth; and the run's ins_pseudo.map50 and maskrcnn.map50 beside them. mAP50 forgives a
-mask that covers its object and as much again around it; a detector trained on such masks learns
-to overflow.
+the instance count, and precision and extent per class; the same for the detector's val
+predictions at score >= 0.5 against the val ground truth; and the run's ins_pseudo.map50 and
+maskrcnn.map50 beside them. mAP50 forgives a mask that covers its object and as much again around
+it; a detector trained on such masks learns to overflow.
 
 Usage: python benchmarks/bench_label_extent.py RUN [RUN ...] --name NAME [--note TEXT]
 RUN is a finished run's folder (results/<run_name>), or one run up to the pseudo labels (then
@@ -48,14 +48,28 @@ def extent(pred: list[dict], gt_json: Path) -> dict:
     """Pixel precision, recall and extent of ``pred``'s masks against the COCO ground truth in ``gt_json``."""
     gt = load(gt_json)
     p, g = class_unions(pred, gt), class_unions(gt.dataset["annotations"], gt)
-    both = sum(int((m & g[k]).sum()) for k, m in p.items() if k in g)
-    n_pred, n_gt = sum(int(m.sum()) for m in p.values()), sum(int(m.sum()) for m in g.values())
+
+    def pixels(category: int | None = None) -> tuple[int, int, int]:
+        """(label pixels on an object of their class, label pixels, object pixels), of one category or all."""
+        keys = [k for k in p.keys() | g.keys() if category is None or k[1] == category]
+        both = sum(int((p[k] & g[k]).sum()) for k in keys if k in p and k in g)
+        return both, sum(int(p[k].sum()) for k in keys if k in p), sum(int(g[k].sum()) for k in keys if k in g)
+
+    both, n_pred, n_gt = pixels()
+    per_class = {}
+    for cat in sorted(gt.cats):
+        c_both, c_pred, c_gt = pixels(cat)
+        per_class[gt.cats[cat]["name"]] = {
+            "precision": round(c_both / max(c_pred, 1), 4),
+            "extent": round(c_pred / max(c_gt, 1), 4),
+        }
     return {
         "precision": round(both / max(n_pred, 1), 4),
         "recall": round(both / max(n_gt, 1), 4),
         "extent": round(n_pred / max(n_gt, 1), 4),
         "instances": len(pred),
         "gt_instances": len(gt.dataset["annotations"]),
+        "per_class": per_class,
     }
 
 
@@ -89,7 +103,8 @@ def main() -> None:
             "ins_pseudo.map50": round(ins_map50, 4),
         }
         line = f"{run.name}: labels precision {r['labels']['precision']:.3f} extent {r['labels']['extent']:.3f}"
-        line += f" (mAP50 {r['ins_pseudo.map50']:.3f})"
+        line += f" (mAP50 {r['ins_pseudo.map50']:.3f}); extent by class "
+        line += ", ".join(f"{c} {v['extent']:.2f}" for c, v in r["labels"]["per_class"].items())
         if full:
             preds = json.loads((run / "maskrcnn/pseudo/predictions_val.json").read_text())
             r["detector"] = extent([a for a in preds if a["score"] >= SCORE], run / "maskrcnn/gt_val_coco.json")

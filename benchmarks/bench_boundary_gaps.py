@@ -1,0 +1,97 @@
+"""How well a trained IRNet closes the objects' outlines: its boundary map (as ``infer_irn`` makes
+it) on the first eval images, read at the cells of the ground-truth instance outlines (stride 4).
+A gap is an outline cell whose 3 x 3 neighbourhood has no boundary value of at least 0.5: the walk
+leaks through it, and the labels overflow the object. Also the mean boundary away from outlines,
+on the background and inside objects (false boundaries that stop the walk short).
+
+Usage: python benchmarks/bench_boundary_gaps.py RUN [RUN ...] --name NAME [--images 100]
+RUN is a run folder with an IRNet (results/<run_name>, or a bench_irn_seeds variant's folder);
+its config is results/<run_name>.yaml beside it. Writes entry NAME of section ``boundary_gaps`` of
+benchmarks/results.json (per run: the numbers, and its labels' ins_pseudo.map50 when evaluated).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy import ndimage
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import run_settings, update_entry
+
+from irn_core.data import normalise
+from irn_core.datasets import stage_dataset, stage_ids
+from irn_core.stages.irnet import irn_forward, load_irnet
+
+THRESHOLD = 0.5
+
+
+def outline_cells(objects: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(outline, background, inside) masks of the stride-4 cells (``shape``): where two instance ids
+    (background included) meet within 3 x 3; and the background and object cells more than 2 cells
+    away from any outline cell. Void counts as background."""
+    ids = np.where(objects == 255, 0, objects).astype(np.int32)[::4, ::4][: shape[0], : shape[1]]
+    outline = ndimage.maximum_filter(ids, 3) != ndimage.minimum_filter(ids, 3)
+    far = ~ndimage.binary_dilation(outline, iterations=2)
+    return outline, far & (ids == 0), far & (ids > 0)
+
+
+def gaps(run: Path, images: int) -> dict:
+    cfg = run_settings(run, [])
+    torch.set_num_threads(1)
+    net = load_irnet(cfg, str(run / "irn/model.pt"), torch.device("cpu"))
+    data = stage_dataset(cfg)
+    edge, back, inside, gap = [], [], [], 0
+    for image_id in stage_ids(cfg, "eval_list")[:images]:
+        img = torch.from_numpy(normalise(data.load_image(image_id)))
+        boundary = irn_forward(net, img, cfg["irn"]["infer_pad_to"], cfg["irn"]["flip_aligned"])[0].numpy()
+        outline, bg, fg = outline_cells(data.object_map(image_id), boundary.shape)
+        edge.append(boundary[outline])
+        back.append(boundary[bg])
+        inside.append(boundary[fg])
+        gap += int((ndimage.maximum_filter(boundary, 3)[outline] < THRESHOLD).sum())
+    edge = np.concatenate(edge)
+    out = {
+        "images": images,
+        "outline_cells": int(edge.size),
+        "gap_fraction": round(gap / max(edge.size, 1), 4),
+        "outline_mean": round(float(edge.mean()), 4),
+        "outline_p25": round(float(np.percentile(edge, 25)), 4),
+        "background_mean": round(float(np.concatenate(back).mean()), 4),
+        "inside_mean": round(float(np.concatenate(inside).mean()), 4),
+    }
+    labels = run / "labels/eval.json"
+    if labels.is_file():
+        out["ins_pseudo.map50"] = round(json.loads(labels.read_text())["ins_pseudo"]["map50"], 4)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("runs", nargs="+", type=Path)
+    ap.add_argument("--name", required=True, help="entry of section boundary_gaps")
+    ap.add_argument("--images", type=int, default=100, help="the first N eval images")
+    args = ap.parse_args()
+    rows = {}
+    for run in args.runs:
+        if not (run / "irn/model.pt").is_file():
+            sys.exit(f"{run}: no irn/model.pt (not a run folder with a trained IRNet)")
+        rows[run.name] = gaps(run, args.images)
+        print(run.name, json.dumps(rows[run.name]), flush=True)
+    update_entry("boundary_gaps", args.name, {"runs": {str(r): rows[r.name] for r in args.runs}})
+    print("| run | gap fraction | outline mean / p25 | background / inside mean | ins_pseudo.map50 |")
+    print("|---|---|---|---|---|")
+    for name, r in rows.items():
+        print(
+            f"| {name} | {r['gap_fraction']:.3f} | {r['outline_mean']:.3f} / {r['outline_p25']:.3f} | "
+            f"{r['background_mean']:.3f} / {r['inside_mean']:.3f} | {r.get('ins_pseudo.map50', float('nan')):.3f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
