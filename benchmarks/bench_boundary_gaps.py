@@ -1,5 +1,5 @@
 """How well a trained IRNet closes the objects' outlines: its boundary map (as ``infer_irn`` makes
-it) on the first eval images, read at the cells of the ground-truth instance outlines (stride 4).
+it) on the first eval images, read at the stride-4 cells of the ground-truth instance outlines.
 A gap is an outline cell whose 3 x 3 neighbourhood has no boundary value of at least 0.5: the walk
 leaks through it, and the labels overflow the object. Also the mean boundary away from outlines,
 on the background and inside objects (false boundaries that stop the walk short).
@@ -25,32 +25,34 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import run_settings, update_entry
 
 from irn_core.data import normalise
-from irn_core.datasets import stage_dataset, stage_ids
+from irn_core.datasets import IGNORE, stage_dataset, stage_ids
+from irn_core.device import set_threads
 from irn_core.stages.irnet import irn_forward, load_irnet
+from irn_core.synthesis import gt_boundary
 
 THRESHOLD = 0.5
 
 
-def outline_cells(objects: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(outline, background, inside) masks of the stride-4 cells (``shape``): where two instance ids
-    (background included) meet within 3 x 3; and the background and object cells more than 2 cells
-    away from any outline cell. Void counts as background."""
-    ids = np.where(objects == 255, 0, objects).astype(np.int32)[::4, ::4][: shape[0], : shape[1]]
-    outline = ndimage.maximum_filter(ids, 3) != ndimage.minimum_filter(ids, 3)
+def outline_cells(objects: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(outline, background, inside) masks of the stride-4 cells of a SegmentationObject map: the
+    cells ``gt_boundary`` marks (instance ids, background and void included, that differ from a
+    neighbour: the diagnostics' ground-truth boundary, on instances), and the background and object
+    cells more than 2 cells away from any of them (whole cells of one id, read at their corner)."""
+    outline = gt_boundary(objects).numpy() > 0
     far = ~ndimage.binary_dilation(outline, iterations=2)
-    return outline, far & (ids == 0), far & (ids > 0)
+    ids = objects[::4, ::4]
+    return outline, far & (ids == 0), far & (ids > 0) & (ids != IGNORE)
 
 
 def gaps(run: Path, images: int) -> dict:
     cfg = run_settings(run, [])
-    torch.set_num_threads(1)
     net = load_irnet(cfg, str(run / "irn/model.pt"), torch.device("cpu"))
     data = stage_dataset(cfg)
     edge, back, inside, gap = [], [], [], 0
     for image_id in stage_ids(cfg, "eval_list")[:images]:
         img = torch.from_numpy(normalise(data.load_image(image_id)))
         boundary = irn_forward(net, img, cfg["irn"]["infer_pad_to"], cfg["irn"]["flip_aligned"])[0].numpy()
-        outline, bg, fg = outline_cells(data.object_map(image_id), boundary.shape)
+        outline, bg, fg = outline_cells(data.object_map(image_id))
         edge.append(boundary[outline])
         back.append(boundary[bg])
         inside.append(boundary[fg])
@@ -77,6 +79,7 @@ def main() -> None:
     ap.add_argument("--name", required=True, help="entry of section boundary_gaps")
     ap.add_argument("--images", type=int, default=100, help="the first N eval images")
     args = ap.parse_args()
+    set_threads(1)
     rows = {}
     for run in args.runs:
         if not (run / "irn/model.pt").is_file():

@@ -49,20 +49,17 @@ def extent(pred: list[dict], gt_json: Path) -> dict:
     gt = load(gt_json)
     p, g = class_unions(pred, gt), class_unions(gt.dataset["annotations"], gt)
 
-    def pixels(category: int | None = None) -> tuple[int, int, int]:
-        """(label pixels on an object of their class, label pixels, object pixels), of one category or all."""
-        keys = [k for k in p.keys() | g.keys() if category is None or k[1] == category]
-        both = sum(int((p[k] & g[k]).sum()) for k in keys if k in p and k in g)
-        return both, sum(int(p[k].sum()) for k in keys if k in p), sum(int(g[k].sum()) for k in keys if k in g)
-
-    both, n_pred, n_gt = pixels()
-    per_class = {}
-    for cat in sorted(gt.cats):
-        c_both, c_pred, c_gt = pixels(cat)
-        per_class[gt.cats[cat]["name"]] = {
-            "precision": round(c_both / max(c_pred, 1), 4),
-            "extent": round(c_pred / max(c_gt, 1), 4),
-        }
+    # per class: label pixels on an object of their class, label pixels, object pixels
+    by_cat = {cat: np.zeros(3, np.int64) for cat in gt.cats}
+    for key in p.keys() | g.keys():
+        m, o = p.get(key), g.get(key)
+        both = int((m & o).sum()) if m is not None and o is not None else 0
+        by_cat[key[1]] += [both, 0 if m is None else int(m.sum()), 0 if o is None else int(o.sum())]
+    both, n_pred, n_gt = (int(v) for v in np.sum(list(by_cat.values()), 0))
+    per_class = {
+        gt.cats[cat]["name"]: {"precision": round(c[0] / max(c[1], 1), 4), "extent": round(c[1] / max(c[2], 1), 4)}
+        for cat, c in sorted(by_cat.items())
+    }
     return {
         "precision": round(both / max(n_pred, 1), 4),
         "recall": round(both / max(n_gt, 1), 4),
