@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import platform
@@ -94,14 +95,22 @@ def run_settings(run: Path, changes: list[str]) -> dict:
 
 def update_results(key: str, value) -> dict:
     """Merge one section into benchmarks/results.json."""
-    data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    data["machine"] = machine()
-    data[key] = value
-    RESULTS.write_text(json.dumps(data, indent=2) + "\n")
-    return data
+    return _update(key, lambda section: value)
 
 
 def update_entry(key: str, name: str, value) -> dict:
     """Set entry ``name`` of section ``key`` of benchmarks/results.json, keeping its other entries."""
-    section = json.loads(RESULTS.read_text()).get(key, {}) if RESULTS.exists() else {}
-    return update_results(key, {**section, name: value})
+    return _update(key, lambda section: {**(section or {}), name: value})
+
+
+def _update(key: str, change) -> dict:
+    """Read benchmarks/results.json, set section ``key`` to change(its current value or None) and
+    write it back, holding the lock throughout (benchmarks running at once each rewrite the whole
+    file: unlocked, one could drop another's section)."""
+    with open(RESULTS.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+        data["machine"] = machine()
+        data[key] = change(data.get(key))
+        RESULTS.write_text(json.dumps(data, indent=2) + "\n")
+    return data
