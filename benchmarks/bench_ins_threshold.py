@@ -6,14 +6,15 @@ overflow; a higher threshold cuts that tail. This measures whether it narrows th
 labels and of the detector over IRNets, and at what cost to the mean.
 
 Usage (one thread per process, as the pipeline's jobs on the toy run):
-  python benchmarks/bench_ins_threshold.py RUN [RUN ...] --name NAME [--thresholds 0.25 0.35]
+  python benchmarks/bench_ins_threshold.py RUN [RUN ...] --name NAME [--thresholds 0.25 0.35] [--seed S]
 RUN is a run folder with labels/walk.h5 (results/<run_name>); its settings are those it ran with
-(results/<run_name>.yaml beside it), the detector with the run's own maskrcnn.seed, from the run's
-CAM network. Per run and threshold: the labels' ins_pseudo map50 (the run's labels/eval.json
-sweep: the same walk, thresholded), their instance count, and the detector's map25/50/70 (about
-10 minutes per detector). Files under /tmp/ins_threshold/NAME/<run_name>_t<threshold>/; the numbers
-and each threshold's range over the runs to entry NAME of section ``ins_threshold`` of
-benchmarks/results.json.
+(results/<run_name>.yaml beside it), the detector with the run's own maskrcnn.seed (or S: the
+detector's own noise on the same labels), from the run's CAM network. Per run and threshold: the
+labels' ins_pseudo map50 (the run's labels/eval.json sweep: the same walk, thresholded, as
+eval_pseudo's own figure for labels made at that threshold), their instance count, and the
+detector's map25/50/70 (about 5 minutes per detector). Files under
+/tmp/ins_threshold/NAME/<run_name>_t<threshold>/; the numbers and each threshold's range over the
+runs to entry NAME of section ``ins_threshold`` of benchmarks/results.json.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ def main() -> None:
     ap.add_argument("runs", nargs="+", type=Path, help="run folders with labels/walk.h5")
     ap.add_argument("--name", required=True, help="entry of section ins_threshold")
     ap.add_argument("--thresholds", nargs="+", type=float, default=[0.25, 0.35])
+    ap.add_argument("--seed", type=int, default=None, help="the detector's seed (default: each run's own)")
     args = ap.parse_args()
     set_threads(1)
     for run in args.runs:  # before any training: every threshold is in every run's sweep
@@ -65,7 +67,8 @@ def main() -> None:
     rows: dict[str, dict] = {}
     for run in args.runs:
         for t in args.thresholds:
-            cfg = run_settings(run, [f"labels.ins_bg_threshold={t}"])
+            seed = [] if args.seed is None else [f"maskrcnn.seed={args.seed}"]
+            cfg = run_settings(run, [f"labels.ins_bg_threshold={t}", *seed])
             out = Path(f"/tmp/ins_threshold/{args.name}/{run.name}_t{t:.2f}")
             out.mkdir(parents=True, exist_ok=True)
             started = time.time()
@@ -82,6 +85,7 @@ def main() -> None:
             r = eval_maskrcnn(cfg, str(out / "model.pt"), str(val), str(out / "eval.json"), str(out / "pred.json"))
             row = {
                 "instances": made["instances"],
+                "maskrcnn_seed": cfg["maskrcnn"]["seed"],
                 "labels_map50": round(label_map50(run, t), 4),
                 **{f"maskrcnn_{k}": round(r[k], 4) for k in ("map25", "map50", "map70")},
                 "seconds": round(time.time() - started),

@@ -20,14 +20,12 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from common import snakemake_cmd  # noqa: E402
+from common import snakemake_cmd, update_results  # noqa: E402
 from test_real_datasets import LEARNED, _voc_fixture, real_voc_config  # noqa: E402
 
 from irn_core.cam import cam_to_label, stage_cams  # noqa: E402
 from irn_core.io import read_instances  # noqa: E402
 from irn_core.voc import VOC_CLASSES  # noqa: E402
-
-RESULTS = Path(__file__).with_name("results.json")
 
 
 def miou(pred: np.ndarray, gt: np.ndarray, n: int) -> float:
@@ -72,14 +70,13 @@ def main() -> None:
                 "void_fraction": round(float((gt == 255).mean()), 3),
             }
     summary = json.loads((run / "labels/eval.json").read_text())
-    data = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-    data["real_voc"] = {
+    row = {
         "images": rows,
         "sem_pseudo_miou": summary["sem_pseudo"]["miou"],
         "ins_map50": summary["ins_pseudo"].get("map50"),
     }
-    RESULTS.write_text(json.dumps(data, indent=2) + "\n")
-    print(json.dumps(data["real_voc"], indent=2))
+    update_results("real_voc", row)
+    print(json.dumps(row, indent=2))
 
 
 if __name__ == "__main__":

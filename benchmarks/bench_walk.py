@@ -18,13 +18,11 @@ import h5py
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import load_config
+from common import load_config, update_results
 
 from irn_core.cam import stage_cams
 from irn_core.instances import instance_map
 from irn_core.synthesis import instance_labels, labels_one_walk, semantic_labels
-
-RESULTS = Path(__file__).with_name("results.json")
 
 
 def main() -> None:
@@ -87,9 +85,7 @@ def main() -> None:
         "differing": differing,
         "max_score_diff": max_score_diff,
     }
-    data = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-    data["walk"] = row
-    RESULTS.write_text(json.dumps(data, indent=2) + "\n")
+    update_results("walk", row)
     print(json.dumps(row, indent=2))
 
 
