@@ -59,6 +59,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=None, help="the detector's seed (default: each run's own)")
     args = ap.parse_args()
     set_threads(1)
+    names = [run.name for run in args.runs]
+    if len(set(names)) < len(names):  # rows and output folders are named by the run folder's name
+        sys.exit(f"two run folders with one name: {sorted(n for n in names if names.count(n) > 1)}")
     for run in args.runs:  # before any training: every threshold is in every run's sweep
         if not (run / "labels/walk.h5").is_file():
             sys.exit(f"{run}: no labels/walk.h5 (a finished run folder is needed)")

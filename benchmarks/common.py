@@ -112,5 +112,7 @@ def _update(key: str, change) -> dict:
         data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
         data["machine"] = machine()
         data[key] = change(data.get(key))
-        RESULTS.write_text(json.dumps(data, indent=2) + "\n")
+        tmp = RESULTS.with_suffix(".json.tmp")  # a killed write leaves the previous file whole
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
+        tmp.replace(RESULTS)
     return data
