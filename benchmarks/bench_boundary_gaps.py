@@ -22,7 +22,7 @@ import torch
 from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import run_settings, update_entry
+from common import distinct_names, run_settings, update_entry
 
 from irn_core.data import normalise
 from irn_core.datasets import IGNORE, stage_dataset, stage_ids
@@ -80,6 +80,7 @@ def main() -> None:
     ap.add_argument("--name", required=True, help="entry of section boundary_gaps")
     ap.add_argument("--images", type=int, default=100, help="the first N eval images")
     args = ap.parse_args()
+    distinct_names(args.runs)
     set_threads(1)
     rows = {}
     for run in args.runs:

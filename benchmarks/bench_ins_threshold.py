@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import run_settings, update_entry
+from common import distinct_names, run_settings, spread_of, train_eval_detector, update_entry
 
 
 def label_map50(run: Path, threshold: float) -> float:
@@ -38,19 +38,10 @@ def label_map50(run: Path, threshold: float) -> float:
     return ins["sweep"][key]["map50"]
 
 
-def range_of(values: list[float]) -> dict:
-    return {
-        "min": min(values),
-        "max": max(values),
-        "range": round(max(values) - min(values), 4),
-        "mean": round(sum(values) / len(values), 4),
-    }
-
-
 def main() -> None:
     from irn_core.device import set_threads
     from irn_core.stages.labels import make_labels, pseudo_coco
-    from irn_core.stages.maskrcnn import eval_maskrcnn, gt_coco, train_maskrcnn
+    from irn_core.stages.maskrcnn import gt_coco
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("runs", nargs="+", type=Path, help="run folders with labels/walk.h5")
@@ -59,9 +50,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=None, help="the detector's seed (default: each run's own)")
     args = ap.parse_args()
     set_threads(1)
-    names = [run.name for run in args.runs]
-    if len(set(names)) < len(names):  # rows and output folders are named by the run folder's name
-        sys.exit(f"two run folders with one name: {sorted(n for n in names if names.count(n) > 1)}")
+    distinct_names(args.runs)
     for run in args.runs:  # before any training: every threshold is in every run's sweep
         if not (run / "labels/walk.h5").is_file():
             sys.exit(f"{run}: no labels/walk.h5 (a finished run folder is needed)")
@@ -80,17 +69,12 @@ def main() -> None:
             val = out.parent / "gt_val_coco.json"  # the toy's val split: the same for every run
             if not val.is_file():
                 gt_coco(cfg, "val_list", str(val))
-            manifests = [str(run / "dataset/train.json"), str(run / "dataset/eval.json")]
-            train_maskrcnn(
-                cfg, str(out / "ins_pseudo_coco.json"), str(run / "cam/model.pt"), manifests,
-                str(out / "model.pt"), str(out / "checkpoints"),
-            )  # fmt: skip
-            r = eval_maskrcnn(cfg, str(out / "model.pt"), str(val), str(out / "eval.json"), str(out / "pred.json"))
+            r = train_eval_detector(cfg, run, out / "ins_pseudo_coco.json", run / "cam/model.pt", val, out)
             row = {
                 "instances": made["instances"],
                 "maskrcnn_seed": cfg["maskrcnn"]["seed"],
                 "labels_map50": round(label_map50(run, t), 4),
-                **{f"maskrcnn_{k}": round(r[k], 4) for k in ("map25", "map50", "map70")},
+                **{f"maskrcnn_{k}": v for k, v in r.items()},
                 "seconds": round(time.time() - started),
             }
             rows.setdefault(run.name, {})[f"{t:.2f}"] = row
@@ -98,7 +82,7 @@ def main() -> None:
     spread = {}
     for t in args.thresholds:
         per = [rows[r.name][f"{t:.2f}"] for r in args.runs]
-        spread[f"{t:.2f}"] = {k: range_of([p[k] for p in per]) for k in ("labels_map50", "maskrcnn_map50")}
+        spread[f"{t:.2f}"] = {k: spread_of([p[k] for p in per]) for k in ("labels_map50", "maskrcnn_map50")}
         for k, v in spread[f"{t:.2f}"].items():
             width = f"width {v['range']:.3f}, mean {v['mean']:.3f}"
             print(f"{args.name} {t:.2f} {k}: {v['min']:.3f} - {v['max']:.3f} ({width})")

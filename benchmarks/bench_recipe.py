@@ -24,12 +24,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import run_settings, update_entry
+from common import run_settings, spread_of, train_eval_detector, update_entry
 
 
 def main() -> None:
     from irn_core.device import set_threads
-    from irn_core.stages.maskrcnn import eval_maskrcnn, train_maskrcnn
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("runs", nargs="+", help="finished default toy runs (results/<run_name>)")
@@ -43,26 +42,18 @@ def main() -> None:
     for run in map(Path, args.runs):
         cfg = run_settings(run, args.set)
         cam = Path(args.cam_from or run.parent) / run.name / "cam/model.pt"
-        manifests = [str(run / "dataset/train.json"), str(run / "dataset/eval.json")]
         for seed in args.seeds if args.seeds is not None else [cfg["maskrcnn"]["seed"]]:
             cfg["maskrcnn"]["seed"] = seed
             out = Path(f"/tmp/recipes/{args.name}/{run.name}_s{seed}")
-            out.mkdir(parents=True, exist_ok=True)
             started = time.time()
-            train_maskrcnn(
-                cfg, str(run / "labels/ins_pseudo_coco.json"), str(cam), manifests,
-                str(out / "model.pt"), str(out / "checkpoints"),
-            )  # fmt: skip
-            r = eval_maskrcnn(
-                cfg, str(out / "model.pt"), str(run / "maskrcnn/gt_val_coco.json"), str(out / "eval.json"),
-                str(out / "predictions.json"),
-            )  # fmt: skip
-            row = {k: round(r[k], 4) for k in ("map25", "map50", "map70")}
+            row = train_eval_detector(
+                cfg, run, run / "labels/ins_pseudo_coco.json", cam, run / "maskrcnn/gt_val_coco.json", out
+            )
             row["seconds"] = round(time.time() - started)
             rows.setdefault(run.name, {})[str(seed)] = row
             print(args.name, run.name, seed, row, flush=True)
     map50 = [row["map50"] for seeds in rows.values() for row in seeds.values()]
-    spread = {"min": min(map50), "max": max(map50), "range": round(max(map50) - min(map50), 4)}
+    spread = spread_of(map50)
     print(f"{args.name}: map50 {spread['min']:.3f} - {spread['max']:.3f} (width {spread['range']:.3f})")
     record = {"overrides": args.set, "cam_from": args.cam_from, "runs": rows, "map50": spread}
     update_entry("recipes", args.name, record)

@@ -34,7 +34,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import ROOT, apply_changes, load_config, snakemake_cmd, update_results
+from common import ROOT, apply_changes, load_config, snakemake_cmd, spread_of, update_results
 
 from irn_core.layout import summary_name
 
@@ -141,13 +141,7 @@ def main() -> None:
     table = {}
     for key in dict.fromkeys(k for r in runs.values() for k in r["numbers"]):
         values = [r["numbers"][key] for r in runs.values() if key in r["numbers"]]
-        table[key] = {
-            "mean": round(sum(values) / len(values), 4),
-            "min": round(min(values), 4),
-            "max": round(max(values), 4),
-            "range": round(max(values) - min(values), 4),
-            "runs": len(values),
-        }
+        table[key] = {**spread_of(values), "runs": len(values)}
     print("\n| summary key | mean | range (min - max) | width |\n|---|---|---|---|")
     for key, row in table.items():
         print(f"| `{key}` | {row['mean']:.3f} | {row['min']:.3f} - {row['max']:.3f} | {row['range']:.3f} |")

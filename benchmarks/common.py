@@ -93,6 +93,36 @@ def run_settings(run: Path, changes: list[str]) -> dict:
     return cfg
 
 
+def train_eval_detector(cfg: dict, run: Path, coco_json: Path, cam_model: Path, val_json: Path, out: Path) -> dict:
+    """Mask R-CNN trained as the pipeline trains it (``cfg``'s maskrcnn settings) on ``coco_json``
+    from ``cam_model``, with the run folder's dataset manifests, and evaluated on ``val_json``; model,
+    evaluation and predictions under ``out``. Returns its map25/50/70."""
+    from irn_core.stages.maskrcnn import eval_maskrcnn, train_maskrcnn
+
+    out.mkdir(parents=True, exist_ok=True)
+    manifests = [str(run / "dataset/train.json"), str(run / "dataset/eval.json")]
+    train_maskrcnn(cfg, str(coco_json), str(cam_model), manifests, str(out / "model.pt"), str(out / "checkpoints"))
+    r = eval_maskrcnn(cfg, str(out / "model.pt"), str(val_json), str(out / "eval.json"), str(out / "predictions.json"))
+    return {k: round(r[k], 4) for k in ("map25", "map50", "map70")}
+
+
+def spread_of(values: list[float]) -> dict:
+    """Mean, min, max and range (max - min) of a figure over runs or seeds, rounded to 4 places."""
+    return {
+        "mean": round(sum(values) / len(values), 4),
+        "min": round(min(values), 4),
+        "max": round(max(values), 4),
+        "range": round(max(values) - min(values), 4),
+    }
+
+
+def distinct_names(runs: list[Path]) -> None:
+    """Exit if two run folders share a name (benchmarks key their rows and outputs by it)."""
+    names = [run.name for run in runs]
+    if len(set(names)) < len(names):
+        sys.exit(f"two run folders with one name: {sorted({n for n in names if names.count(n) > 1})}")
+
+
 def update_results(key: str, value) -> dict:
     """Merge one section into benchmarks/results.json."""
     return _update(key, lambda section: value)
