@@ -38,10 +38,23 @@ def label_map50(run: Path, threshold: float) -> float:
     return ins["sweep"][key]["map50"]
 
 
+def val_coco(cfg: dict, run: Path, folder: Path) -> Path:
+    """The run's own val ground truth (maskrcnn/gt_val_coco.json), or, for a bench_irn_seeds variant
+    that stopped at the labels, one made from its settings once under ``folder``."""
+    from irn_core.stages.maskrcnn import gt_coco
+
+    own = run / "maskrcnn/gt_val_coco.json"
+    if own.is_file():
+        return own
+    made = folder / f"{run.name}_gt_val_coco.json"
+    if not made.is_file():
+        gt_coco(cfg, "val_list", str(made))
+    return made
+
+
 def main() -> None:
     from irn_core.device import set_threads
     from irn_core.stages.labels import make_labels, pseudo_coco
-    from irn_core.stages.maskrcnn import gt_coco
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("runs", nargs="+", type=Path, help="run folders with labels/walk.h5")
@@ -66,9 +79,7 @@ def main() -> None:
             started = time.time()
             made = make_labels(cfg, str(run / "labels/walk.h5"), str(out / "sem.h5"), str(out / "ins.h5"))
             pseudo_coco(cfg, str(out / "ins.h5"), str(out / "ins_pseudo_coco.json"))
-            val = out.parent / "gt_val_coco.json"  # the toy's val split: the same for every run
-            if not val.is_file():
-                gt_coco(cfg, "val_list", str(val))
+            val = val_coco(cfg, run, out.parent)
             r = train_eval_detector(cfg, run, out / "ins_pseudo_coco.json", run / "cam/model.pt", val, out)
             row = {
                 "instances": made["instances"],
