@@ -7,7 +7,9 @@ on the background and inside objects (false boundaries that stop the walk short)
 Usage: python benchmarks/bench_boundary_gaps.py RUN [RUN ...] --name NAME [--images 100]
 RUN is a run folder with an IRNet (results/<run_name>, or a bench_irn_seeds variant's folder);
 its config is results/<run_name>.yaml beside it. Writes entry NAME of section ``boundary_gaps`` of
-benchmarks/results.json (per run: the numbers, and its labels' ins_pseudo.map50 when evaluated).
+benchmarks/results.json (per run: the numbers, and its labels' ins_pseudo.map50 and sem_pseudo.miou
+when evaluated; over three or more evaluated runs, the correlation of the false boundaries inside
+objects with the semantic labels and of the gaps with the instance labels).
 """
 
 from __future__ import annotations
@@ -70,8 +72,29 @@ def gaps(run: Path, images: int) -> dict:
     labels = run / "labels/eval.json"
     # a bench_irn_seeds variant holds its run's evaluation until its own labels are made
     if labels.is_file() and labels.stat().st_mtime > (run / "irn/model.pt").stat().st_mtime:
-        out["ins_pseudo.map50"] = round(json.loads(labels.read_text())["ins_pseudo"]["map50"], 4)
+        evaluation = json.loads(labels.read_text())
+        out["ins_pseudo.map50"] = round(evaluation["ins_pseudo"]["map50"], 4)
+        out["sem_pseudo.miou"] = round(evaluation["sem_pseudo"]["miou"], 4)
     return out
+
+
+def correlations(rows: dict) -> dict:
+    """Pearson correlation over the runs with labels: false boundaries inside objects against the
+    semantic labels (they stop the walk short), gaps in the outlines against the instance labels
+    (the walk leaks through them), and the two against each other (an IRNet that draws boundaries
+    strongly closes the outlines and marks the insides too)."""
+    done = [r for r in rows.values() if "sem_pseudo.miou" in r]
+    if len(done) < 3:
+        return {}
+    pairs = {
+        "inside_mean~sem_pseudo.miou": ("inside_mean", "sem_pseudo.miou"),
+        "gap_fraction~ins_pseudo.map50": ("gap_fraction", "ins_pseudo.map50"),
+        "gap_fraction~inside_mean": ("gap_fraction", "inside_mean"),
+    }
+    return {
+        name: round(float(np.corrcoef([r[a] for r in done], [r[b] for r in done])[0, 1]), 3)
+        for name, (a, b) in pairs.items()
+    }
 
 
 def main() -> None:
@@ -88,14 +111,20 @@ def main() -> None:
             sys.exit(f"{run}: no irn/model.pt (not a run folder with a trained IRNet)")
         rows[run.name] = gaps(run, args.images)
         print(run.name, json.dumps(rows[run.name]), flush=True)
-    update_entry("boundary_gaps", args.name, {"runs": {str(r): rows[r.name] for r in args.runs}})
-    print("| run | gap fraction | outline mean / p25 | background / inside mean | ins_pseudo.map50 |")
-    print("|---|---|---|---|---|")
+    corr = correlations(rows)
+    entry = {"runs": {str(r): rows[r.name] for r in args.runs}}
+    update_entry("boundary_gaps", args.name, {**entry, "correlation": corr} if corr else entry)
+    print("| run | gap fraction | outline mean / p25 | background / inside mean | ins_pseudo.map50 | sem_pseudo.miou |")
+    print("|---|---|---|---|---|---|")
+    nan = float("nan")
     for name, r in rows.items():
         print(
             f"| {name} | {r['gap_fraction']:.3f} | {r['outline_mean']:.3f} / {r['outline_p25']:.3f} | "
-            f"{r['background_mean']:.3f} / {r['inside_mean']:.3f} | {r.get('ins_pseudo.map50', float('nan')):.3f} |"
+            f"{r['background_mean']:.3f} / {r['inside_mean']:.3f} | {r.get('ins_pseudo.map50', nan):.3f} | "
+            f"{r.get('sem_pseudo.miou', nan):.3f} |"
         )
+    for pair, value in corr.items():
+        print(f"correlation {pair}: {value:.3f}")
 
 
 if __name__ == "__main__":

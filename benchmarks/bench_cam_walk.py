@@ -4,6 +4,9 @@ and labelled as the pipeline labels them. A CAM recipe can be judged on it from 
 alone (``bench_spread.py --target cams``): over the 40-epoch spread it follows ``sem_pseudo.miou``
 run by run.
 
+Beside it, the run's own semantic labels (``labels/eval.json``, when the run has them): the same
+CAMs walked on IRNet's boundary map, so the difference is what that IRNet adds or takes away.
+
 It also says where the labels go wrong: the share of each ground-truth class's pixels labelled as
 each class (rows: ground truth, background first). A CAM that misses an object and fires on the
 clutter instead labels background as that class, since each class's CAM is normalised by its own
@@ -11,7 +14,7 @@ maximum and the walk fills the background region with it.
 
 Usage: python benchmarks/bench_cam_walk.py RUN [RUN ...] --name NAME
        RUN is a run folder with cam/cams.h5 (results/<run_name>, in this tree or a copy); its
-       settings are its results/<run_name>.yaml (else config/config.yaml). About 2 minutes per
+       settings are its results/<run_name>.yaml (else config/config.yaml). About 1 - 2 minutes per
        run of the default toy (600 images, one thread). Writes section ``cam_walk`` of
        benchmarks/results.json, one entry per NAME.
 """
@@ -61,11 +64,15 @@ def walk_on_gt_boundaries(run: Path) -> dict:
             conf += confusion(label.numpy(), semantic, n)
     report = semantic_report(conf, len(ids))
     cam_eval = json.loads((run / "cam/eval.json").read_text())
+    labels = run / "labels/eval.json"  # the run's own labels (IRNet's boundaries), when it has them
+    own = json.loads(labels.read_text())["sem_pseudo"] if labels.exists() else None
     return {
         "images": len(ids),
         "miou": round(report["miou"], 4),
         "per_class_iou": [round(v, 4) for v in report["per_class_iou"]],
         "labelled_as": np.round(conf / np.maximum(conf.sum(1, keepdims=True), 1), 4).tolist(),
+        "sem_pseudo.miou": round(own["miou"], 4) if own else None,
+        "sem_pseudo.per_class_iou": [round(v, 4) for v in own["per_class_iou"]] if own else None,
         "cam.best_miou": round(cam_eval["best_miou"], 4),
         "cam.miou": round(cam_eval["miou"], 4),
         "cam_epochs": cfg["cam"]["epochs"],
@@ -85,10 +92,16 @@ def main() -> None:
     for run in map(Path, args.runs):
         rows[run.name] = walk_on_gt_boundaries(run)
         r = rows[run.name]
-        print(f"{run.name}: mIoU {r['miou']:.3f} {r['per_class_iou']}, cam.best_miou {r['cam.best_miou']:.3f}")
+        own = "" if r["sem_pseudo.miou"] is None else f", on its IRNet's boundaries {r['sem_pseudo.miou']:.3f}"
+        print(f"{run.name}: mIoU {r['miou']:.3f} {r['per_class_iou']}{own}, cam.best_miou {r['cam.best_miou']:.3f}")
     values = [r["miou"] for r in rows.values()]
-    update_entry("cam_walk", args.name, {"runs": rows, "miou_min": min(values), "miou_max": max(values)})
+    entry = {"runs": rows, "miou_min": min(values), "miou_max": max(values)}
     print(f"mIoU {min(values):.3f} - {max(values):.3f} over {len(values)} runs")
+    own = [r["sem_pseudo.miou"] for r in rows.values() if r["sem_pseudo.miou"] is not None]
+    if own:
+        entry.update({"sem_pseudo_min": min(own), "sem_pseudo_max": max(own)})
+        print(f"on their IRNets' boundaries {min(own):.3f} - {max(own):.3f} over {len(own)} runs")
+    update_entry("cam_walk", args.name, entry)
 
 
 if __name__ == "__main__":
