@@ -13,7 +13,10 @@ Runs side by side: Snakemake locks a working folder, so run each part in a copy 
 ``--from COPY ...``: a run finished in a copy with the same config (its results/<run>.yaml, and
 the run's summary written after it) is read from that copy's run folder, not run again.
 ``--only-finished`` collects just those (a preview on some of the runs) and runs nothing here.
-Results depend on seeds and thread counts, not on what else the machine runs.
+Results depend on seeds and thread counts, not on what else the machine runs; the time does:
+runs whose threads add up to more than the cores slow each other many times over (two 2-thread
+runs on 2 cores: IRNet about 5 minutes an epoch against 40 s alone), so on 2 cores pair 1-thread
+runs and run a 2-thread one alone.
 
 Usage: python benchmarks/bench_spread.py [--seeds 0 1 2] [--threads 1 2] [--set section.key=value ...]
                                          [--from COPY ... [--only-finished]]
