@@ -8,8 +8,9 @@ Usage: python benchmarks/bench_boundary_gaps.py RUN [RUN ...] --name NAME [--ima
 RUN is a run folder with an IRNet (results/<run_name>, or a bench_irn_seeds variant's folder);
 its config is results/<run_name>.yaml beside it. Writes entry NAME of section ``boundary_gaps`` of
 benchmarks/results.json (per run: the numbers, and its labels' ins_pseudo.map50 and sem_pseudo.miou
-when evaluated; over three or more evaluated runs, the correlation of the false boundaries inside
-objects with the semantic labels and of the gaps with the instance labels).
+when evaluated; over three or more evaluated runs, the correlations of the false boundaries inside
+objects with the semantic labels, of the gaps with the instance labels and of the two with each
+other).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import torch
 from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import distinct_names, run_settings, update_entry
+from common import distinct_names, own_labels, run_settings, update_entry
 
 from irn_core.data import normalise
 from irn_core.datasets import IGNORE, stage_dataset, stage_ids
@@ -69,10 +70,8 @@ def gaps(run: Path, images: int) -> dict:
         "background_mean": round(float(np.concatenate(back).mean()), 4),
         "inside_mean": round(float(np.concatenate(inside).mean()), 4),
     }
-    labels = run / "labels/eval.json"
-    # a bench_irn_seeds variant holds its run's evaluation until its own labels are made
-    if labels.is_file() and labels.stat().st_mtime > (run / "irn/model.pt").stat().st_mtime:
-        evaluation = json.loads(labels.read_text())
+    evaluation = own_labels(run)
+    if evaluation:
         out["ins_pseudo.map50"] = round(evaluation["ins_pseudo"]["map50"], 4)
         out["sem_pseudo.miou"] = round(evaluation["sem_pseudo"]["miou"], 4)
     return out

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import run_settings, update_entry
+from common import own_labels, run_settings, update_entry
 
 
 def walk_on_gt_boundaries(run: Path) -> dict:
@@ -64,8 +64,8 @@ def walk_on_gt_boundaries(run: Path) -> dict:
             conf += confusion(label.numpy(), semantic, n)
     report = semantic_report(conf, len(ids))
     cam_eval = json.loads((run / "cam/eval.json").read_text())
-    labels = run / "labels/eval.json"  # the run's own labels (IRNet's boundaries), when it has them
-    own = json.loads(labels.read_text())["sem_pseudo"] if labels.exists() else None
+    evaluation = own_labels(run)  # the same CAMs walked on the run's IRNet's boundaries
+    own = evaluation["sem_pseudo"] if evaluation else None
     return {
         "images": len(ids),
         "miou": round(report["miou"], 4),

@@ -93,6 +93,15 @@ def run_settings(run: Path, changes: list[str]) -> dict:
     return cfg
 
 
+def own_labels(run: Path) -> dict | None:
+    """The run folder's labels/eval.json when its labels were made after its IRNet, else None (a
+    bench_irn_seeds variant holds its parent run's evaluation until its own labels are made)."""
+    labels, irn = run / "labels/eval.json", run / "irn/model.pt"
+    if not labels.is_file() or (irn.is_file() and labels.stat().st_mtime < irn.stat().st_mtime):
+        return None
+    return json.loads(labels.read_text())
+
+
 def train_eval_detector(cfg: dict, run: Path, coco_json: Path, cam_model: Path, val_json: Path, out: Path) -> dict:
     """Mask R-CNN trained as the pipeline trains it (``cfg``'s maskrcnn settings) on ``coco_json``
     from ``cam_model``, with the run folder's dataset manifests, and evaluated on ``val_json``; model,
