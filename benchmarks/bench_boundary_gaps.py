@@ -2,7 +2,9 @@
 it) on the first eval images, read at the stride-4 cells of the ground-truth instance outlines.
 A gap is an outline cell whose 3 x 3 neighbourhood has no boundary value of at least 0.5: the walk
 leaks through it, and the labels overflow the object. Also the mean boundary away from outlines,
-on the background and inside objects (false boundaries that stop the walk short).
+on the background and inside objects (false boundaries that stop the walk short), and the share of
+object cells away from outlines at the threshold or above (``inside_strong``: false boundaries a
+walk cannot cross).
 
 Usage: python benchmarks/bench_boundary_gaps.py RUN [RUN ...] --name NAME [--images 100]
 RUN is a run folder with an IRNet (results/<run_name>, or a bench_irn_seeds variant's folder);
@@ -69,6 +71,7 @@ def gaps(run: Path, images: int) -> dict:
         "outline_p25": round(float(np.percentile(edge, 25)), 4),
         "background_mean": round(float(np.concatenate(back).mean()), 4),
         "inside_mean": round(float(np.concatenate(inside).mean()), 4),
+        "inside_strong": round(float((np.concatenate(inside) >= THRESHOLD).mean()), 4),
     }
     evaluation = own_labels(run)
     if evaluation:

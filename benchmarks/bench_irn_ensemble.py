@@ -1,0 +1,141 @@
+"""Would averaging IRNets narrow the spread? A run's CAMs walked on the mean of the boundary maps
+and displacement fields of several IRNets trained on them (the run's own and bench_irn_seeds
+variants with other seeds), then labelled and evaluated as the pipeline does.
+
+Each member needs its IRNet's maps, a temporary file of the workflow; make them once with
+``snakemake ... --configfile results/<member>.yaml results/<member>/irn/irn_out.h5 --notemp`` in
+the tree that made the member. Every member must stand on the run's CAMs (the same cam/cams.h5).
+The ensemble runs in a copy of the run folder, results/<run>_<NAME>/ (the supervised models left
+out), whose irn/irn_out.h5 is the members' mean; Snakemake redoes the walk onward
+(``--forcerun random_walk --rerun-triggers mtime``), in the run's tree with its workflow.
+
+Usage: python benchmarks/bench_irn_ensemble.py RUN MEMBER [MEMBER ...] --name NAME
+       RUN and MEMBERs are run folders (results/<run_name>, in this tree or a copy; the run itself
+       may be a member). About 2.5 minutes per ensemble on 2 cores for the default toy run.
+       Writes entry NAME of section ``irn_ensemble`` of benchmarks/results.json: each member's own
+       labels (when evaluated) and the ensemble's.
+       python benchmarks/bench_irn_ensemble.py --summary ENTRY [ENTRY ...] --name NAME
+       The mean and range over those entries (one per run, e.g. each run's own IRNet with one more)
+       of the first member's figures and of the ensemble's; entry NAME.
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import yaml
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import RESULTS, own_labels, snakemake_cmd, spread_of, update_entry
+
+NOT_COPIED = ("maskrcnn", "deeplab", "report", "predict", "public")
+
+
+def figures(labels: dict | None) -> dict | None:
+    if labels is None:
+        return None
+    return {
+        "sem_pseudo.miou": round(labels["sem_pseudo"]["miou"], 4),
+        "ins_pseudo.map50": round(labels["ins_pseudo"]["map50"], 4),
+    }
+
+
+def mean_maps(members: list[Path], out: Path) -> None:
+    """Write the members' mean boundary and displacement per image to ``out`` (atomically), with
+    the first member's file attributes and a list of the members."""
+    files = [h5py.File(m / "irn/irn_out.h5", "r") for m in members]
+    tmp = out.with_name(out.name + ".tmp")
+    try:
+        ids = sorted(files[0])
+        for m, f in zip(members, files):
+            if sorted(f) != ids:
+                sys.exit(f"{m}/irn/irn_out.h5: other images than {members[0]}/irn/irn_out.h5")
+        with h5py.File(tmp, "w") as dst:
+            dst.attrs.update(dict(files[0].attrs))
+            dst.attrs["ensemble_members"] = json.dumps([str(m) for m in members])
+            for image_id in ids:
+                g = dst.create_group(image_id)
+                g["image_size"] = files[0][image_id]["image_size"][()]
+                for key in ("boundary", "disp"):
+                    g[key] = np.mean([f[image_id][key][()] for f in files], axis=0, dtype=np.float64).astype(np.float32)
+                    g[key].attrs.update(dict(files[0][image_id][key].attrs))
+        tmp.replace(out)
+    finally:
+        for f in files:
+            f.close()
+        tmp.unlink(missing_ok=True)
+
+
+def summary(entries: list[str]) -> dict:
+    """Mean and range over ``entries`` of section irn_ensemble: the first member's figures (a
+    single IRNet, the pipeline's) against the ensemble's."""
+    section = json.loads(RESULTS.read_text()).get("irn_ensemble", {})
+    missing = [e for e in entries if e not in section]
+    if missing:
+        sys.exit(f"section irn_ensemble of {RESULTS}: no entries {missing}")
+    rows = [section[e] for e in entries]
+    singles = [next(iter(r["members"].values())) for r in rows]
+    if any(s is None for s in singles):
+        sys.exit("a first member without labels of its own: list the run's own IRNet first")
+    out = {"entries": entries}
+    for key in ("sem_pseudo.miou", "ins_pseudo.map50"):
+        out[key] = {
+            "single": spread_of([s[key] for s in singles]),
+            "ensemble": spread_of([r["ensemble"][key] for r in rows]),
+        }
+        print(f"{key}: single {out[key]['single']}  ensemble {out[key]['ensemble']}")
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("run", type=Path, nargs="?")
+    ap.add_argument("members", type=Path, nargs="*")
+    ap.add_argument("--name", required=True)
+    ap.add_argument("--summary", nargs="+", metavar="ENTRY", help="summarise these entries instead")
+    args = ap.parse_args()
+    if args.summary:
+        update_entry("irn_ensemble", args.name, summary(args.summary))
+        return
+    if args.run is None or not args.members:
+        ap.error("give a run and its members (or --summary)")
+    run, members = args.run.resolve(), [m.resolve() for m in args.members]
+    for m in members:
+        if not (m / "irn/irn_out.h5").is_file():
+            sys.exit(f"{m}/irn/irn_out.h5: missing; make it with snakemake ... {m.name}/irn/irn_out.h5 --notemp")
+        if not filecmp.cmp(m / "cam/cams.h5", run / "cam/cams.h5", shallow=False):
+            sys.exit(f"{m}: its CAMs are not {run.name}'s (cam/cams.h5 differs)")
+    tree = run.parents[1]
+    cfg = yaml.safe_load((run.parent / f"{run.name}.yaml").read_text())
+    cfg["run_name"] = f"{run.name}_{args.name}"
+    ens = run.parent / cfg["run_name"]
+    shutil.rmtree(ens, ignore_errors=True)
+    shutil.copytree(run, ens, ignore=lambda d, names: [n for n in names if n in NOT_COPIED])
+    config = run.parent / f"{cfg['run_name']}.yaml"
+    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    mean_maps(members, ens / "irn/irn_out.h5")
+    target = f"results/{cfg['run_name']}/labels/eval.json"
+    flags = ["--forcerun", "random_walk", "--rerun-triggers", "mtime"]
+    cmd = snakemake_cmd(tree, config, target, *flags, cores=cfg["threads"], code=tree)
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode:
+        sys.exit(f"{ens}: snakemake failed\n{r.stderr[-3000:]}")
+    row = {
+        "run": str(run),
+        "members": {str(m): figures(own_labels(m)) for m in members},
+        "ensemble": figures(json.loads((ens / "labels/eval.json").read_text())),
+    }
+    print(json.dumps(row, indent=1))
+    update_entry("irn_ensemble", args.name, row)
+
+
+if __name__ == "__main__":
+    main()
