@@ -7,7 +7,9 @@ Each member needs its IRNet's maps, a temporary file of the workflow; make them 
 the tree that made the member. Every member must stand on the run's CAMs (the same cam/cams.h5).
 The ensemble runs in a copy of the run folder, results/<run>_<NAME>/ (the supervised models left
 out), whose irn/irn_out.h5 is the members' mean; Snakemake redoes the walk onward
-(``--forcerun random_walk --rerun-triggers mtime``), in the run's tree with its workflow.
+(``--forcerun random_walk --rerun-triggers mtime``), in the run's tree with its workflow, up to the
+labels' evaluation and their COCO file (``bench_recipe.py`` trains a detector on it); the copied
+diagnostics and summary, which are the run's, are removed.
 
 Usage: python benchmarks/bench_irn_ensemble.py RUN MEMBER [MEMBER ...] --name NAME
        RUN and MEMBERs are run folders (results/<run_name>, in this tree or a copy; the run itself
@@ -37,6 +39,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import RESULTS, own_labels, snakemake_cmd, spread_of, update_entry
 
 NOT_COPIED = ("maskrcnn", "deeplab", "report", "predict", "public")
+TARGETS = ("labels/eval.json", "labels/ins_pseudo_coco.json")  # the latter for bench_recipe
+GT_VAL = "maskrcnn/gt_val_coco.json"
+STALE = ("labels/diagnostics.json", "labels/ins_pseudo_coco.json", "summary.json")
 
 
 def figures(labels: dict | None) -> dict | None:
@@ -119,12 +124,17 @@ def main() -> None:
     ens = run.parent / cfg["run_name"]
     shutil.rmtree(ens, ignore_errors=True)
     shutil.copytree(run, ens, ignore=lambda d, names: [n for n in names if n in NOT_COPIED])
+    if (run / GT_VAL).is_file():  # ground truth, the run's as much as the ensemble's (bench_recipe)
+        (ens / GT_VAL).parent.mkdir(exist_ok=True)
+        shutil.copy2(run / GT_VAL, ens / GT_VAL)
+    for stale in STALE:  # outside the walk's targets: the run's, not the ensemble's, until remade
+        (ens / stale).unlink(missing_ok=True)
     config = run.parent / f"{cfg['run_name']}.yaml"
     config.write_text(yaml.safe_dump(cfg, sort_keys=False))
     mean_maps(members, ens / "irn/irn_out.h5")
-    target = f"results/{cfg['run_name']}/labels/eval.json"
+    targets = [f"results/{cfg['run_name']}/{t}" for t in TARGETS]
     flags = ["--forcerun", "random_walk", "--rerun-triggers", "mtime"]
-    cmd = snakemake_cmd(tree, config, target, *flags, cores=cfg["threads"], code=tree)
+    cmd = snakemake_cmd(tree, config, *targets, *flags, cores=cfg["threads"], code=tree)
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode:
         sys.exit(f"{ens}: snakemake failed\n{r.stderr[-3000:]}")
