@@ -27,7 +27,6 @@ import argparse
 import filecmp
 import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -36,9 +35,8 @@ import numpy as np
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import RESULTS, own_labels, snakemake_cmd, spread_of, update_entry
+from common import RESULTS, copy_run, own_labels, run_snakemake, snakemake_cmd, spread_of, update_entry
 
-NOT_COPIED = ("maskrcnn", "deeplab", "report", "predict", "public")
 TARGETS = ("labels/eval.json", "labels/ins_pseudo_coco.json")  # the latter for bench_recipe
 GT_VAL = "maskrcnn/gt_val_coco.json"
 STALE = ("labels/diagnostics.json", "labels/ins_pseudo_coco.json", "summary.json")
@@ -122,22 +120,17 @@ def main() -> None:
     cfg = yaml.safe_load((run.parent / f"{run.name}.yaml").read_text())
     cfg["run_name"] = f"{run.name}_{args.name}"
     ens = run.parent / cfg["run_name"]
-    shutil.rmtree(ens, ignore_errors=True)
-    shutil.copytree(run, ens, ignore=lambda d, names: [n for n in names if n in NOT_COPIED])
+    copy_run(run, ens, remove=STALE)  # outside the walk's targets: the run's, until remade
     if (run / GT_VAL).is_file():  # ground truth, the run's as much as the ensemble's (bench_recipe)
         (ens / GT_VAL).parent.mkdir(exist_ok=True)
         shutil.copy2(run / GT_VAL, ens / GT_VAL)
-    for stale in STALE:  # outside the walk's targets: the run's, not the ensemble's, until remade
-        (ens / stale).unlink(missing_ok=True)
     config = run.parent / f"{cfg['run_name']}.yaml"
     config.write_text(yaml.safe_dump(cfg, sort_keys=False))
     mean_maps(members, ens / "irn/irn_out.h5")
     targets = [f"results/{cfg['run_name']}/{t}" for t in TARGETS]
     flags = ["--forcerun", "random_walk", "--rerun-triggers", "mtime"]
     cmd = snakemake_cmd(tree, config, *targets, *flags, cores=cfg["threads"], code=tree)
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode:
-        sys.exit(f"{ens}: snakemake failed\n{r.stderr[-3000:]}")
+    run_snakemake(cmd, str(ens))
     row = {
         "run": str(run),
         "members": {str(m): figures(own_labels(m)) for m in members},

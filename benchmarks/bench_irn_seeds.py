@@ -24,18 +24,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import ROOT, apply_changes, snakemake_cmd, update_results
+from common import ROOT, apply_changes, copy_run, run_snakemake, snakemake_cmd, update_results
 
 TARGETS = ("labels/eval.json", "labels/diagnostics.json")
-NOT_COPIED = ("maskrcnn", "deeplab", "report", "predict", "public")
 KEPT = ("prepare_toy", "check_dataset", "train_cam", "make_cam")  # never redone for a variant
 
 
@@ -57,14 +54,6 @@ def numbers(run: Path, with_diagnostics: bool = True) -> dict[str, float]:
         if isinstance(row, dict) and "map50" in row:
             out[f"diagnostics.{kind}.map50"] = row["map50"]
     return out
-
-
-def snakemake(cmd: list[str], name: str) -> str:
-    """Run ``cmd``; its stdout, or exit naming the variant with Snakemake's error."""
-    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-    if r.returncode:
-        sys.exit(f"{name}: snakemake failed\n{r.stderr[-3000:]}")
-    return r.stdout
 
 
 def main() -> None:
@@ -90,16 +79,14 @@ def main() -> None:
         run = ROOT / "results" / cfg["run_name"]
         done = run / "irn_seed.done"
         if not done.is_file() or not all((run / t).is_file() for t in wanted):
-            shutil.rmtree(run, ignore_errors=True)
-            shutil.copytree(source, run, ignore=lambda d, names: [n for n in names if n in NOT_COPIED])
-            (run / TARGETS[1]).unlink()  # the source's diagnostics are not the variant's
+            copy_run(source, run, remove=(TARGETS[1],))  # the source's diagnostics are not the variant's
             path = ROOT / "results" / f"{cfg['run_name']}.yaml"
             path.write_text(yaml.safe_dump(cfg, sort_keys=False))
             flags = ["--forcerun", args.from_rule, "--rerun-triggers", "mtime"]
             cmd = snakemake_cmd(
                 ROOT, path, *[f"results/{cfg['run_name']}/{t}" for t in wanted], *flags, cores=cfg["threads"]
             )
-            plan = snakemake(cmd + ["-n"], cfg["run_name"])
+            plan = run_snakemake(cmd + ["-n"], cfg["run_name"])
             stats = plan[plan.find("Job stats") :].split("\n\n")[0]
             redone = set(KEPT) & {line.split()[0] for line in stats.splitlines()[3:] if line.strip()}
             if redone:  # with mtime triggers, upstream files newer than the copied run replan it
@@ -110,7 +97,7 @@ def main() -> None:
             if args.dry_run:
                 print(stats)
                 continue
-            snakemake(cmd, cfg["run_name"])
+            run_snakemake(cmd, cfg["run_name"])
             done.write_text("")
         rows[cfg["run_name"]] = {"irn.seed": seed, "numbers": numbers(run, not args.no_diagnostics)}
         print(cfg["run_name"], json.dumps(rows[cfg["run_name"]]["numbers"]), flush=True)

@@ -7,6 +7,8 @@ import json
 import os
 import platform
 import resource
+import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -22,6 +24,27 @@ def snakemake_cmd(work, config, *args, cores: int = 2, code: Path = ROOT) -> lis
     the config file ``config`` with ``args`` (targets and flags)."""
     cmd = [sys.executable, "-m", "snakemake", "-s", str(Path(code) / "Snakefile"), "-d", str(work)]
     return [*cmd, "--configfile", str(config), "--cores", str(cores), *args]
+
+
+def run_snakemake(cmd: list[str], name: str) -> str:
+    """Run a ``snakemake_cmd`` command; its stdout, or exit naming ``name`` with Snakemake's error."""
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if r.returncode:
+        sys.exit(f"{name}: snakemake failed\n{r.stderr[-3000:]}")
+    return r.stdout
+
+
+NOT_COPIED = ("maskrcnn", "deeplab", "report", "predict", "public")  # supervised models and reports
+
+
+def copy_run(source: Path, dest: Path, remove: tuple[str, ...] = ()) -> None:
+    """Replace ``dest`` with a copy of the run folder ``source`` up to the pseudo labels (NOT_COPIED
+    left out), without the files ``remove`` (paths in the folder that would be the source's, not
+    the copy's)."""
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(source, dest, ignore=lambda d, names: [n for n in names if n in NOT_COPIED])
+    for path in remove:
+        (dest / path).unlink(missing_ok=True)
 
 
 def machine() -> str:
