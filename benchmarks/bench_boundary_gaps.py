@@ -81,15 +81,17 @@ def gaps(run: Path, images: int) -> dict:
 
 
 def correlations(rows: dict) -> dict:
-    """Pearson correlation over the runs with labels: false boundaries inside objects against the
-    semantic labels (they stop the walk short), gaps in the outlines against the instance labels
-    (the walk leaks through them), and the two against each other (an IRNet that draws boundaries
-    strongly closes the outlines and marks the insides too)."""
+    """Pearson correlation over the runs with labels: false boundaries inside objects (their mean,
+    and the share of strong ones) against the semantic labels (they stop the walk short), gaps in
+    the outlines against the instance labels (the walk leaks through them), and the two against
+    each other (an IRNet that draws boundaries strongly closes the outlines and marks the insides
+    too)."""
     done = [r for r in rows.values() if "sem_pseudo.miou" in r]
     if len(done) < 3:
         return {}
     pairs = {
         "inside_mean~sem_pseudo.miou": ("inside_mean", "sem_pseudo.miou"),
+        "inside_strong~sem_pseudo.miou": ("inside_strong", "sem_pseudo.miou"),
         "gap_fraction~ins_pseudo.map50": ("gap_fraction", "ins_pseudo.map50"),
         "gap_fraction~inside_mean": ("gap_fraction", "inside_mean"),
     }
