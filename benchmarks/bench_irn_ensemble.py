@@ -11,9 +11,11 @@ out), whose irn/irn_out.h5 is the members' mean; Snakemake redoes the walk onwar
 labels' evaluation and their COCO file (``bench_recipe.py`` trains a detector on it); the copied
 diagnostics and summary, which are the run's, are removed.
 
-Usage: python benchmarks/bench_irn_ensemble.py RUN MEMBER [MEMBER ...] --name NAME
+Usage: python benchmarks/bench_irn_ensemble.py RUN MEMBER [MEMBER ...] --name NAME [--average boundary]
        RUN and MEMBERs are run folders (results/<run_name>, in this tree or a copy; the run itself
-       may be a member). About 2.5 minutes per ensemble on 2 cores for the default toy run.
+       may be a member). ``--average boundary`` averages the boundary maps only and keeps the first
+       member's displacement field (which places the instances' centres). About 2.5 minutes per
+       ensemble on 2 cores for the default toy run.
        Writes entry NAME of section ``irn_ensemble`` of benchmarks/results.json: each member's own
        labels (when evaluated) and the ensemble's.
        python benchmarks/bench_irn_ensemble.py --summary ENTRY [ENTRY ...] --name NAME
@@ -51,9 +53,10 @@ def figures(labels: dict | None) -> dict | None:
     }
 
 
-def mean_maps(members: list[Path], out: Path) -> None:
-    """Write the members' mean boundary and displacement per image to ``out`` (atomically), with
-    the first member's file attributes and a list of the members."""
+def mean_maps(members: list[Path], out: Path, keys: tuple[str, ...] = ("boundary", "disp")) -> None:
+    """Write the members' mean of the maps ``keys`` per image to ``out`` (atomically), the other
+    maps the first member's, with the first member's file attributes, a list of the members and
+    the averaged keys."""
     files = [h5py.File(m / "irn/irn_out.h5", "r") for m in members]
     tmp = out.with_name(out.name + ".tmp")
     try:
@@ -64,11 +67,13 @@ def mean_maps(members: list[Path], out: Path) -> None:
         with h5py.File(tmp, "w") as dst:
             dst.attrs.update(dict(files[0].attrs))
             dst.attrs["ensemble_members"] = json.dumps([str(m) for m in members])
+            dst.attrs["ensemble_averaged"] = json.dumps(list(keys))
             for image_id in ids:
                 g = dst.create_group(image_id)
                 g["image_size"] = files[0][image_id]["image_size"][()]
                 for key in ("boundary", "disp"):
-                    g[key] = np.mean([f[image_id][key][()] for f in files], axis=0, dtype=np.float64).astype(np.float32)
+                    maps = [f[image_id][key][()] for f in (files if key in keys else files[:1])]
+                    g[key] = np.mean(maps, axis=0, dtype=np.float64).astype(np.float32)
                     g[key].attrs.update(dict(files[0][image_id][key].attrs))
         tmp.replace(out)
     finally:
@@ -103,6 +108,13 @@ def main() -> None:
     ap.add_argument("run", type=Path, nargs="?")
     ap.add_argument("members", type=Path, nargs="*")
     ap.add_argument("--name", required=True)
+    ap.add_argument(
+        "--average",
+        choices=("both", "boundary"),
+        default="both",
+        help="average the boundary maps and the displacement fields, or the boundary maps only (the "
+        "instances' centres from the first member's displacement)",
+    )
     ap.add_argument("--summary", nargs="+", metavar="ENTRY", help="summarise these entries instead")
     args = ap.parse_args()
     if args.summary:
@@ -126,7 +138,7 @@ def main() -> None:
         shutil.copy2(run / GT_VAL, ens / GT_VAL)
     config = run.parent / f"{cfg['run_name']}.yaml"
     config.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    mean_maps(members, ens / "irn/irn_out.h5")
+    mean_maps(members, ens / "irn/irn_out.h5", ("boundary", "disp") if args.average == "both" else ("boundary",))
     targets = [f"results/{cfg['run_name']}/{t}" for t in TARGETS]
     flags = ["--forcerun", "random_walk", "--rerun-triggers", "mtime"]
     cmd = snakemake_cmd(tree, config, *targets, *flags, cores=cfg["threads"], code=tree)
@@ -134,6 +146,7 @@ def main() -> None:
     row = {
         "run": str(run),
         "members": {str(m): figures(own_labels(m)) for m in members},
+        "averaged": args.average,
         "ensemble": figures(json.loads((ens / "labels/eval.json").read_text())),
     }
     print(json.dumps(row, indent=1))
