@@ -14,29 +14,67 @@ from the CAM network of the run of the same name in FOLDER (e.g. another copy's 
 e.g. --name frozen0 --set maskrcnn.frozen_stages=0 (about 6 minutes per detector)
 Writes each model and evaluation under /tmp/recipes/NAME/<run_name>_s<seed>/ and the mAP25/50/70
 of every run and seed, with their range, to the section ``recipes`` of benchmarks/results.json.
+
+  python benchmarks/bench_recipe.py --pool ENTRY [ENTRY ...] --name NAME
+pools the detectors of several entries by run: each run's mAP50 averaged over every seed found
+for it, and the range of those means (the labels' share of the width, with the detector's seed
+noise averaged down). An ENTRY is an entry of ``recipes`` or a spread section (bench_spread's,
+e.g. spread_noavx512: each run's detector with its own seed, as the pipeline trained it).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import run_settings, spread_of, train_eval_detector, update_entry
+from common import RESULTS, run_settings, spread_of, train_eval_detector, update_entry
+
+
+def pool(entries: list[str]) -> dict:
+    """mAP50 per run over the detectors of ``entries`` (recipes entries or spread sections), the
+    mean per run and the spread of those means."""
+    results = json.loads(RESULTS.read_text())
+    per_run: dict[str, list[float]] = {}
+    for entry in entries:
+        if entry in results.get("recipes", {}):
+            for run, seeds in results["recipes"][entry]["runs"].items():
+                per_run.setdefault(run, []).extend(row["map50"] for row in seeds.values())
+        elif isinstance(results.get(entry), dict) and "runs" in results[entry] and "table" in results[entry]:
+            for run, row in results[entry]["runs"].items():
+                per_run.setdefault(run, []).append(row["numbers"]["maskrcnn.map50"])
+        else:
+            sys.exit(f"{RESULTS}: {entry!r} is neither an entry of section recipes nor a spread section")
+    mean = {run: sum(vals) / len(vals) for run, vals in per_run.items()}
+    runs = {run: {"map50": [round(v, 4) for v in vals], "mean": round(mean[run], 4)} for run, vals in per_run.items()}
+    for run, row in runs.items():
+        print(f"{run}: {row['map50']} mean {row['mean']:.4f}")
+    means = spread_of(list(mean.values()))
+    print(
+        f"per-run means {means['min']:.4f} - {means['max']:.4f} (width {means['range']:.4f}, mean {means['mean']:.4f})"
+    )
+    return {"pooled": entries, "runs": runs, "map50_of_means": means}
 
 
 def main() -> None:
     from irn_core.device import set_threads
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("runs", nargs="+", help="finished default toy runs (results/<run_name>)")
+    ap.add_argument("runs", nargs="*", help="finished default toy runs (results/<run_name>)")
     ap.add_argument("--name", required=True, help="the recipe's name in results.json")
     ap.add_argument("--set", nargs="*", default=[], help="section.key=value changes (YAML values)")
     ap.add_argument("--seeds", nargs="+", type=int, default=None, help="default: each run's own")
     ap.add_argument("--cam-from", default=None, help="a folder of runs whose CAM networks to start from")
+    ap.add_argument("--pool", nargs="+", metavar="ENTRY", help="pool these entries' detectors by run instead")
     args = ap.parse_args()
+    if args.pool:
+        update_entry("recipes", args.name, pool(args.pool))
+        return
+    if not args.runs:
+        ap.error("give finished runs (or --pool)")
     set_threads(1)
     rows: dict[str, dict] = {}
     for run in map(Path, args.runs):
