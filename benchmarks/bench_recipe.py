@@ -38,16 +38,24 @@ def pool(entries: list[str]) -> dict:
     """mAP50 per run over the detectors of ``entries`` (recipes entries or spread sections), the
     mean per run and the spread of those means."""
     results = json.loads(RESULTS.read_text())
-    per_run: dict[str, list[float]] = {}
+    by_seed: dict[str, dict[int, float]] = {}
+
+    def add(entry: str, run: str, seed: int, map50: float) -> None:
+        if seed in by_seed.setdefault(run, {}):  # one detector counted twice would weigh double
+            sys.exit(f"{entry}: run {run}, detector seed {seed} again (pool each detector once)")
+        by_seed[run][seed] = map50
+
     for entry in entries:
         if entry in results.get("recipes", {}):
             for run, seeds in results["recipes"][entry]["runs"].items():
-                per_run.setdefault(run, []).extend(row["map50"] for row in seeds.values())
+                for seed, row in seeds.items():
+                    add(entry, run, int(seed), row["map50"])
         elif isinstance(results.get(entry), dict) and "runs" in results[entry] and "table" in results[entry]:
-            for run, row in results[entry]["runs"].items():
-                per_run.setdefault(run, []).append(row["numbers"]["maskrcnn.map50"])
+            for run, row in results[entry]["runs"].items():  # bench_spread sets every model's seed to the run's
+                add(entry, run, row["seed"], row["numbers"]["maskrcnn.map50"])
         else:
             sys.exit(f"{RESULTS}: {entry!r} is neither an entry of section recipes nor a spread section")
+    per_run = {run: list(seeds.values()) for run, seeds in by_seed.items()}
     mean = {run: sum(vals) / len(vals) for run, vals in per_run.items()}
     runs = {run: {"map50": [round(v, 4) for v in vals], "mean": round(mean[run], 4)} for run, vals in per_run.items()}
     for run, row in runs.items():
