@@ -30,6 +30,7 @@ import filecmp
 import json
 import shutil
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 import h5py
@@ -57,9 +58,10 @@ def mean_maps(members: list[Path], out: Path, keys: tuple[str, ...] = ("boundary
     """Write the members' mean of the maps ``keys`` per image to ``out`` (atomically), the other
     maps the first member's, with the first member's file attributes, a list of the members and
     the averaged keys."""
-    files = [h5py.File(m / "irn/irn_out.h5", "r") for m in members]
     tmp = out.with_name(out.name + ".tmp")
-    try:
+    with ExitStack() as opened:
+        files = [opened.enter_context(h5py.File(m / "irn/irn_out.h5", "r")) for m in members]
+        opened.callback(tmp.unlink, missing_ok=True)  # a failed write leaves no litter
         ids = sorted(files[0])
         for m, f in zip(members, files):
             if sorted(f) != ids:
@@ -76,10 +78,6 @@ def mean_maps(members: list[Path], out: Path, keys: tuple[str, ...] = ("boundary
                     g[key] = np.mean(maps, axis=0, dtype=np.float64).astype(np.float32)
                     g[key].attrs.update(dict(files[0][image_id][key].attrs))
         tmp.replace(out)
-    finally:
-        for f in files:
-            f.close()
-        tmp.unlink(missing_ok=True)
 
 
 def summary(entries: list[str]) -> dict:
