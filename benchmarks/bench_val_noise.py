@@ -86,7 +86,8 @@ def main() -> None:
         if not folders:
             sys.exit(f"{RECIPES / entry}: no detectors with predictions.json (rerun bench_recipe --name {entry})")
         for d in folders:
-            dets[(entry, d.name)] = d
+            run, seed = d.name.rsplit("_s", 1)  # bench_recipe's <run_name>_s<seed>
+            dets[(entry, run, seed)] = d
     rows = {key: per_image(d / "predictions.json", data, images, k) for key, d in dets.items()}
     full = {key: map50(r, range(len(images)), k) for key, r in rows.items()}
     for key, d in dets.items():
@@ -99,14 +100,14 @@ def main() -> None:
     out = {"val_images": len(images), "resamples": args.resamples, "entries": {}}
     for entry in args.entries:
         keys = [key for key in boot if key[0] == entry]
-        runs = sorted({key[1].rsplit("_s", 1)[0] for key in keys})
-        of = {run: [key for key in keys if key[1].rsplit("_s", 1)[0] == run] for run in runs}
+        runs = sorted({key[1] for key in keys})
+        of = {run: [key for key in keys if key[1] == run] for run in runs}
         means = np.array([np.mean([boot[key] for key in of[run]], axis=0) for run in runs])  # (runs, resamples)
         full_means = np.array([np.mean([full[key] for key in of[run]]) for run in runs])
         ranges = means.max(0) - means.min(0)
         deviation_sd = (means - means.mean(0)).std(1)
         out["entries"][entry] = {
-            "detector_sd": {key[1]: round(float(boot[key].std()), 4) for key in keys},
+            "detector_sd": {f"{run}_s{seed}": round(float(boot[(e, run, seed)].std()), 4) for e, run, seed in keys},
             "run_mean_deviation_sd": {run: round(float(s), 4) for run, s in zip(runs, deviation_sd)},
             "range_of_run_means": round(float(full_means.max() - full_means.min()), 4),
             "range_of_run_means_resampled_p5_p50_p95": [round(float(v), 4) for v in np.percentile(ranges, [5, 50, 95])],
