@@ -6,13 +6,22 @@ on the background and inside objects (false boundaries that stop the walk short)
 object cells away from outlines at the threshold or above (``inside_strong``: false boundaries a
 walk cannot cross).
 
-Usage: python benchmarks/bench_boundary_gaps.py RUN [RUN ...] --name NAME [--images 100]
+Two figures need no ground truth, only the run's mined relations (``relations/relations.h5``, at
+stride 4 as IRNet trains on them), so the pipeline could read them on itself: ``pair_leak``, the
+share of mined negative pairs (confident ends of different labels within ``irn.radius``) with no
+boundary value of 0.5 on the line between them, and ``pair_cut_fg``, the share of mined same-class
+foreground pairs with one (what IRNet's boundary loss asks of it, on whole images).
+``--own-quantile Q`` also reads the gaps and the strong boundaries at each IRNet's own Q-quantile
+of its boundary values over these images (``own_threshold``, ``own_gap_fraction``,
+``own_inside_strong``): as if each IRNet's boundary strength were calibrated by its own map alone.
+
+Usage: python benchmarks/bench_boundary_gaps.py RUN [RUN ...] --name NAME [--images 100] [--own-quantile Q]
 RUN is a run folder with an IRNet (results/<run_name>, or a bench_irn_seeds variant's folder);
 its config is results/<run_name>.yaml beside it. Writes entry NAME of section ``boundary_gaps`` of
 benchmarks/results.json (per run: the numbers, and its labels' ins_pseudo.map50 and sem_pseudo.miou
 when evaluated; over three or more evaluated runs, the correlations of the false boundaries inside
 objects with the semantic labels, of the gaps with the instance labels and of the two with each
-other).
+other, and of the mined-pair figures with the labels and the gaps).
 """
 
 from __future__ import annotations
@@ -32,6 +41,8 @@ from common import distinct_names, own_labels, run_settings, update_entry
 from irn_core.data import normalise
 from irn_core.datasets import IGNORE, stage_dataset, stage_ids
 from irn_core.device import set_threads
+from irn_core.io import StageArrays
+from irn_core.relations import boundary_affinity, pair_labels
 from irn_core.stages.irnet import irn_forward, load_irnet
 from irn_core.synthesis import gt_boundary
 
@@ -49,30 +60,48 @@ def outline_cells(objects: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return outline, far & (ids == 0), far & (ids > 0) & (ids != IGNORE)
 
 
-def gaps(run: Path, images: int) -> dict:
+def mined_pairs(boundary: np.ndarray, relation_label: np.ndarray, radius: int) -> tuple[int, int, int, int]:
+    """(leaking negative pairs, negative pairs, cut foreground pairs, foreground pairs) of one image:
+    the mined pairs within ``radius`` of the relation label map sampled at the centre of each
+    stride-4 cell (as IRNet's training crops are), on the boundary map's cells."""
+    label = torch.from_numpy(relation_label[2::4, 2::4].astype(np.int64))
+    h, w = min(label.shape[0], boundary.shape[0]), min(label.shape[1], boundary.shape[1])
+    _, fg, neg = pair_labels(label[None, :h, :w], radius)
+    connected = boundary_affinity(torch.from_numpy(boundary[None, :h, :w]), radius) > 1 - THRESHOLD
+    return int((connected & neg).sum()), int(neg.sum()), int((~connected & fg).sum()), int(fg.sum())
+
+
+def gaps(run: Path, images: int, own_quantile: float | None = None) -> dict:
     cfg = run_settings(run, [])
     net = load_irnet(cfg, str(run / "irn/model.pt"), torch.device("cpu"))
     data = stage_dataset(cfg)
-    edge, back, inside, gap = [], [], [], 0
+    relations = StageArrays(run / "relations/relations.h5", "label")
+    maps, pairs = [], np.zeros(4, dtype=np.int64)
     for image_id in stage_ids(cfg, "eval_list")[:images]:
         img = torch.from_numpy(normalise(data.load_image(image_id)))
         boundary = irn_forward(net, img, cfg["irn"]["infer_pad_to"], cfg["irn"]["flip_aligned"])[0].numpy()
-        outline, bg, fg = outline_cells(data.object_map(image_id))
-        edge.append(boundary[outline])
-        back.append(boundary[bg])
-        inside.append(boundary[fg])
-        gap += int((ndimage.maximum_filter(boundary, 3)[outline] < THRESHOLD).sum())
-    edge = np.concatenate(edge)
+        maps.append((boundary, *outline_cells(data.object_map(image_id))))
+        pairs += mined_pairs(boundary, relations[image_id], cfg["irn"]["radius"])
+    edge = np.concatenate([b[o] for b, o, _, _ in maps])
+    inside = np.concatenate([b[f] for b, _, _, f in maps])
+    nearby = np.concatenate([ndimage.maximum_filter(b, 3)[o] for b, o, _, _ in maps])  # outline cells' 3 x 3 max
     out = {
         "images": images,
         "outline_cells": int(edge.size),
-        "gap_fraction": round(gap / max(edge.size, 1), 4),
+        "gap_fraction": round(float((nearby < THRESHOLD).mean()), 4),
         "outline_mean": round(float(edge.mean()), 4),
         "outline_p25": round(float(np.percentile(edge, 25)), 4),
-        "background_mean": round(float(np.concatenate(back).mean()), 4),
-        "inside_mean": round(float(np.concatenate(inside).mean()), 4),
-        "inside_strong": round(float((np.concatenate(inside) >= THRESHOLD).mean()), 4),
+        "background_mean": round(float(np.concatenate([b[g] for b, _, g, _ in maps]).mean()), 4),
+        "inside_mean": round(float(inside.mean()), 4),
+        "inside_strong": round(float((inside >= THRESHOLD).mean()), 4),
+        "pair_leak": round(int(pairs[0]) / max(int(pairs[1]), 1), 4),
+        "pair_cut_fg": round(int(pairs[2]) / max(int(pairs[3]), 1), 4),
     }
+    if own_quantile is not None:
+        own = float(np.quantile(np.concatenate([b.ravel() for b, _, _, _ in maps]), own_quantile))
+        out["own_threshold"] = round(own, 4)
+        out["own_gap_fraction"] = round(float((nearby < own).mean()), 4)
+        out["own_inside_strong"] = round(float((inside >= own).mean()), 4)
     evaluation = own_labels(run)
     if evaluation:
         out["ins_pseudo.map50"] = round(evaluation["ins_pseudo"]["map50"], 4)
@@ -94,10 +123,18 @@ def correlations(rows: dict) -> dict:
         "inside_strong~sem_pseudo.miou": ("inside_strong", "sem_pseudo.miou"),
         "gap_fraction~ins_pseudo.map50": ("gap_fraction", "ins_pseudo.map50"),
         "gap_fraction~inside_mean": ("gap_fraction", "inside_mean"),
+        "pair_leak~ins_pseudo.map50": ("pair_leak", "ins_pseudo.map50"),
+        "pair_leak~gap_fraction": ("pair_leak", "gap_fraction"),
+        "pair_cut_fg~gap_fraction": ("pair_cut_fg", "gap_fraction"),
+        "pair_cut_fg~inside_strong": ("pair_cut_fg", "inside_strong"),
+        "pair_cut_fg~sem_pseudo.miou": ("pair_cut_fg", "sem_pseudo.miou"),
+        "own_gap_fraction~ins_pseudo.map50": ("own_gap_fraction", "ins_pseudo.map50"),
+        "own_inside_strong~sem_pseudo.miou": ("own_inside_strong", "sem_pseudo.miou"),
     }
     return {
         name: round(float(np.corrcoef([r[a] for r in done], [r[b] for r in done])[0, 1]), 3)
         for name, (a, b) in pairs.items()
+        if a in done[0]
     }
 
 
@@ -106,25 +143,36 @@ def main() -> None:
     ap.add_argument("runs", nargs="+", type=Path)
     ap.add_argument("--name", required=True, help="entry of section boundary_gaps")
     ap.add_argument("--images", type=int, default=100, help="the first N eval images")
+    ap.add_argument(
+        "--own-quantile", type=float, default=None, help="also read at each IRNet's own quantile Q of its map"
+    )
     args = ap.parse_args()
+    if args.own_quantile is not None and not 0 < args.own_quantile < 1:
+        sys.exit(f"--own-quantile {args.own_quantile}: a quantile in (0, 1)")
     distinct_names(args.runs)
     set_threads(1)
     rows = {}
     for run in args.runs:
         if not (run / "irn/model.pt").is_file():
             sys.exit(f"{run}: no irn/model.pt (not a run folder with a trained IRNet)")
-        rows[run.name] = gaps(run, args.images)
+        if not (run / "relations/relations.h5").is_file():
+            sys.exit(f"{run}: no relations/relations.h5 (the mined relations its IRNet trained on)")
+        rows[run.name] = gaps(run, args.images, args.own_quantile)
         print(run.name, json.dumps(rows[run.name]), flush=True)
     corr = correlations(rows)
     entry = {"runs": {str(r): rows[r.name] for r in args.runs}}
     update_entry("boundary_gaps", args.name, {**entry, "correlation": corr} if corr else entry)
-    print("| run | gap fraction | outline mean / p25 | background / inside mean | ins_pseudo.map50 | sem_pseudo.miou |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| run | gap fraction | outline mean / p25 | background / inside mean | pair leak / cut fg "
+        "| ins_pseudo.map50 | sem_pseudo.miou |"
+    )
+    print("|---|---|---|---|---|---|---|")
     nan = float("nan")
     for name, r in rows.items():
         print(
             f"| {name} | {r['gap_fraction']:.3f} | {r['outline_mean']:.3f} / {r['outline_p25']:.3f} | "
-            f"{r['background_mean']:.3f} / {r['inside_mean']:.3f} | {r.get('ins_pseudo.map50', nan):.3f} | "
+            f"{r['background_mean']:.3f} / {r['inside_mean']:.3f} | {r['pair_leak']:.3f} / {r['pair_cut_fg']:.3f} | "
+            f"{r.get('ins_pseudo.map50', nan):.3f} | "
             f"{r.get('sem_pseudo.miou', nan):.3f} |"
         )
     for pair, value in corr.items():
