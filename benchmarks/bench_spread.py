@@ -18,6 +18,10 @@ runs whose threads add up to more than the cores slow each other many times over
 runs on 2 cores: IRNet about 5 minutes an epoch against 40 s alone), so on 2 cores pair 1-thread
 runs and run a 2-thread one alone.
 
+A variant of the recipe (``--set``) names its runs with ``--set run_name=NAME`` (results/NAME_s<seed>_t<threads>/),
+so that they do not overwrite the default runs; a variant that changes the toy data also needs a
+``dataset.root`` of its own.
+
 Usage: python benchmarks/bench_spread.py [--seeds 0 1 2] [--threads 1 2] [--set section.key=value ...]
                                          [--from COPY ... [--only-finished]]
        (about 34 minutes per run at 2 threads on the 2-core CI machine: 28 measured on a fresh clone
@@ -55,12 +59,14 @@ SEEDED = ("cam", "irn", "maskrcnn", "deeplab")
 
 
 def run_config(base: dict, seed: int, threads: int, changes: list[str]) -> dict:
-    cfg = json.loads(json.dumps(base))
-    cfg["run_name"] = f"{base['run_name']}_s{seed}_t{threads}"
+    """The config of one run: ``changes`` applied (``run_name`` among them names a variant's runs),
+    then the run's name, thread count and seeds."""
+    cfg = apply_changes(json.loads(json.dumps(base)), changes)
+    cfg["run_name"] = f"{cfg['run_name']}_s{seed}_t{threads}"
     cfg["threads"] = threads
     for section in SEEDED:
         cfg[section]["seed"] = seed
-    return apply_changes(cfg, changes)
+    return cfg
 
 
 def numbers(summary: dict) -> dict[str, float]:
