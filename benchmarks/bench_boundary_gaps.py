@@ -47,6 +47,7 @@ from irn_core.stages.irnet import irn_forward, load_irnet
 from irn_core.synthesis import gt_boundary
 
 THRESHOLD = 0.5
+STRIDE = 4  # IRNet's maps: image pixels per cell
 
 
 def outline_cells(objects: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -64,7 +65,7 @@ def mined_pairs(boundary: np.ndarray, relation_label: np.ndarray, radius: int) -
     """(leaking negative pairs, negative pairs, cut foreground pairs, foreground pairs) of one image:
     the mined pairs within ``radius`` of the relation label map sampled at the centre of each
     stride-4 cell (as IRNet's training crops are), on the boundary map's cells."""
-    label = torch.from_numpy(relation_label[2::4, 2::4].astype(np.int64))
+    label = torch.from_numpy(relation_label[STRIDE // 2 :: STRIDE, STRIDE // 2 :: STRIDE].astype(np.int64))
     h, w = min(label.shape[0], boundary.shape[0]), min(label.shape[1], boundary.shape[1])
     _, fg, neg = pair_labels(label[None, :h, :w], radius)
     connected = boundary_affinity(torch.from_numpy(boundary[None, :h, :w]), radius) > 1 - THRESHOLD

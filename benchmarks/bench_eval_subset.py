@@ -24,18 +24,26 @@ from irn_core.datasets import stage_ids
 from irn_core.device import set_threads
 from irn_core.stages.evaluate import eval_pseudo
 
-LABELS = ("sem_pseudo", "ins_pseudo", "baseline_cc", "baseline_sem_cc", "walk")
+# eval_pseudo's label files: its argument -> the file under the run's labels/
+LABELS = {
+    "sem_path": "sem_pseudo.h5",
+    "ins_path": "ins_pseudo.h5",
+    "cc_path": "baseline_cc.h5",
+    "sem_cc_path": "baseline_sem_cc.h5",
+    "walk_path": "walk.h5",
+}
 
 
-def evaluate_first(run: Path, first: int, ids: list[str], folder: Path) -> dict:
-    """``eval_pseudo`` of the run's label files on ``ids`` (its own first ``first`` eval ids)."""
-    cfg = run_settings(run, [])
+def evaluate_first(run: Path, cfg: dict, ids: list[str], folder: Path) -> dict:
+    """``eval_pseudo`` of the run's label files on ``ids`` (the first of its eval ids), ``cfg``
+    the run's settings."""
     listed = folder / f"{run.name}.txt"
     listed.write_text("".join(f"{i}\n" for i in ids))
-    cfg["dataset"]["eval_list"] = str(listed)  # absolute: taken as it is, not under dataset.root
-    out = eval_pseudo(cfg, *(str(run / "labels" / f"{k}.h5") for k in LABELS), str(folder / f"{run.name}.json"))
+    cfg = {**cfg, "dataset": {**cfg["dataset"], "eval_list": str(listed)}}  # absolute: not under dataset.root
+    files = {arg: str(run / "labels" / name) for arg, name in LABELS.items()}
+    out = eval_pseudo(cfg, **files, out_json=str(folder / f"{run.name}.json"))
     return {
-        "images": first,
+        "images": len(ids),
         "sem_pseudo.miou": round(out["sem_pseudo"]["miou"], 4),
         **{f"ins_pseudo.{k}": round(out["ins_pseudo"][k], 4) for k in ("map25", "map50", "map70")},
     }
@@ -51,22 +59,23 @@ def main() -> None:
     set_threads(1)
     heads = {}
     for run in args.runs:
-        missing = [k for k in LABELS if not (run / "labels" / f"{k}.h5").is_file()]
+        missing = [name for name in LABELS.values() if not (run / "labels" / name).is_file()]
         if missing:
-            sys.exit(f"{run}: no labels/{missing[0]}.h5 (not a run folder with its pseudo labels)")
-        ids = stage_ids(run_settings(run, []), "eval_list")
+            sys.exit(f"{run}: no labels/{missing[0]} (not a run folder with its pseudo labels)")
+        cfg = run_settings(run, [])
+        ids = stage_ids(cfg, "eval_list")
         if len(ids) < args.first:
             sys.exit(f"{run}: its eval list has {len(ids)} images, fewer than --first {args.first}")
-        heads[run] = ids[: args.first]
-    first_run, first_ids = next(iter(heads.items()))
-    for run, ids in heads.items():
+        heads[run] = (cfg, ids[: args.first])
+    first_run, (_, first_ids) = next(iter(heads.items()))
+    for run, (_, ids) in heads.items():
         if ids != first_ids:
             k = next(i for i, (a, b) in enumerate(zip(ids, first_ids)) if a != b)
             sys.exit(f"{run}: eval image {k} is '{ids[k]}', in {first_run} '{first_ids[k]}': not the same images")
     rows = {}
     with tempfile.TemporaryDirectory() as folder:
-        for run, ids in heads.items():
-            rows[str(run)] = evaluate_first(run, args.first, ids, Path(folder))
+        for run, (cfg, ids) in heads.items():
+            rows[str(run)] = evaluate_first(run, cfg, ids, Path(folder))
             print(run.name, rows[str(run)], flush=True)
     update_entry("eval_subset", args.name, {"first": args.first, "runs": rows})
     print("| run | sem_pseudo.miou | ins_pseudo.map50 |\n|---|---|---|")

@@ -57,7 +57,8 @@ def machine() -> str:
     except OSError:
         pass
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads), {gpu}"
+    # no thread count: it is each benchmark's (set per run), not the machine's
+    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {gpu}"
 
 
 def timed(fn, repeat: int = 1):
