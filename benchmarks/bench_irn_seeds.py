@@ -68,10 +68,10 @@ def main() -> None:
     args = ap.parse_args()
     base = yaml.safe_load(Path(args.config).read_text())
     source = ROOT / "results" / base["run_name"]
-    if not all((source / t).is_file() for t in TARGETS):
-        sys.exit(f"{source}: not a finished run ({' and '.join(TARGETS)} needed)")
+    wanted = TARGETS[: 1 if args.no_diagnostics else 2]  # a variant made without diagnostics can be a source too
+    if not all((source / t).is_file() for t in wanted):
+        sys.exit(f"{source}: not a finished run ({' and '.join(wanted)} needed)")
     # the run itself is one of the seeds when no setting changes
-    wanted = TARGETS[: 1 if args.no_diagnostics else 2]
     own = {"irn.seed": base["irn"]["seed"], "numbers": numbers(source, not args.no_diagnostics)}
     rows = {} if args.set else {base["run_name"]: own}  # the same keys as the variants'
     for seed in args.seeds:
