@@ -8,7 +8,9 @@ Usage (one thread per process, as the pipeline's detector job):
   python benchmarks/bench_recipe.py RUN [RUN ...] --name NAME [--seeds 0 1 2] [--set section.key=value ...]
                                    [--cam-from FOLDER]
 RUN is a finished run's folder (results/<run_name>); its settings are those it ran with
-(results/<run_name>.yaml beside it, else config/config.yaml), then the --set changes. Without
+(results/<run_name>.yaml beside it, else config/config.yaml), then the --set changes. A run made
+only up to the pseudo labels gets its labels and val ground truth as COCO JSON first (the
+workflow's pseudo_coco and gt_coco, in the tree it ran in). Without
 --seeds each run trains with its own maskrcnn.seed. --cam-from FOLDER starts each run's detector
 from the CAM network of the run of the same name in FOLDER (e.g. another copy's results/) instead.
 e.g. --name frozen0 --set maskrcnn.frozen_stages=0 (about 6 minutes per detector)
@@ -31,7 +33,36 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import RESULTS, run_settings, spread_of, train_eval_detector, update_entry
+from common import (
+    RESULTS,
+    planned_rules,
+    run_settings,
+    run_snakemake,
+    snakemake_cmd,
+    spread_of,
+    train_eval_detector,
+    update_entry,
+)
+
+COCO = ("labels/ins_pseudo_coco.json", "maskrcnn/gt_val_coco.json")  # what a detector trains and is scored on
+EXPORTS = {"check_dataset", "pseudo_coco", "gt_coco"}  # the rules that may run to make them
+
+
+def export_coco(run: Path) -> None:
+    """Make the COCO files of a run folder made only up to the pseudo labels (``bench_spread.py
+    --target pseudo_labels``, a ``bench_irn_seeds.py`` variant) with the workflow of the tree it
+    ran in, on its own config; exit, running nothing, if that would redo any other stage."""
+    missing = [name for name in COCO if not (run / name).is_file()]
+    if not missing:
+        return
+    tree, config = run.resolve().parents[1], run.parent / f"{run.name}.yaml"
+    if not (config.is_file() and (tree / "Snakefile").is_file()):
+        sys.exit(f"{run}: {' and '.join(missing)} missing, and no {config} and Snakefile to make them with")
+    cmd = snakemake_cmd(tree, config.resolve(), *[f"results/{run.name}/{name}" for name in missing], cores=1, code=tree)
+    other = planned_rules(run_snakemake(cmd + ["-n"], run.name)) - EXPORTS
+    if other:
+        sys.exit(f"{run}: making {' and '.join(missing)} would redo {', '.join(sorted(other))} (newer files upstream)")
+    run_snakemake(cmd, run.name)
 
 
 def pool(entries: list[str]) -> dict:
@@ -86,6 +117,7 @@ def main() -> None:
     set_threads(1)
     rows: dict[str, dict] = {}
     for run in map(Path, args.runs):
+        export_coco(run)
         cfg = run_settings(run, args.set)
         cam = Path(args.cam_from or run.parent) / run.name / "cam/model.pt"
         for seed in args.seeds if args.seeds is not None else [cfg["maskrcnn"]["seed"]]:

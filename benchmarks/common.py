@@ -34,6 +34,16 @@ def run_snakemake(cmd: list[str], name: str) -> str:
     return r.stdout
 
 
+def job_stats(plan: str) -> str:
+    """The "Job stats" table of a Snakemake dry run's output ``plan``."""
+    return plan[plan.find("Job stats") :].split("\n\n")[0]
+
+
+def planned_rules(plan: str) -> set[str]:
+    """The rules that a Snakemake dry run's output ``plan`` would run."""
+    return {line.split()[0] for line in job_stats(plan).splitlines()[3:] if line.strip()} - {"total"}
+
+
 NOT_COPIED = ("maskrcnn", "deeplab", "report", "predict", "public")  # supervised models and reports
 
 
