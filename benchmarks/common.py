@@ -35,8 +35,9 @@ def run_snakemake(cmd: list[str], name: str) -> str:
 
 
 def job_stats(plan: str) -> str:
-    """The "Job stats" table of a Snakemake dry run's output ``plan``."""
-    return plan[plan.find("Job stats") :].split("\n\n")[0]
+    """The "Job stats" table of a Snakemake dry run's output ``plan`` ("" when nothing is to be done)."""
+    start = plan.find("Job stats")
+    return "" if start < 0 else plan[start:].split("\n\n")[0]
 
 
 def planned_rules(plan: str) -> set[str]:
