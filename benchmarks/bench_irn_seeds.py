@@ -30,7 +30,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import ROOT, apply_changes, copy_run, job_stats, planned_rules, run_snakemake, snakemake_cmd, update_results
+from common import ROOT, apply_changes, copy_run, planned, run_snakemake, snakemake_cmd, update_results
 
 TARGETS = ("labels/eval.json", "labels/diagnostics.json")
 KEPT = ("prepare_toy", "check_dataset", "train_cam", "make_cam")  # never redone for a variant
@@ -87,14 +87,14 @@ def main() -> None:
                 ROOT, path, *[f"results/{cfg['run_name']}/{t}" for t in wanted], *flags, cores=cfg["threads"]
             )
             plan = run_snakemake(cmd + ["-n"], cfg["run_name"])
-            redone = set(KEPT) & planned_rules(plan)
+            redone = set(KEPT) & set(planned(plan))
             if redone:  # with mtime triggers, upstream files newer than the copied run replan it
                 sys.exit(
                     f"{cfg['run_name']}: would redo {', '.join(sorted(redone))}, which a variant keeps; "
                     f"files upstream of {source} are newer in this tree: run the variant where the run was made"
                 )
             if args.dry_run:
-                print(job_stats(plan))
+                print(cfg["run_name"], planned(plan))
                 continue
             run_snakemake(cmd, cfg["run_name"])
             done.write_text("")

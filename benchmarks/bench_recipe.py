@@ -35,7 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from common import (
     RESULTS,
-    planned_rules,
+    planned,
     run_settings,
     run_snakemake,
     snakemake_cmd,
@@ -59,7 +59,7 @@ def export_coco(run: Path) -> None:
     if not (config.is_file() and (tree / "Snakefile").is_file()):
         sys.exit(f"{run}: {' and '.join(missing)} missing, and no {config} and Snakefile to make them with")
     cmd = snakemake_cmd(tree, config.resolve(), *[f"results/{run.name}/{name}" for name in missing], cores=1, code=tree)
-    other = planned_rules(run_snakemake(cmd + ["-n"], run.name)) - EXPORTS
+    other = set(planned(run_snakemake(cmd + ["-n"], run.name))) - EXPORTS
     if other:
         sys.exit(f"{run}: making {' and '.join(missing)} would redo {', '.join(sorted(other))} (newer files upstream)")
     run_snakemake(cmd, run.name)

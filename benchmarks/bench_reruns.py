@@ -25,7 +25,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import load_config, snakemake_cmd, update_results
+from common import load_config, planned, snakemake_cmd, update_results
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,13 +39,6 @@ def snakemake(work: Path, config: Path, *args, popen=False):
     if r.returncode:
         raise RuntimeError(r.stderr[-3000:])
     return r, round(time.perf_counter() - t, 1)
-
-
-def planned(stdout: str) -> dict[str, int]:
-    if "job " not in stdout:
-        return {}
-    table = stdout.split("job ", 1)[1].split("total", 1)[0]
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
 
 
 def config(work: Path, name: str, **changes) -> Path:

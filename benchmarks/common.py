@@ -6,6 +6,7 @@ import fcntl
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import subprocess
@@ -34,15 +35,12 @@ def run_snakemake(cmd: list[str], name: str) -> str:
     return r.stdout
 
 
-def job_stats(plan: str) -> str:
-    """The "Job stats" table of a Snakemake dry run's output ``plan`` ("" when nothing is to be done)."""
-    start = plan.find("Job stats")
-    return "" if start < 0 else plan[start:].split("\n\n")[0]
-
-
-def planned_rules(plan: str) -> set[str]:
-    """The rules that a Snakemake dry run's output ``plan`` would run."""
-    return {line.split()[0] for line in job_stats(plan).splitlines()[3:] if line.strip()} - {"total"}
+def planned(stdout: str) -> dict[str, int]:
+    """Rule -> job count from a Snakemake dry run's job table (empty when nothing is to be done)."""
+    if "job " not in stdout:
+        return {}
+    table = stdout.split("job ", 1)[1].split("total", 1)[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
 
 
 NOT_COPIED = ("maskrcnn", "deeplab", "report", "predict", "public")  # supervised models and reports
