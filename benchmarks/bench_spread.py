@@ -24,9 +24,9 @@ so that they do not overwrite the default runs; a variant that changes the toy d
 
 Usage: python benchmarks/bench_spread.py [--seeds 0 1 2] [--threads 1 2] [--set section.key=value ...]
                                          [--from COPY ... [--only-finished]]
-       (about 34 minutes per run at 2 threads on the 2-core CI machine: 28 measured on a fresh clone
-       with the 20-epoch CAM network, 60 epochs add about 6; the 6 runs take about 3.5 hours one
-       after the other)
+       (about 30 minutes per run at 2 threads on the 2-core CI machine: 1,751 s measured on a fresh
+       clone of f26ca5e; a 1-thread run's rules add up to about 2,900 s, so the 6 runs take about
+       4 hours one after the other)
 """
 
 from __future__ import annotations
