@@ -13,6 +13,10 @@ Runs side by side: Snakemake locks a working folder, so run each part in a copy 
 ``--from COPY ...``: a run finished in a copy with the same config (its results/<run>.yaml, and
 the run's summary written after it) is read from that copy's run folder, not run again.
 ``--only-finished`` collects just those (a preview on some of the runs) and runs nothing here.
+A run's ``wall_s`` is the clock of the bench_spread calls that ran its config (recorded in the run
+folder's bench_spread_wall.json: a call that continues an interrupted run adds to it, and a call
+on a changed config that reuses the earlier config's files counts only its own work);
+``elapsed_s`` is the summary's first output to last.
 Results depend on seeds and thread counts, not on what else the machine runs; the time does:
 runs whose threads add up to more than the cores slow each other many times over (two 2-thread
 runs on 2 cores: IRNet about 5 minutes an epoch against 40 s alone), so on 2 cores pair 1-thread
@@ -97,11 +101,33 @@ def recorded(copies: list[str], cfg: dict, target: str | None = None) -> dict | 
         return {
             "seed": cfg["cam"]["seed"],
             "threads": cfg["threads"],
-            "wall_s": round(s["seconds"]["elapsed"], 1),
+            **timing(copy / "results" / name, config),
+            "elapsed_s": round(s["seconds"]["elapsed"], 1),
             "numbers": numbers(s),
             "copy": str(copy),
         }
     return None
+
+
+WALL = "bench_spread_wall.json"  # in a run folder: the clock of each bench_spread call that ran it
+
+
+def timing(run: Path, config: Path) -> dict:
+    """``wall_s``: the seconds the bench_spread calls that ran this config in ``run`` took, together
+    (a run interrupted and continued has two); None when none was timed since the config was written
+    (a run made by hand). ``elapsed_s`` beside it is the summary's first output to last, which spans
+    every session that made a file of the run, other configs' included."""
+    path = run / WALL
+    calls = json.loads(path.read_text()) if path.is_file() else []
+    calls = [c for c in calls if c["started"] >= config.stat().st_mtime - 1]  # 1 s: clock granularity
+    return {"wall_s": round(sum(c["wall_s"] for c in calls), 1) if calls else None, "calls": len(calls)}
+
+
+def time_call(run: Path, started: float, seconds: float) -> None:
+    """Add one bench_spread call's clock to the run folder's record."""
+    path = run / WALL
+    calls = json.loads(path.read_text()) if path.is_file() else []
+    path.write_text(json.dumps([*calls, {"started": started, "wall_s": round(seconds, 1)}], indent=1))
 
 
 def main() -> None:
@@ -132,18 +158,23 @@ def main() -> None:
                 continue
             path = ROOT / "results" / f"{cfg['run_name']}.yaml"
             path.parent.mkdir(exist_ok=True)
-            path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-            t = time.perf_counter()
+            text = yaml.safe_dump(cfg, sort_keys=False)
+            if not path.is_file() or path.read_text() != text:  # its time marks the config's calls
+                path.write_text(text)
+            started, t = time.time(), time.perf_counter()
             targets = [args.target] if args.target else []
             cmd = snakemake_cmd(ROOT, path, *targets, "--rerun-incomplete", cores=threads)  # a killed job reruns
             r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
             if r.returncode:
                 raise RuntimeError(f"{cfg['run_name']}: snakemake failed\n{r.stderr[-3000:]}")
-            summary = json.loads((ROOT / "results" / cfg["run_name"] / summary_file(args.target)).read_text())
+            folder = ROOT / "results" / cfg["run_name"]
+            time_call(folder, started, time.perf_counter() - t)
+            summary = json.loads((folder / summary_file(args.target)).read_text())
             runs[cfg["run_name"]] = {
                 "seed": seed,
                 "threads": threads,
-                "wall_s": round(time.perf_counter() - t, 1),
+                **timing(folder, path),
+                "elapsed_s": round(summary["seconds"]["elapsed"], 1),
                 "numbers": numbers(summary),
             }
             print(cfg["run_name"], json.dumps(runs[cfg["run_name"]]["numbers"]), flush=True)
