@@ -1,0 +1,188 @@
+"""Where the strict overlaps' width over runs comes from: finished runs' instance pseudo labels (on
+the eval images) and their detector's predictions (on held-out val) scored as ``eval_pseudo`` and
+``eval_maskrcnn`` score them, mAP^r at every IoU level, over all ground-truth objects and over the
+objects below and above an area (default 32 x 32 = 1024 pixels, COCO's "small"), COCO-style: an
+object outside the range is ignored, and so is a prediction that matches it or that matches
+nothing and lies outside the range itself. The all-objects figures must equal the run's
+``labels/eval.json`` and ``maskrcnn/pseudo/eval.json`` (else it stops).
+
+On the toy the smallest objects (radius 14 px) are 7 stride-4 cells across: a labels' outline one
+cell off moves their IoU by about 0.25, across the 0.7 / 0.75 levels.
+
+Usage: python benchmarks/bench_object_size.py RUN [RUN ...] --name NAME [--area 1024]
+RUN is a finished run's folder (results/<run_name>, its config results/<run_name>.yaml beside it).
+About 10 s per run. Writes entry NAME of section ``object_size`` of benchmarks/results.json: per
+run the object counts and the mAP^r per range, and over the runs mean, range and width.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import machine, run_settings, update_entry
+
+from irn_core.evaluate import mask_iou, voc_ap
+
+RANGES = ("all", "small", "large")
+
+
+class SizedEvaluator:
+    """mAP^r as :class:`irn_core.evaluate.InstanceEvaluator` computes it (each prediction, in score
+    order, takes its best-overlapping object of its class when that one is still free) over the
+    objects whose area lies in [lo, hi); the others are ignored as COCOeval ignores out-of-range
+    objects. With [0, inf) nothing is ignored and the figures are InstanceEvaluator's."""
+
+    def __init__(self, num_classes: int, thresholds, lo: float = 0.0, hi: float = np.inf):
+        self.k, self.thresholds, self.lo, self.hi = num_classes, tuple(thresholds), lo, hi
+        self.n_pos = np.zeros(num_classes, np.int64)
+        self.kept = [[[] for _ in self.thresholds] for _ in range(num_classes)]  # (score, tp) per level
+
+    def add(self, masks, classes, scores, gt_masks, gt_classes) -> None:
+        masks, gt_masks = np.asarray(masks, bool), np.asarray(gt_masks, bool)
+        scores = np.asarray(scores, np.float64)
+        p_in = self._inside(masks)
+        g_in = self._inside(gt_masks)
+        for c in np.union1d(np.unique(classes), np.unique(gt_classes)).astype(int):
+            p = np.nonzero(classes == c)[0]
+            g = np.nonzero(gt_classes == c)[0]
+            self.n_pos[c] += int(g_in[g].sum())
+            if len(p) == 0:
+                continue
+            p = p[scores[p].argsort()[::-1]]
+            iou = mask_iou(masks[p], gt_masks[g])
+            for t, thr in enumerate(self.thresholds):
+                taken = np.zeros(len(g), bool)
+                for row, i in zip(iou, p):
+                    j = int(row.argmax()) if row.size else -1
+                    hit = j >= 0 and row[j] >= thr and not taken[j]
+                    if hit:
+                        taken[j] = True
+                        if not g_in[g[j]]:
+                            continue  # matches an ignored object
+                    elif not p_in[i]:
+                        continue  # matches nothing and lies outside the range
+                    self.kept[c][t].append((scores[i], int(hit)))
+
+    def _inside(self, masks: np.ndarray) -> np.ndarray:
+        area = masks.reshape(len(masks), -1).sum(1) if len(masks) else np.zeros(0)
+        return (area >= self.lo) & (area < self.hi)
+
+    def summary(self) -> dict[float, float]:
+        out = {}
+        for t, thr in enumerate(self.thresholds):
+            aps = []
+            for c in range(self.k):
+                if self.n_pos[c] == 0:
+                    continue
+                if not self.kept[c][t]:
+                    aps.append(0.0)
+                    continue
+                s, tp = (np.asarray(v, np.float64) for v in zip(*self.kept[c][t]))
+                tp = tp[s.argsort()[::-1]]
+                ctp, cfp = np.cumsum(tp), np.cumsum(1 - tp)
+                aps.append(voc_ap(ctp / self.n_pos[c], ctp / np.maximum(ctp + cfp, np.finfo(float).eps)))
+            out[thr] = float(np.mean(aps)) if aps else float("nan")
+        return out
+
+
+def score_run(run: Path, area: float) -> dict:
+    from pycocotools import mask as mask_utils
+
+    from irn_core.coco import image_key
+    from irn_core.datasets import stage_dataset, stage_ids
+    from irn_core.io import open_stage, read_instances
+
+    cfg = run_settings(run, [])
+    k, thresholds = len(cfg["dataset"]["classes"]), cfg["evaluate"]["iou_thresholds"]
+    data = stage_dataset(cfg)
+    bounds = {"all": (0.0, np.inf), "small": (0.0, area), "large": (area, np.inf)}
+
+    def evaluate(items) -> dict:
+        evs = {r: SizedEvaluator(k, thresholds, *bounds[r]) for r in RANGES}
+        counts = dict.fromkeys(RANGES, 0)
+        for masks, classes, scores, gt_masks, gt_classes in items:
+            areas = gt_masks.reshape(len(gt_masks), -1).sum(1) if len(gt_masks) else np.zeros(0)
+            for r, ev in evs.items():
+                ev.add(masks, classes, scores, gt_masks, gt_classes)
+                counts[r] += int(((areas >= ev.lo) & (areas < ev.hi)).sum())
+        return {
+            r: {"objects": counts[r], **{f"map{round(t * 100):02d}": v for t, v in ev.summary().items()}}
+            for r, ev in evs.items()
+        }
+
+    def labels():
+        with open_stage(run / "labels/ins_pseudo.h5") as f:
+            for image_id in stage_ids(cfg, "eval_list"):
+                yield (*read_instances(f, image_id), *data.instance_gt(image_id)[:2])
+
+    def detections():
+        by_image: dict[int, list] = {}
+        for p in json.loads((run / "maskrcnn/pseudo/predictions_val.json").read_text()):
+            by_image.setdefault(p["image_id"], []).append(p)
+        for info in json.loads((run / "maskrcnn/gt_val_coco.json").read_text())["images"]:
+            preds = by_image.get(info["id"], [])
+            masks = np.array([mask_utils.decode(p["segmentation"]).astype(bool) for p in preds])
+            yield (
+                masks.reshape(-1, info["height"], info["width"]),
+                np.array([p["category_id"] - 1 for p in preds], int),
+                np.array([p["score"] for p in preds]),
+                *data.instance_gt(image_key(info["file_name"]))[:2],
+            )
+
+    out = {}
+    for key, items, stored in (
+        ("ins_pseudo", labels(), json.loads((run / "labels/eval.json").read_text())["ins_pseudo"]),
+        ("maskrcnn", detections(), json.loads((run / "maskrcnn/pseudo/eval.json").read_text())),
+    ):
+        out[key] = evaluate(items)
+        for level, value in out[key]["all"].items():
+            if level.startswith("map") and abs(value - stored[level]) > 1e-9:
+                sys.exit(f"{run}: {key}.{level} recomputed {value:.6f} against its eval.json {stored[level]:.6f}")
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("runs", nargs="+", type=Path)
+    ap.add_argument("--name", required=True)
+    ap.add_argument("--area", type=float, default=1024.0, help="the area (pixels) between small and large")
+    args = ap.parse_args()
+    per_run = {}
+    for run in args.runs:
+        per_run[run.name] = score_run(run, args.area)
+        print(run.name, json.dumps(per_run[run.name]), flush=True)
+    table = {}
+    first = next(iter(per_run.values()))
+    for key, ranges in first.items():
+        for r, figures in ranges.items():
+            for level in (m for m in figures if m.startswith("map")):
+                v = np.array([per_run[name][key][r][level] for name in per_run])
+                table[f"{key}.{level}.{r}"] = {
+                    "mean": round(float(v.mean()), 4),
+                    "min": round(float(v.min()), 4),
+                    "max": round(float(v.max()), 4),
+                    "width": round(float(np.ptp(v)), 4),
+                }
+    for name, row in table.items():
+        print(f"{name:28s} {row['mean']:.3f}  {row['min']:.3f} - {row['max']:.3f}  width {row['width']:.3f}")
+    update_entry(
+        "object_size",
+        args.name,
+        {
+            "machine": machine(),
+            "area": args.area,
+            "command": " ".join(["python benchmarks/bench_object_size.py", *map(str, args.runs), "--name", args.name]),
+            "table": table,
+            "runs": per_run,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
