@@ -9,10 +9,14 @@ nothing and lies outside the range itself. The all-objects figures must equal th
 On the toy the smallest objects (radius 14 px) are 7 stride-4 cells across: a labels' outline one
 cell off moves their IoU by about 0.25, across the 0.7 / 0.75 levels.
 
-Usage: python benchmarks/bench_object_size.py RUN [RUN ...] --name NAME [--area 1024]
-RUN is a finished run's folder (results/<run_name>, its config results/<run_name>.yaml beside it).
+Usage: python benchmarks/bench_object_size.py RUN [RUN ...] --name NAME [--area 1024] [--extent ENTRY]
+RUN is a finished run's folder (results/<run_name>, its config results/<run_name>.yaml beside it),
+or one made up to the pseudo labels (e.g. a bench_irn_seeds variant; then the labels alone).
 About 10 s per run. Writes entry NAME of section ``object_size`` of benchmarks/results.json: per
-run the object counts and the mAP^r per range, and over the runs mean, range and width.
+run the object counts and the mAP^r per range, and over the runs mean, range and width. With
+``--extent ENTRY`` (an entry of section ``label_extent`` made by bench_label_extent.py on the same
+runs) also each figure's correlation over the runs with how far the labels overflow their objects
+(the labels' ``extent``).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import machine, run_settings, update_entry
+from common import RESULTS, machine, run_settings, update_entry
 
 from irn_core.evaluate import mask_iou, voc_ap
 
@@ -136,11 +140,13 @@ def score_run(run: Path, area: float) -> dict:
             )
 
     out = {}
-    for key, items, stored in (
-        ("ins_pseudo", labels(), json.loads((run / "labels/eval.json").read_text())["ins_pseudo"]),
-        ("maskrcnn", detections(), json.loads((run / "maskrcnn/pseudo/eval.json").read_text())),
-    ):
-        out[key] = evaluate(items)
+    parts = [("ins_pseudo", labels, run / "labels/eval.json")]
+    if (run / "maskrcnn/pseudo/predictions_val.json").is_file():  # else a run up to the labels
+        parts.append(("maskrcnn", detections, run / "maskrcnn/pseudo/eval.json"))
+    for key, items, eval_json in parts:
+        stored = json.loads(eval_json.read_text())
+        stored = stored.get(key, stored)  # labels/eval.json has a section per kind of labels
+        out[key] = evaluate(items())
         for level, value in out[key]["all"].items():
             if level.startswith("map") and abs(value - stored[level]) > 1e-9:
                 sys.exit(f"{run}: {key}.{level} recomputed {value:.6f} against its eval.json {stored[level]:.6f}")
@@ -152,14 +158,17 @@ def main() -> None:
     ap.add_argument("runs", nargs="+", type=Path)
     ap.add_argument("--name", required=True)
     ap.add_argument("--area", type=float, default=1024.0, help="the area (pixels) between small and large")
+    ap.add_argument("--extent", help="an entry of section label_extent on the same runs")
     args = ap.parse_args()
     per_run = {}
     for run in args.runs:
         per_run[run.name] = score_run(run, args.area)
         print(run.name, json.dumps(per_run[run.name]), flush=True)
     table = {}
-    first = next(iter(per_run.values()))
-    for key, ranges in first.items():
+    shared = set.intersection(*(set(r) for r in per_run.values()))
+    for key, ranges in next(iter(per_run.values())).items():
+        if key not in shared:
+            continue
         for r, figures in ranges.items():
             for level in (m for m in figures if m.startswith("map")):
                 v = np.array([per_run[name][key][r][level] for name in per_run])
@@ -169,15 +178,27 @@ def main() -> None:
                     "max": round(float(v.max()), 4),
                     "width": round(float(np.ptp(v)), 4),
                 }
+    if args.extent:
+        entry = json.loads(RESULTS.read_text())["label_extent"][args.extent]["runs"]
+        missing = [name for name in per_run if name not in entry]
+        if missing:
+            sys.exit(f"label_extent entry {args.extent} has no run {', '.join(missing)}")
+        extent = np.array([entry[name]["labels"]["extent"] for name in per_run])
+        for key, row in table.items():
+            section, level, r = key.split(".")
+            v = np.array([per_run[name][section][r][level] for name in per_run])
+            row["corr_extent"] = round(float(np.corrcoef(extent, v)[0, 1]), 3)
     for name, row in table.items():
-        print(f"{name:28s} {row['mean']:.3f}  {row['min']:.3f} - {row['max']:.3f}  width {row['width']:.3f}")
+        corr = f"  corr. with the labels' extent {row['corr_extent']:+.2f}" if "corr_extent" in row else ""
+        print(f"{name:28s} {row['mean']:.3f}  {row['min']:.3f} - {row['max']:.3f}  width {row['width']:.3f}{corr}")
     update_entry(
         "object_size",
         args.name,
         {
             "machine": machine(),
             "area": args.area,
-            "command": " ".join(["python benchmarks/bench_object_size.py", *map(str, args.runs), "--name", args.name]),
+            "extent_entry": args.extent,
+            "command": " ".join(["python", *sys.argv]),
             "table": table,
             "runs": per_run,
         },
