@@ -6,8 +6,9 @@ object outside the range is ignored, and so is a prediction that matches it or t
 nothing and lies outside the range itself. The all-objects figures must equal the run's
 ``labels/eval.json`` and ``maskrcnn/pseudo/eval.json`` (else it stops).
 
-On the toy the smallest objects (radius 14 px) are 7 stride-4 cells across: a labels' outline one
-cell off moves their IoU by about 0.25, across the 0.7 / 0.75 levels.
+Why: at IoU 0.7 / 0.75 a mask one stride-4 cell off its outline misses on a small object and not on
+a large one, so the small objects could carry the strict overlaps' width over runs. On the default
+toy's six runs they do not (README, "Why the strict overlaps vary").
 
 Usage: python benchmarks/bench_object_size.py RUN [RUN ...] --name NAME [--area 1024] [--extent ENTRY]
 RUN is a finished run's folder (results/<run_name>, its config results/<run_name>.yaml beside it),
