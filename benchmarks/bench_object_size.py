@@ -32,7 +32,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from common import RESULTS, machine, run_settings, update_entry
 
-from irn_core.evaluate import mask_iou, voc_ap
+from irn_core.evaluate import InstanceEvaluator, mask_iou
 
 RANGES = ("all", "small", "large")
 
@@ -51,8 +51,8 @@ class SizedEvaluator:
     def add(self, masks, classes, scores, gt_masks, gt_classes) -> None:
         masks, gt_masks = np.asarray(masks, bool), np.asarray(gt_masks, bool)
         scores = np.asarray(scores, np.float64)
-        p_in = self._inside(masks)
-        g_in = self._inside(gt_masks)
+        p_in = self.inside(masks)
+        g_in = self.inside(gt_masks)
         for c in np.union1d(np.unique(classes), np.unique(gt_classes)).astype(int):
             p = np.nonzero(classes == c)[0]
             g = np.nonzero(gt_classes == c)[0]
@@ -74,25 +74,20 @@ class SizedEvaluator:
                         continue  # matches nothing and lies outside the range
                     self.kept[c][t].append((scores[i], int(hit)))
 
-    def _inside(self, masks: np.ndarray) -> np.ndarray:
+    def inside(self, masks: np.ndarray) -> np.ndarray:
         area = masks.reshape(len(masks), -1).sum(1) if len(masks) else np.zeros(0)
         return (area >= self.lo) & (area < self.hi)
 
     def summary(self) -> dict[float, float]:
+        """{threshold: mAP^r}, by InstanceEvaluator's AP over what each level kept."""
         out = {}
         for t, thr in enumerate(self.thresholds):
-            aps = []
+            ev = InstanceEvaluator(self.k, (thr,))
+            ev.n_pos = self.n_pos.copy()
             for c in range(self.k):
-                if self.n_pos[c] == 0:
-                    continue
-                if not self.kept[c][t]:
-                    aps.append(0.0)
-                    continue
-                s, tp = (np.asarray(v, np.float64) for v in zip(*self.kept[c][t]))
-                tp = tp[s.argsort()[::-1]]
-                ctp, cfp = np.cumsum(tp), np.cumsum(1 - tp)
-                aps.append(voc_ap(ctp / self.n_pos[c], ctp / np.maximum(ctp + cfp, np.finfo(float).eps)))
-            out[thr] = float(np.mean(aps)) if aps else float("nan")
+                ev.scores[c] = [score for score, _ in self.kept[c][t]]
+                ev.matches[c][0] = [hit for _, hit in self.kept[c][t]]
+            out[thr] = ev.summary()[thr]
         return out
 
 
@@ -112,10 +107,9 @@ def score_run(run: Path, area: float) -> dict:
         evs = {r: SizedEvaluator(k, thresholds, *bounds[r]) for r in RANGES}
         counts = dict.fromkeys(RANGES, 0)
         for masks, classes, scores, gt_masks, gt_classes in items:
-            areas = gt_masks.reshape(len(gt_masks), -1).sum(1) if len(gt_masks) else np.zeros(0)
             for r, ev in evs.items():
                 ev.add(masks, classes, scores, gt_masks, gt_classes)
-                counts[r] += int(((areas >= ev.lo) & (areas < ev.hi)).sum())
+                counts[r] += int(ev.inside(np.asarray(gt_masks, bool)).sum())
         return {
             r: {"objects": counts[r], **{f"map{round(t * 100):02d}": v for t, v in ev.summary().items()}}
             for r, ev in evs.items()
