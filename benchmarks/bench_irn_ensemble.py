@@ -45,13 +45,13 @@ GT_VAL = "maskrcnn/gt_val_coco.json"
 STALE = ("labels/diagnostics.json", "labels/ins_pseudo_coco.json", "summary.json")
 
 
+KEYS = ("sem_pseudo.miou", "ins_pseudo.map50", "ins_pseudo.map70", "ins_pseudo.map75")
+
+
 def figures(labels: dict | None) -> dict | None:
     if labels is None:
         return None
-    return {
-        "sem_pseudo.miou": round(labels["sem_pseudo"]["miou"], 4),
-        "ins_pseudo.map50": round(labels["ins_pseudo"]["map50"], 4),
-    }
+    return {key: round(labels[key.split(".")[0]][key.split(".")[1]], 4) for key in KEYS}
 
 
 def mean_maps(members: list[Path], out: Path, keys: tuple[str, ...] = ("boundary", "disp")) -> None:
@@ -92,7 +92,7 @@ def summary(entries: list[str]) -> dict:
     if any(s is None for s in singles):
         sys.exit("a first member without labels of its own: list the run's own IRNet first")
     out = {"entries": entries}
-    for key in ("sem_pseudo.miou", "ins_pseudo.map50"):
+    for key in [k for k in KEYS if all(k in s for s in singles) and all(k in r["ensemble"] for r in rows)]:
         out[key] = {
             "single": spread_of([s[key] for s in singles]),
             "ensemble": spread_of([r["ensemble"][key] for r in rows]),
