@@ -3,11 +3,14 @@ foreground / background label map as ``mine_relations`` makes it (``relation_lab
 included), at one or more ``relations.bg_threshold`` values, on the first train images, read
 against the ground truth. IRNet's relation loss takes pairs of confident pixels only: object pixels
 labelled confident background make same-label pairs across an outline (a boundary there is
-penalised), and in the band of unsure pixels around an object no pair says where the boundary goes.
+penalised), in the band of unsure pixels around an object no pair says where the boundary goes,
+and background pixels labelled confident foreground make same-label pairs with the object across
+its outline (a boundary there is penalised, one further out is taught).
 
 Per threshold: ``object_unsure`` and ``object_as_background`` (shares of the object pixels),
 ``band_4px`` / ``band_4_12px`` (unsure background pixels within 4 px / 4 to 12 px of an object,
-per object pixel) and ``unsure_background`` (all unsure background pixels, per object pixel).
+per object pixel), ``unsure_background`` (all unsure background pixels, per object pixel) and
+``background_as_object`` (background pixels labelled confident foreground, per object pixel).
 
 Usage: python benchmarks/bench_relation_band.py RUN [RUN ...] --name NAME [--bg 0.05 0.1] [--images 100]
 RUN is a run folder with its CAMs (results/<run_name>, its config results/<run_name>.yaml beside
@@ -27,7 +30,14 @@ from scipy import ndimage
 sys.path.insert(0, str(Path(__file__).parent))
 from common import machine, run_settings, update_entry
 
-FIGURES = ("object_unsure", "object_as_background", "band_4px", "band_4_12px", "unsure_background")
+FIGURES = (
+    "object_unsure",
+    "object_as_background",
+    "band_4px",
+    "band_4_12px",
+    "unsure_background",
+    "background_as_object",
+)
 
 
 def band(run: Path, thresholds: list[float], images: int) -> dict:
@@ -39,7 +49,7 @@ def band(run: Path, thresholds: list[float], images: int) -> dict:
     cfg = run_settings(run, [])
     rel = cfg["relations"]
     data = stage_dataset(cfg)
-    sums = {t: np.zeros(6) for t in thresholds}
+    sums = {t: np.zeros(len(FIGURES) + 1) for t in thresholds}
     with open_stage(run / "cam/cams.h5") as cams:
         for image_id in stage_ids(cfg, "train_list")[:images]:
             keys, cam = stage_cams(cams[image_id], 1)
@@ -56,6 +66,7 @@ def band(run: Path, thresholds: list[float], images: int) -> dict:
                     (unsure & bg & (away <= 4)).sum(),
                     (unsure & bg & (away > 4) & (away <= 12)).sum(),
                     (unsure & bg).sum(),
+                    ((label > 0) & ~unsure & bg).sum(),
                 ]
     return {f"{t:g}": dict(zip(FIGURES, (round(float(v / s[0]), 4) for v in s[1:]))) for t, s in sums.items()}
 
