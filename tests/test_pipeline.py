@@ -332,3 +332,33 @@ def test_sharded_run_equals_the_unsharded_one(tiny_run, tmp_path):
     assert_same_stage_files(tiny_run, run)
     summary = json.loads((run / "summary_pseudo_labels.json").read_text())
     assert summary["seconds"]["make_cam"] > 0  # the shard jobs' times, summed
+
+
+def test_mined_relations_do_not_depend_on_the_thread_count(tiny_run, tmp_path, monkeypatch):
+    """The run mined its relations with 2 threads (two forked worker processes, one torch thread
+    each, the dense CRF included); mined again in this process with one worker and one thread,
+    every image's label map is the same to the pixel. A run's thread count changes its CAM network
+    (float sums in another order), not how relations are mined from the CAMs."""
+    import numpy as np
+    import torch
+
+    from irn_core.stages.relations import mine_relations
+
+    cfg = load_config("tests/tiny.yaml")
+    assert cfg["threads"] == 2 and cfg["relations"]["crf"]
+    monkeypatch.chdir(tiny_run.parents[1])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        mine_relations(cfg, str(tiny_run / "cam/cams.h5"), str(tmp_path / "rel.h5"), workers=1)
+    finally:
+        torch.set_num_threads(threads)
+    with h5py.File(tiny_run / "relations/relations.h5") as run, h5py.File(tmp_path / "rel.h5") as one:
+        ids = [k for k in run if isinstance(run[k], h5py.Group)]
+        assert len(ids) == 32 and sorted(ids) == sorted(k for k in one if isinstance(one[k], h5py.Group))
+        labelled = 0
+        for image_id in ids:
+            a, b = run[image_id]["label"][()], one[image_id]["label"][()]
+            assert np.array_equal(a, b), image_id
+            labelled += int(((a > 0) & (a < 255)).any())
+        assert labelled > 16  # the maps hold foreground: the comparison is not of empty maps
