@@ -51,7 +51,7 @@ KEYS = ("sem_pseudo.miou", "ins_pseudo.map50", "ins_pseudo.map70", "ins_pseudo.m
 def figures(labels: dict | None) -> dict | None:
     if labels is None:
         return None
-    return {key: round(labels[key.split(".")[0]][key.split(".")[1]], 4) for key in KEYS}
+    return {key: round(labels[section][name], 4) for key in KEYS for section, name in [key.split(".")]}
 
 
 def mean_maps(members: list[Path], out: Path, keys: tuple[str, ...] = ("boundary", "disp")) -> None:
