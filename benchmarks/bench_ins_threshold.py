@@ -7,14 +7,18 @@ labels and of the detector over IRNets, and at what cost to the mean.
 
 Usage (one thread per process, as the pipeline's jobs on the toy run):
   python benchmarks/bench_ins_threshold.py RUN [RUN ...] --name NAME [--thresholds 0.25 0.35] [--seed S]
+                                          [--labels-only]
 RUN is a run folder with labels/walk.h5 (results/<run_name>); its settings are those it ran with
 (results/<run_name>.yaml beside it), the detector with the run's own maskrcnn.seed (or S: the
 detector's own noise on the same labels), from the run's CAM network. Per run and threshold: the
-labels' ins_pseudo map50 (the run's labels/eval.json sweep: the same walk, thresholded, as
-eval_pseudo's own figure for labels made at that threshold), their instance count, and the
-detector's map25/50/70 (about 5 minutes per detector). Files under
-/tmp/ins_threshold/NAME/<run_name>_t<threshold>/; the numbers and each threshold's range over the
-runs to entry NAME of section ``ins_threshold`` of benchmarks/results.json.
+labels' ins_pseudo map50/70/75 and, with the semantic threshold at the same value, sem_pseudo mIoU
+(the run's labels/eval.json sweeps: the same walk, thresholded, as eval_pseudo's own figures for
+labels made at that threshold), their instance count, and the detector's map25/50/70 (about 5
+minutes per detector). ``--labels-only`` reads the sweeps alone (seconds; a run with
+labels/eval.json is enough): whether a threshold narrows the labels over other IRNets than those
+it was chosen on. Files under /tmp/ins_threshold/NAME/<run_name>_t<threshold>/; the numbers and
+each threshold's range over the runs to entry NAME of section ``ins_threshold`` of
+benchmarks/results.json.
 """
 
 from __future__ import annotations
@@ -28,14 +32,24 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from common import distinct_names, run_settings, spread_of, train_eval_detector, update_entry
 
+LABEL_KEYS = ("labels_map50", "labels_map70", "labels_map75", "labels_sem_miou")
 
-def label_map50(run: Path, threshold: float) -> float:
-    """ins_pseudo map50 of the run's walk at ``threshold``, from its evaluation's sweep."""
-    ins = json.loads((run / "labels/eval.json").read_text())["ins_pseudo"]
+
+def label_figures(run: Path, threshold: float) -> dict[str, float]:
+    """ins_pseudo map50/70/75 and sem_pseudo mIoU of the run's walk at ``threshold``, from its
+    evaluation's sweeps (``LABEL_KEYS``)."""
+    ev = json.loads((run / "labels/eval.json").read_text())
     key = f"{threshold:.2f}"
-    if key not in ins["sweep"]:
-        sys.exit(f"{run}: threshold {key} is not in labels/eval.json's sweep ({', '.join(ins['sweep'])})")
-    return ins["sweep"][key]["map50"]
+    for kind in ("ins_pseudo", "sem_pseudo"):
+        if key not in ev[kind]["sweep"]:
+            sys.exit(
+                f"{run}: threshold {key} is not in labels/eval.json's {kind} sweep ({', '.join(ev[kind]['sweep'])})"
+            )
+    ins = ev["ins_pseudo"]["sweep"][key]
+    return {
+        **{f"labels_{k}": round(ins[k], 4) for k in ("map50", "map70", "map75")},
+        "labels_sem_miou": round(ev["sem_pseudo"]["sweep"][key], 4),
+    }
 
 
 def val_coco(cfg: dict, run: Path, folder: Path) -> Path:
@@ -61,17 +75,22 @@ def main() -> None:
     ap.add_argument("--name", required=True, help="entry of section ins_threshold")
     ap.add_argument("--thresholds", nargs="+", type=float, default=[0.25, 0.35])
     ap.add_argument("--seed", type=int, default=None, help="the detector's seed (default: each run's own)")
+    ap.add_argument("--labels-only", action="store_true", help="the labels' sweeps alone, no detector")
     args = ap.parse_args()
     set_threads(1)
     distinct_names(args.runs)
+    needed = "labels/eval.json" if args.labels_only else "labels/walk.h5"
     for run in args.runs:  # before any training: every threshold is in every run's sweep
-        if not (run / "labels/walk.h5").is_file():
-            sys.exit(f"{run}: no labels/walk.h5 (a finished run folder is needed)")
+        if not (run / needed).is_file():
+            sys.exit(f"{run}: no {needed} (a finished run folder is needed)")
         for t in args.thresholds:
-            label_map50(run, t)
+            label_figures(run, t)
     rows: dict[str, dict] = {}
     for run in args.runs:
         for t in args.thresholds:
+            if args.labels_only:
+                rows.setdefault(run.name, {})[f"{t:.2f}"] = label_figures(run, t)
+                continue
             seed = [] if args.seed is None else [f"maskrcnn.seed={args.seed}"]
             cfg = run_settings(run, [f"labels.ins_bg_threshold={t}", *seed])
             out = Path(f"/tmp/ins_threshold/{args.name}/{run.name}_t{t:.2f}")
@@ -84,7 +103,7 @@ def main() -> None:
             row = {
                 "instances": made["instances"],
                 "maskrcnn_seed": cfg["maskrcnn"]["seed"],
-                "labels_map50": round(label_map50(run, t), 4),
+                **label_figures(run, t),
                 **{f"maskrcnn_{k}": v for k, v in r.items()},
                 "seconds": round(time.time() - started),
             }
@@ -93,7 +112,8 @@ def main() -> None:
     spread = {}
     for t in args.thresholds:
         per = [rows[r.name][f"{t:.2f}"] for r in args.runs]
-        spread[f"{t:.2f}"] = {k: spread_of([p[k] for p in per]) for k in ("labels_map50", "maskrcnn_map50")}
+        keys = LABEL_KEYS if args.labels_only else (*LABEL_KEYS, "maskrcnn_map50")
+        spread[f"{t:.2f}"] = {k: spread_of([p[k] for p in per]) for k in keys}
         for k, v in spread[f"{t:.2f}"].items():
             width = f"width {v['range']:.3f}, mean {v['mean']:.3f}"
             print(f"{args.name} {t:.2f} {k}: {v['min']:.3f} - {v['max']:.3f} ({width})")
