@@ -13,7 +13,7 @@ RUN is a run folder with labels/walk.h5 (results/<run_name>); its settings are t
 detector's own noise on the same labels), from the run's CAM network. Per run and threshold: the
 labels' ins_pseudo map50/70/75 and, with the semantic threshold at the same value, sem_pseudo mIoU
 (the run's labels/eval.json sweeps: the same walk, thresholded, as eval_pseudo's own figures for
-labels made at that threshold), their instance count, and the detector's map25/50/70 (about 5
+labels made at that threshold), their instance count, and the detector's map25/50/70/75 (about 5
 minutes per detector). ``--labels-only`` reads the sweeps alone (seconds; a run with
 labels/eval.json is enough): whether a threshold narrows the labels over other IRNets than those
 it was chosen on. Files under /tmp/ins_threshold/NAME/<run_name>_t<threshold>/; the numbers and
@@ -112,7 +112,7 @@ def main() -> None:
     spread = {}
     for t in args.thresholds:
         per = [rows[r.name][f"{t:.2f}"] for r in args.runs]
-        keys = LABEL_KEYS if args.labels_only else (*LABEL_KEYS, "maskrcnn_map50")
+        keys = LABEL_KEYS if args.labels_only else (*LABEL_KEYS, "maskrcnn_map50", "maskrcnn_map75")
         spread[f"{t:.2f}"] = {k: spread_of([p[k] for p in per]) for k in keys}
         for k, v in spread[f"{t:.2f}"].items():
             width = f"width {v['range']:.3f}, mean {v['mean']:.3f}"

@@ -138,14 +138,14 @@ def own_labels(run: Path) -> dict | None:
 def train_eval_detector(cfg: dict, run: Path, coco_json: Path, cam_model: Path, val_json: Path, out: Path) -> dict:
     """Mask R-CNN trained as the pipeline trains it (``cfg``'s maskrcnn settings) on ``coco_json``
     from ``cam_model``, with the run folder's dataset manifests, and evaluated on ``val_json``; model,
-    evaluation and predictions under ``out``. Returns its map25/50/70."""
+    evaluation and predictions under ``out``. Returns its map25/50/70/75."""
     from irn_core.stages.maskrcnn import eval_maskrcnn, train_maskrcnn
 
     out.mkdir(parents=True, exist_ok=True)
     manifests = [str(run / "dataset/train.json"), str(run / "dataset/eval.json")]
     train_maskrcnn(cfg, str(coco_json), str(cam_model), manifests, str(out / "model.pt"), str(out / "checkpoints"))
     r = eval_maskrcnn(cfg, str(out / "model.pt"), str(val_json), str(out / "eval.json"), str(out / "predictions.json"))
-    return {k: round(r[k], 4) for k in ("map25", "map50", "map70")}
+    return {k: round(r[k], 4) for k in ("map25", "map50", "map70", "map75")}
 
 
 def spread_of(values: list[float]) -> dict:
