@@ -80,16 +80,16 @@ def main() -> None:
     set_threads(1)
     distinct_names(args.runs)
     needed = "labels/eval.json" if args.labels_only else "labels/walk.h5"
+    figures: dict[tuple[str, float], dict] = {}
     for run in args.runs:  # before any training: every threshold is in every run's sweep
         if not (run / needed).is_file():
             sys.exit(f"{run}: no {needed} (a finished run folder is needed)")
-        for t in args.thresholds:
-            label_figures(run, t)
+        figures.update({(run.name, t): label_figures(run, t) for t in args.thresholds})
     rows: dict[str, dict] = {}
     for run in args.runs:
         for t in args.thresholds:
             if args.labels_only:
-                rows.setdefault(run.name, {})[f"{t:.2f}"] = label_figures(run, t)
+                rows.setdefault(run.name, {})[f"{t:.2f}"] = figures[run.name, t]
                 continue
             seed = [] if args.seed is None else [f"maskrcnn.seed={args.seed}"]
             cfg = run_settings(run, [f"labels.ins_bg_threshold={t}", *seed])
@@ -103,7 +103,7 @@ def main() -> None:
             row = {
                 "instances": made["instances"],
                 "maskrcnn_seed": cfg["maskrcnn"]["seed"],
-                **label_figures(run, t),
+                **figures[run.name, t],
                 **{f"maskrcnn_{k}": v for k, v in r.items()},
                 "seconds": round(time.time() - started),
             }
