@@ -33,6 +33,7 @@ class ToySettings:
     min_radius: int = 14  # object radius range, pixels
     max_radius: int = 36
     touch_prob: float = 0.65  # chance that a new instance is placed against a same-class one
+    touch: str = "radii"  # against it by the radii ("radii") or where the shapes meet ("shapes")
     clutter: int = 14  # mean number of background distractors
     year: str = "2019"
 
@@ -117,21 +118,50 @@ def _background(h: int, w: int, rng: np.random.Generator, clutter: int) -> np.nd
     return img
 
 
+def touch_distance(cls: int, r_a: float, angle_a: float, r_b: float, angle_b: float, direction: float) -> float:
+    """Distance between the centres at which shape b, coming from far along ``direction`` (radians,
+    x = cos, y = sin) towards shape a (both of class ``cls``), first touches it.
+
+    Exact for any shape up to the 0.25 px sampling: along the approach only points on the same line
+    parallel to it can meet, so per line it is a's farthest point minus b's nearest one, and the
+    first contact is the largest of these (two discs: r_a + r_b; two squares side on: 0.82 (r_a + r_b)).
+    """
+    c, s = math.cos(direction), math.sin(direction)
+    reach = {}
+    for name, r, angle in (("a", r_a, angle_a), ("b", r_b, angle_b)):
+        ext = 1.2 * r
+        yy, xx = np.mgrid[-ext:ext:0.25, -ext:ext:0.25].astype(np.float32)
+        m = _shape_mask(cls, yy, xx, r, angle)
+        along = (c * xx + s * yy)[m]  # coordinate along the approach
+        line = np.round((-s * xx + c * yy)[m] * 4).astype(np.int64)  # which line, 0.25 px apart
+        order = np.argsort(line, kind="stable")
+        keys, start = np.unique(line[order], return_index=True)
+        pick = np.maximum if name == "a" else np.minimum
+        reach[name] = dict(zip(keys.tolist(), pick.reduceat(along[order], start).tolist()))
+    common = reach["a"].keys() & reach["b"].keys()
+    return max(reach["a"][k] - reach["b"][k] for k in common)
+
+
 def _place(rng, h, w, placed, cls, s: ToySettings):
-    """Pick centre and radius: against a same-class instance (touching) or free-standing."""
+    """Pick centre, radius and (with ``touch: shapes``) angle: against a same-class instance
+    (touching) or free-standing. With ``touch: radii`` the angle is None (drawn afterwards)."""
     r = rng.uniform(s.min_radius, min(s.max_radius, min(h, w) / 3.2))
+    angle = rng.uniform(0, 2 * math.pi) if s.touch == "shapes" else None
     same = [p for p in placed if p[0] == cls]
     if same and rng.random() < s.touch_prob:
-        _, cy, cx, pr, _ = same[rng.integers(len(same))]
+        _, cy, cx, pr, pangle, _ = same[rng.integers(len(same))]
         ang = rng.uniform(0, 2 * math.pi)
-        d = (pr + r) * rng.uniform(0.72, 0.92)  # overlap a little: the two instances touch
+        if s.touch == "shapes":  # overlap a little, measured on the shapes themselves: they touch
+            d = touch_distance(cls, pr, pangle, r, angle, ang) * rng.uniform(0.72, 0.92)
+        else:  # overlap a little by the radii (triangles and stars may keep a gap)
+            d = (pr + r) * rng.uniform(0.72, 0.92)
         y, x = cy + d * math.sin(ang), cx + d * math.cos(ang)
         if r <= y < h - r and r <= x < w - r:
-            return y, x, r, True
+            return y, x, r, angle, True
     for _ in range(60):
         y, x = rng.uniform(r, h - r), rng.uniform(r, w - r)
-        if all(math.hypot(y - py, x - px) > (r + pr) * 1.05 for _, py, px, pr, _ in placed):
-            return y, x, r, False
+        if all(math.hypot(y - py, x - px) > (r + pr) * 1.05 for _, py, px, pr, _, _ in placed):
+            return y, x, r, angle, False
     return None
 
 
@@ -151,12 +181,14 @@ def render_image(rng: np.random.Generator, s: ToySettings):
         spot = _place(rng, h, w, placed, cls, s)
         if spot is None:
             continue
-        y, x, r, touching = spot
-        m = _shape_mask(cls, yy - y, xx - x, r, rng.uniform(0, 2 * math.pi))
+        y, x, r, angle, touching = spot
+        if angle is None:
+            angle = rng.uniform(0, 2 * math.pi)
+        m = _shape_mask(cls, yy - y, xx - x, r, angle)
         tex = _texture(cls, yy - y, xx - x, rng)[m][:, None]
         a, b = _colour_pair(rng)
         img[m] = tex * a + (1 - tex) * b + rng.normal(0, 8, (int(m.sum()), 3))
-        placed.append((cls, y, x, r, touching))
+        placed.append((cls, y, x, r, angle, touching))
         inst[m] = len(placed)
     # instances that are almost fully hidden are removed from the annotations (set to background
     # would be wrong: their pixels show the object), so renumber visible ones and keep them all
