@@ -37,6 +37,10 @@ class ToySettings:
     clutter: int = 14  # mean number of background distractors
     year: str = "2019"
 
+    def __post_init__(self):
+        if self.touch not in ("radii", "shapes"):
+            raise ValueError(f"toy.touch: {self.touch!r} is not one of radii, shapes")
+
 
 def _shape_mask(cls: int, yy: np.ndarray, xx: np.ndarray, r: float, angle: float) -> np.ndarray:
     """Boolean mask of a class shape centred at the origin of (yy, xx)."""

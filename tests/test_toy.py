@@ -161,3 +161,8 @@ def test_by_the_radii_the_centres_are_drawn_as_before():
             assert angle is None
             assert 0.72 * (20 + r) - 1e-6 <= math.hypot(y - 110, x - 110) <= 0.92 * (20 + r) + 1e-6
     assert against >= 15
+
+
+def test_an_unknown_touch_is_refused():
+    with pytest.raises(ValueError, match="toy.touch: 'sideways' is not one of radii, shapes"):
+        ToySettings(touch="sideways")
