@@ -229,13 +229,18 @@ def _conv_gn(cin: int, cout: int, groups: int, relu: bool = True) -> list[nn.Mod
 
 
 class IRNet(nn.Module):
-    """Frozen backbone + class-boundary branch + displacement-field branch (METHOD.md 4)."""
+    """Frozen backbone + class-boundary branch + displacement-field branch (METHOD.md 4).
 
-    def __init__(self, backbone: ResNetBackbone):
+    ``train_backbone``: the backbone's weights train with the branches (its BatchNorm keeps its
+    running statistics either way); the public network keeps them frozen.
+    """
+
+    def __init__(self, backbone: ResNetBackbone, train_backbone: bool = False):
         super().__init__()
         self.backbone = backbone
+        self.train_backbone = train_backbone
         for p in self.backbone.parameters():
-            p.requires_grad_(False)
+            p.requires_grad_(train_backbone)
         ch = backbone.channels
         # each level: 1x1 conv + GroupNorm, upsampled to the finer level where needed, then ReLU
         # (the public order: upsampling before the ReLU)
@@ -252,13 +257,16 @@ class IRNet(nn.Module):
 
     def train(self, mode: bool = True):
         super().train(mode)
-        self.backbone.eval()  # frozen: running statistics, no updates
+        self.backbone.eval()  # running statistics, no updates
         return self
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Boundary logits (B, 1, h4, w4) and displacement (B, 2, h4, w4), stride-4 pixels (dy, dx)."""
-        with torch.no_grad():
-            feats = [f.detach() for f in self.backbone.levels(x)]
+        if self.train_backbone and torch.is_grad_enabled():
+            feats = self.backbone.levels(x)
+        else:
+            with torch.no_grad():
+                feats = [f.detach() for f in self.backbone.levels(x)]
         size4 = feats[1].shape[-2:]
 
         def up_relu(t, s):
@@ -273,8 +281,10 @@ class IRNet(nn.Module):
         disp = self.dp_out(torch.cat([d[0], d[1], up_relu(fused8, size4)], 1))
         return edge, disp
 
-    def trainable(self) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
-        """(boundary-branch parameters, displacement-branch parameters)."""
+    def trainable(self) -> tuple[list[nn.Parameter], list[nn.Parameter], list[nn.Parameter]]:
+        """(boundary-branch parameters, displacement-branch parameters, backbone parameters that
+        train: none when frozen)."""
         edge = list(self.edge.parameters()) + list(self.edge_out.parameters())
         dp = list(self.dp.parameters()) + list(self.dp_fuse8.parameters()) + list(self.dp_out.parameters())
-        return edge, dp
+        backbone = [p for p in self.backbone.parameters() if p.requires_grad]
+        return edge, dp, backbone

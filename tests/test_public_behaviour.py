@@ -13,7 +13,14 @@ from irn_core.data import normalise
 from irn_core.models import CAMNet, IRNet, build_backbone
 from irn_core.optim import lr_schedule, make_optimizer
 from irn_core.relations import boundary_affinity, irn_losses, pair_labels, public_source_region, search_directions
-from irn_core.stages.irnet import _pad_right, irn_forward, mean_displacement_crops, top_left_crop
+from irn_core.stages.irnet import (
+    _pad_right,
+    build_irnet,
+    irn_forward,
+    mean_displacement_crops,
+    param_groups,
+    top_left_crop,
+)
 from irn_core.train import fit
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
@@ -213,3 +220,49 @@ def test_voc2012_downstream_settings():
         512,
         False,
     )
+
+
+def test_irnet_backbone_is_frozen_unless_it_trains():
+    """Public IRNet: one SGD step on the IRNet losses leaves the backbone's weights and BatchNorm
+    statistics as they were; with ``train_backbone`` the weights move by -lr x gradient, the
+    statistics still do not (the backbone stays in eval mode), and the model loads into the
+    inference network (same state keys)."""
+    label = torch.zeros(2, 16, 16, dtype=torch.int64)
+    label[:, 4:12, 4:12] = 1
+    for train_backbone in (False, True):
+        torch.manual_seed(0)
+        net = IRNet(build_backbone("resnet_tiny"), train_backbone).train()
+        edge_p, dp_p, bb_p = net.trainable()
+        assert len(bb_p) == (len(list(net.backbone.parameters())) if train_backbone else 0)
+        before = {k: v.clone() for k, v in net.backbone.state_dict().items()}
+        opt = torch.optim.SGD([{"params": edge_p + dp_p + bb_p, "lr": 0.1}])
+        edge, disp = net(torch.randn(2, 3, 64, 64))
+        irn_losses(edge, disp, label, 3)["total"].backward()
+        grad = net.backbone.conv1.weight.grad
+        assert (grad is not None) == train_backbone
+        opt.step()
+        after = net.backbone.state_dict()
+        for k, v in before.items():
+            if "running" in k or "num_batches" in k or not train_backbone:
+                assert torch.equal(after[k], v), k
+        if train_backbone:
+            assert torch.allclose(after["conv1.weight"], before["conv1.weight"] - 0.1 * grad)
+            assert not torch.equal(after["conv1.weight"], before["conv1.weight"])
+        IRNet(build_backbone("resnet_tiny")).load_state_dict(net.state_dict())
+
+
+def test_irnet_backbone_lr_is_a_multiple_of_the_boundary_branch_rate(tmp_path):
+    """``irn.backbone_lr`` 0 (the public code): two groups, boundary branch at lr and displacement
+    branch at 10 lr, the backbone frozen; 0.1: a third group, the backbone's parameters at 0.1 lr,
+    and the backbone starts from the trained CAM network's weights."""
+    torch.manual_seed(0)
+    cam = CAMNet(build_backbone("resnet_tiny"), 4, pretrained=False)
+    torch.save(cam.state_dict(), tmp_path / "cam.pt")
+    for factor in (0, 0.1):
+        cfg = {"cam": {"backbone": "resnet_tiny"}, "irn": {"init": "cam", "backbone_lr": factor}}
+        net = build_irnet(cfg, str(tmp_path / "cam.pt"))
+        groups = param_groups(net, {"lr": 0.1, "backbone_lr": factor})
+        assert [g["lr"] for g in groups] == ([0.1, 1.0] if factor == 0 else [0.1, 1.0, pytest.approx(0.01)])
+        n_backbone = len(list(net.backbone.parameters()))
+        assert sum(len(g["params"]) for g in groups) == 17 + 22 + (n_backbone if factor else 0)
+        assert torch.equal(net.backbone.conv1.weight, cam.backbone.conv1.weight)

@@ -26,6 +26,7 @@ SETTINGS = {
         "train_processes",
         "cam.backbone",
         "irn.init",
+        "irn.backbone_lr",
         "irn.optimizer",
         "irn.momentum",
         "irn.epochs",
@@ -49,12 +50,23 @@ SETTINGS = {
 def build_irnet(cfg: dict, cam_model: str | None) -> IRNet:
     """IRNet on the CAM backbone's architecture, initialised per ``irn.init``: from the CAM
     network's weights (``cam_model``), or ImageNet's (``cam.pretrained``)."""
-    arch = cfg["cam"]["backbone"]
+    arch, train_backbone = cfg["cam"]["backbone"], cfg["irn"]["backbone_lr"] > 0
     if cfg["irn"]["init"] == "imagenet":
-        return IRNet(build_backbone(arch, cfg["cam"]["pretrained"]))
+        return IRNet(build_backbone(arch, cfg["cam"]["pretrained"]), train_backbone)
     if not cam_model:
         raise ValueError("irn.init 'cam' needs the trained CAM network (not made when cam.external is set)")
-    return IRNet(load_cam_backbone(build_backbone(arch), cam_model))
+    return IRNet(load_cam_backbone(build_backbone(arch), cam_model), train_backbone)
+
+
+def param_groups(net: IRNet, settings: dict) -> list[dict]:
+    """The optimiser's groups: the boundary branch at ``irn.lr``, the displacement branch 10x
+    faster (public setting), and a backbone that trains (``irn.backbone_lr`` > 0) at that multiple
+    of ``irn.lr``."""
+    edge, dp, backbone = net.trainable()
+    groups = [{"params": edge, "lr": settings["lr"]}, {"params": dp, "lr": 10 * settings["lr"]}]
+    if backbone:
+        groups.append({"params": backbone, "lr": settings["backbone_lr"] * settings["lr"]})
+    return groups
 
 
 def train_irn(
@@ -68,7 +80,6 @@ def train_irn(
     inputs = [relations_path, *manifests] + ([cam_model] if settings["init"] == "cam" else [])
     run = Training("train_irn", cfg, "irn", inputs, ckpt_dir)
     net = run.to_device(build_irnet(cfg, cam_model))
-    edge_params, dp_params = net.trainable()
 
     def step(model, batch, device):
         img, lab = batch
@@ -78,13 +89,7 @@ def train_irn(
     crops = LabelMapCrops(
         data, ids, labels, tuple(settings["scale_range"]), settings["crop_size"], seed=settings["seed"]
     )
-    # the displacement branch learns 10x faster (public setting)
-    history = run.fit(
-        net,
-        [{"params": edge_params, "lr": settings["lr"]}, {"params": dp_params, "lr": 10 * settings["lr"]}],
-        crops,
-        step,
-    )
+    history = run.fit(net, param_groups(net, settings), crops, step)
     if settings["mean_shift"] == "crops":  # public: top-left crops of the eval list (its infer_list)
         shift = mean_displacement_crops(
             net, data, stage_ids(cfg, "eval_list"), settings["crop_size"], settings["batch_size"], run.device
