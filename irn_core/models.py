@@ -229,10 +229,10 @@ def _conv_gn(cin: int, cout: int, groups: int, relu: bool = True) -> list[nn.Mod
 
 
 class IRNet(nn.Module):
-    """Frozen backbone + class-boundary branch + displacement-field branch (METHOD.md 4).
+    """Backbone + class-boundary branch + displacement-field branch (METHOD.md 4).
 
-    ``train_backbone``: the backbone's weights train with the branches (its BatchNorm keeps its
-    running statistics either way); the public network keeps them frozen.
+    The backbone is frozen, as in the public network, unless ``train_backbone``: then its weights
+    train with the branches. Its BatchNorm keeps its running statistics either way.
     """
 
     def __init__(self, backbone: ResNetBackbone, train_backbone: bool = False):

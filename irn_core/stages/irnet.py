@@ -72,7 +72,8 @@ def param_groups(net: IRNet, settings: dict) -> list[dict]:
 def train_irn(
     cfg: dict, relations_path: str, cam_model: str | None, manifests: list[str], model_out: str, ckpt_dir: str
 ) -> dict:
-    """Train the boundary and displacement branches on the mined pairs (METHOD.md 4)."""
+    """Train the boundary and displacement branches (and the backbone where ``irn.backbone_lr`` > 0)
+    on the mined pairs (METHOD.md 4)."""
     settings = cfg["irn"]
     data = stage_dataset(cfg)
     ids = stage_ids(cfg, "train_list")
