@@ -8,13 +8,15 @@ models left out) with ``--forcerun train_irn --rerun-triggers mtime``: the copie
 count as they are, train_irn and what follows it rerun. A finished variant is not run again.
 ``--from-rule random_walk`` keeps the run's IRNet too and redoes the walk onward (give the run's
 own irn.seed: a variant of walk settings on one trained IRNet); ``--from-rule mine_relations``
-redoes the relations as well (a variant of relations.*).
+redoes the relations as well (a variant of relations.*); ``--from-rule make_labels`` keeps the
+walk too (a variant of labels.*). ``--whole`` goes on to the supervised models and the run's
+summary.json, whose Mask R-CNN and DeepLab numbers join the variant's row.
 A variant runs in the tree that made its run: a plan that would redo the CAM network, its maps
 or the dataset lists (upstream files newer than the run, e.g. a run copied from another tree)
 stops before anything runs.
 
 Usage: python benchmarks/bench_irn_seeds.py results/<run>.yaml NAME [--seeds 1 2] [--set irn.epochs=8 ...]
-                                            [--from-rule train_irn]
+                                            [--from-rule train_irn] [--whole]
        (with --set, list every seed: the run itself counts only for its own settings)
        (the config file of a finished run, e.g. one of bench_spread's; about 15 minutes per variant
        on 2 cores for the default toy run)
@@ -30,9 +32,14 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
+from bench_spread import numbers as summary_numbers
 from common import ROOT, apply_changes, copy_run, planned, run_snakemake, snakemake_cmd, update_results
 
+from irn_core.layout import summary_name
+
 TARGETS = ("labels/eval.json", "labels/diagnostics.json")
+WHOLE = f"{summary_name('all')}.json"  # the whole pipeline's summary (--whole)
+SUPERVISED = ("maskrcnn", "deeplab")  # the summary numbers --whole adds
 KEPT = ("prepare_toy", "check_dataset", "train_cam", "make_cam")  # never redone for a variant
 
 
@@ -67,13 +74,15 @@ def main() -> None:
     ap.add_argument("--set", nargs="*", default=[], help="section.key=value changes (YAML values)")
     ap.add_argument("--from-rule", default="train_irn", help="the first rule redone (default: train_irn)")
     ap.add_argument("--no-diagnostics", action="store_true", help="the labels and their evaluation only")
+    ap.add_argument("--whole", action="store_true", help="go on to the supervised models (the run's summary.json)")
     ap.add_argument("-n", "--dry-run", action="store_true", help="copy and plan only")
     args = ap.parse_args()
     base = yaml.safe_load(Path(args.config).read_text())
     source = ROOT / "results" / base["run_name"]
-    wanted = TARGETS[: 1 if args.no_diagnostics else 2]  # a variant made without diagnostics can be a source too
-    if not all((source / t).is_file() for t in wanted):
-        sys.exit(f"{source}: not a finished run ({' and '.join(wanted)} needed)")
+    needed = TARGETS[: 1 if args.no_diagnostics else 2]  # a variant made without diagnostics can be a source too
+    if not all((source / t).is_file() for t in needed):
+        sys.exit(f"{source}: not a finished run ({' and '.join(needed)} needed)")
+    wanted = needed + ((WHOLE,) if args.whole else ())
     # the run itself is one of the seeds when no setting changes
     own = {"irn.seed": base["irn"]["seed"], "numbers": numbers(source, not args.no_diagnostics)}
     rows = {} if args.set else {base["run_name"]: own}  # the same keys as the variants'
@@ -90,7 +99,8 @@ def main() -> None:
                 ROOT, path, *[f"results/{cfg['run_name']}/{t}" for t in wanted], *flags, cores=cfg["threads"]
             )
             plan = run_snakemake(cmd + ["-n"], cfg["run_name"])
-            redone = set(KEPT) & set(planned(plan))
+            # --whole checks the val list too (a check the run did not need), which changes no file a variant keeps
+            redone = (set(KEPT) - ({"check_dataset"} if args.whole else set())) & set(planned(plan))
             if redone:  # with mtime triggers, upstream files newer than the copied run replan it
                 sys.exit(
                     f"{cfg['run_name']}: would redo {', '.join(sorted(redone))}, which a variant keeps; "
@@ -102,6 +112,9 @@ def main() -> None:
             run_snakemake(cmd, cfg["run_name"])
             done.write_text("")
         rows[cfg["run_name"]] = {"irn.seed": seed, "numbers": numbers(run, not args.no_diagnostics)}
+        if args.whole:
+            supervised = summary_numbers(json.loads((run / WHOLE).read_text()))
+            rows[cfg["run_name"]]["numbers"] |= {k: v for k, v in supervised.items() if k.startswith(SUPERVISED)}
         print(cfg["run_name"], json.dumps(rows[cfg["run_name"]]["numbers"]), flush=True)
     if args.dry_run:
         return

@@ -88,7 +88,7 @@ def irn_maps(
 ) -> dict[str, np.ndarray]:
     """Boundary map and displacement field of one (H, W, 3) uint8 image from the trained IRNet, as
     infer_irn makes them (its stage file is temporary: removed once the walk is made). ``settings``:
-    the ``irn`` section for ``infer_pad_to`` and ``flip_aligned`` (the schema's defaults without);
+    the ``irn`` section for ``infer_pad_to``, ``flip_aligned`` and ``infer_scales`` (the schema's defaults without);
     ``channels_last``: the layout infer_irn ran in (another gives the same maps up to float rounding)."""
     import torch
 
@@ -98,9 +98,9 @@ def irn_maps(
 
     backbone = load_checkpoint(model_path)["settings"]["cam"]["backbone"]
     net = load_irnet({"cam": {"backbone": backbone}, "channels_last": channels_last}, model_path, torch.device("cpu"))
-    settings = {"infer_pad_to": None, "flip_aligned": True, **(settings or {})}
+    s = {"infer_pad_to": None, "flip_aligned": True, "infer_scales": [1.0], **(settings or {})}
     boundary, disp = irn_forward(
-        net, torch.from_numpy(normalise(image)), settings["infer_pad_to"], settings["flip_aligned"]
+        net, torch.from_numpy(normalise(image)), s["infer_pad_to"], s["flip_aligned"], s["infer_scales"]
     )
     return {"boundary": boundary.numpy(), "disp": disp.numpy()}
 
@@ -300,20 +300,23 @@ def save_panels(panels: list[tuple[str, np.ndarray | str]], out: str | Path, tit
 def plot_sweeps(cam_json: str | Path, labels_json: str | Path, out: str | Path) -> Path:
     """Quality against the background threshold, side by side: the CAM labels' mIoU
     (``cam.eval_sweep``), the semantic pseudo labels' mIoU (``labels.sem_sweep``) and the instance
-    pseudo labels' mAP^r (``labels.ins_sweep``); dashed: the configured threshold."""
+    pseudo labels' mAP^r (``labels.ins_sweep``), before the dense CRF where ``labels.crf`` refines
+    the labels; dashed: the configured threshold."""
     plt = _pyplot()
     cam = json.loads(Path(cam_json).read_text())
     labels = json.loads(Path(labels_json).read_text()) if Path(labels_json).is_file() else {}
     panels = [("CAM labels", "mIoU", cam["sweep"], cam["threshold"])]
+    # with labels.crf the sweeps judge the labels before the dense CRF that refines the labels themselves
+    before = " (before the CRF)" if labels.get("sem_pseudo", {}).get("crf") else ""
     if "sweep" in labels.get("sem_pseudo", {}):
         sem = labels["sem_pseudo"]
-        panels.append(("semantic pseudo labels", "mIoU", sem["sweep"], sem["threshold"]))
+        panels.append(("semantic pseudo labels" + before, "mIoU", sem["sweep"], sem["threshold"]))
     if "sweep" in labels.get("ins_pseudo", {}):
         ins = labels["ins_pseudo"]
         levels = sorted({k for v in ins["sweep"].values() for k in v})
         panels.append(
             (
-                "instance pseudo labels",
+                "instance pseudo labels" + before,
                 "mAP^r",
                 {lv: {t: v[lv] for t, v in ins["sweep"].items()} for lv in levels},
                 ins["threshold"],

@@ -91,6 +91,37 @@ def instances_from_walk(
     return label_instances(upsample_normalise(ins_walk, size), classes, bg, min_fraction)
 
 
+def crf_semantic(image: np.ndarray, label: np.ndarray) -> np.ndarray:
+    """A semantic label (H, W) refined on its (H, W, 3) uint8 image by the dense CRF the relations
+    are mined with (:func:`irn_core.crf.crf_refine`, the public settings), over the labels it holds;
+    a label with one value is returned as it is."""
+    from .crf import crf_refine
+
+    present = np.unique(label)
+    if len(present) < 2:
+        return label
+    return present[crf_refine(image, np.searchsorted(present, label), len(present))].astype(label.dtype)
+
+
+def crf_instances(
+    image: np.ndarray, masks: np.ndarray, classes: np.ndarray, scores: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Disjoint instance masks (N, H, W) refined as one label map (background and the N instances)
+    by the same dense CRF as :func:`crf_semantic`; an instance the CRF leaves no pixel is dropped
+    with its class and score."""
+    from .crf import crf_refine
+
+    masks = np.asarray(masks, bool)
+    if not len(masks):
+        return masks, np.asarray(classes), np.asarray(scores)
+    ids = np.zeros(masks.shape[1:], np.int64)
+    for i, m in enumerate(masks, start=1):
+        ids[m] = i
+    refined = crf_refine(image, ids, len(masks) + 1)[None] == np.arange(1, len(masks) + 1)[:, None, None]
+    keep = refined.any((1, 2))
+    return refined[keep], np.asarray(classes)[keep], np.asarray(scores)[keep]
+
+
 def labels_one_walk(
     cams: torch.Tensor,
     keys: np.ndarray,

@@ -200,14 +200,30 @@ def test_labels_from_the_walk_file_equal_labels_made_at_once(tiny_run, tmp_path,
         stored = read_instances(files["ins"], image_id)
         assert np.array_equal(stored[0], masks.numpy()) and np.array_equal(stored[1], classes.numpy())
         assert np.array_equal(stored[2], scores.numpy())
-    # irn show and the report draw IRNet's maps from its model, with the settings the walk recorded
+    # labels.crf: make_labels refines those labels on their image, each kind by its CRF function
     from irn_core.datasets import open_dataset
+    from irn_core.synthesis import crf_instances, crf_semantic
+
+    crf = dict(cfg, labels={**lab, "crf": True})
+    make_labels(crf, str(tmp_path / "walk.h5"), str(tmp_path / "sem_crf.h5"), str(tmp_path / "ins_crf.h5"))
+    data = open_dataset(cfg["dataset"])
+    changed = 0
+    with h5py.File(tmp_path / "sem_crf.h5") as sem_crf, h5py.File(tmp_path / "ins_crf.h5") as ins_crf:
+        for image_id in files["sem"]:
+            image, label = data.load_image(image_id), files["sem"][image_id]["label"][()]
+            assert np.array_equal(sem_crf[image_id]["label"][()], crf_semantic(image, label)), image_id
+            expect = crf_instances(image, *read_instances(files["ins"], image_id))
+            got = read_instances(ins_crf, image_id)
+            assert all(np.array_equal(a, b) for a, b in zip(got, expect)), image_id
+            changed += not np.array_equal(sem_crf[image_id]["label"][()], label)
+    assert changed  # the CRF moved some label: the files are not the unrefined ones
+    # irn show and the report draw IRNet's maps from its model, with the settings the walk recorded
     from irn_core.figures import _irn_settings, image_panels, irn_maps
 
     image_id = sorted(files["irn"])[0]
     image = open_dataset(cfg["dataset"]).load_image(image_id)
     settings = _irn_settings(tiny_run / "labels/walk.h5")
-    assert settings == {k: cfg["irn"][k] for k in ("infer_pad_to", "flip_aligned")}
+    assert settings == {k: cfg["irn"][k] for k in ("infer_pad_to", "flip_aligned", "infer_scales")}
     maps = irn_maps(tiny_run / "irn/model.pt", image, settings)
     for name in ("boundary", "disp"):
         assert np.array_equal(maps[name], files["irn"][image_id][name][()]), name

@@ -72,6 +72,31 @@ def test_flip_alignment_at_inference():
     assert torch.allclose(public[0], s(torch.tensor([0.125, 0.125, 0.0])))
 
 
+def test_boundary_logits_fused_over_scales():
+    """An 8x8 image lit (1) on its top-left 4x4 block: at scale 1 the stride-4 logits are
+    [[1, 0], [0, 0]]. At scale 2 (16x16, bilinear, half-pixel centres) the lit rows and columns are
+    f = 1 for 0 - 6, 0.75 at 7, 0.25 at 8, then 0; the 4x4 cells' means are f's 4-px means
+    m = [1, 0.9375, 0.0625, 0] multiplied per axis, and each cell of the 2x2 grid takes the largest
+    of its 2x2 finer cells: [[1, 0.0625], [0.0625, 0.0625^2]]. The fused logits are the mean of the
+    two; the displacement field is scale 1's alone. The public [1.0] is the plain single-scale map."""
+    img = torch.zeros(3, 8, 8)
+    img[:, :4, :4] = 1
+    net = _PoolNet()
+    single, disp1 = irn_forward(net, img)
+    assert torch.equal(single, torch.sigmoid(torch.tensor([[1.0, 0.0], [0.0, 0.0]])))
+    fused, disp2 = irn_forward(net, img, scales=[1.0, 2.0])
+    m = torch.tensor([1.0, 0.9375, 0.0625, 0.0])
+    fine = m[:, None] * m[None, :]
+    coarse = fine.reshape(2, 2, 2, 2).amax((1, 3))
+    assert torch.allclose(coarse, torch.tensor([[1.0, 0.0625], [0.0625, 0.0625**2]]))
+    expect = (torch.tensor([[1.0, 0.0], [0.0, 0.0]]) + coarse) / 2
+    assert torch.allclose(fused, torch.sigmoid(expect), atol=1e-6)
+    assert torch.equal(disp1, disp2)
+    assert net.seen == [(16, 16), (16, 16), (16, 16)]  # padded to 16: scale 1, scale 1 again, scale 2
+    only_two, _ = irn_forward(net, img, scales=[2.0])  # scale 1 still gives the displacement field
+    assert torch.allclose(only_two, torch.sigmoid(coarse), atol=1e-6)
+
+
 def test_inference_padding():
     net = _PoolNet()
     img = torch.zeros(3, 37, 50)
@@ -220,6 +245,8 @@ def test_voc2012_downstream_settings():
         512,
         False,
     )
+    assert irn["infer_scales"] == [1.0]  # the public boundary map: the image's own scale
+    assert voc["labels"]["crf"] is False  # the public labels are the walk's, thresholded, not refined
 
 
 def test_irnet_backbone_is_frozen_unless_it_trains():

@@ -66,3 +66,36 @@ def test_one_walk_gives_the_separate_walks_labels():
     # no foreground label: no maps, background everywhere
     (label, _), (masks, _, _) = labels_one_walk(cams[:0], keys[:0], boundary, inst, size, p, 0.25, 0.3, 0.01)
     assert label.max() == 0 and masks.shape[0] == 0
+
+
+def test_crf_snaps_labels_to_colour_edges():
+    """``labels.crf``. Semantic: a 40x40 image, black left half, white right half; class 3 labelled
+    on the 24 left columns, 4 of them over the white half. The bilateral kernel (srgb 5) ties the
+    4 white columns to the 16 white background ones: the refined label is class 3 on exactly the
+    black half, dtype kept. Instances on a grey image: a red 12x12 square labelled 2 px too wide
+    on every side comes back as the square; a blue one labelled exactly stays; a 2x2 instance on
+    the grey background is emptied and dropped with its class and score."""
+    from irn_core.synthesis import crf_instances, crf_semantic
+
+    img = np.zeros((40, 40, 3), np.uint8)
+    img[:, 20:] = 255
+    label = np.zeros((40, 40), np.uint8)
+    label[:, :24] = 3
+    expect = np.zeros((40, 40), np.uint8)
+    expect[:, :20] = 3
+    out = crf_semantic(img, label)
+    assert out.dtype == np.uint8 and np.array_equal(out, expect)
+    assert np.array_equal(crf_semantic(img, expect * 0), expect * 0)  # one label: as it is
+
+    img = np.full((48, 48, 3), 128, np.uint8)
+    img[8:20, 8:20] = (200, 30, 30)
+    img[28:40, 26:42] = (30, 30, 200)
+    masks = np.zeros((3, 48, 48), bool)
+    masks[0, 6:22, 6:22] = True
+    masks[1, 28:40, 26:42] = True
+    masks[2, 2:4, 44:46] = True
+    out, classes, scores = crf_instances(img, masks, np.array([0, 1, 2]), np.array([0.9, 0.8, 0.7], np.float32))
+    red = np.zeros((48, 48), bool)
+    red[8:20, 8:20] = True
+    assert len(out) == 2 and np.array_equal(out[0], red) and np.array_equal(out[1], masks[1])
+    assert classes.tolist() == [0, 1] and np.allclose(scores, [0.9, 0.8])

@@ -18,6 +18,8 @@ from ..io import open_stage, read_instances, write_json
 from ..progress import Progress, log
 from ..propagate import upsample_normalise
 from ..synthesis import (
+    crf_instances,
+    crf_semantic,
     gt_boundary,
     gt_class_maps,
     gt_instance_map,
@@ -39,6 +41,7 @@ SETTINGS = {
         "labels.sem_sweep",
         "labels.ins_sweep",
         "labels.min_fraction",
+        "labels.crf",
     ],
     # IRNet's maps are made again for its images, as infer_irn makes them (that file is temporary)
     "diagnostics": [
@@ -50,6 +53,7 @@ SETTINGS = {
         "cam.backbone",
         "irn.infer_pad_to",
         "irn.flip_aligned",
+        "irn.infer_scales",
     ],
 }
 
@@ -75,7 +79,9 @@ def eval_pseudo(
     labels, the instance mAP^r of the instance pseudo labels and of the two baselines, and both
     label kinds over a sweep of background thresholds (``labels.sem_sweep`` / ``ins_sweep``, the
     configured thresholds included), relabelled from the walk file as make_labels labels it; the
-    best threshold on the ground truth is marked as such (``best_on_gt``)."""
+    best threshold on the ground truth is marked as such (``best_on_gt``). With ``labels.crf`` the
+    sweeps judge the labels before the dense CRF (``crf`` in each section says whether the labels
+    themselves were refined)."""
     lab = cfg["labels"]
     data = stage_dataset(cfg)
     ids = stage_ids(cfg, "eval_list")
@@ -110,12 +116,14 @@ def eval_pseudo(
         "sem_pseudo": {
             **semantic_report(conf, len(ids)),
             "threshold": lab["sem_bg_threshold"],
+            "crf": lab["crf"],
             "sweep": sem_sweep,
             "best_on_gt": {"threshold": float(best_sem), "miou": sem_sweep[best_sem], "note": BEST_ON_GT},
         },
         "ins_pseudo": {
             **instance_report(evals["ins"], len(ids)),
             "threshold": lab["ins_bg_threshold"],
+            "crf": lab["crf"],
             "sweep": ins_sweep,
             "best_on_gt": {"threshold": float(best_ins), **ins_sweep[best_ins], "note": BEST_ON_GT},
         },
@@ -156,7 +164,10 @@ def diagnostics(cfg: dict, cams_path: str, irn_model: str, out_json: str) -> dic
     with open_stage(cams_path) as cams:
         for image_id in Progress(ids, "diagnostics"):
             img = torch.from_numpy(normalise(data.load_image(image_id)))
-            boundary, disp = irn_forward(net, img.to(device), cfg["irn"]["infer_pad_to"], cfg["irn"]["flip_aligned"])
+            irn = cfg["irn"]
+            boundary, disp = irn_forward(
+                net, img.to(device), irn["infer_pad_to"], irn["flip_aligned"], irn["infer_scales"]
+            )
             keys, cam_s4 = stage_cams(cams[image_id], 4)
             size = tuple(img.shape[-2:])
             semantic = data.semantic_gt(image_id)
@@ -170,13 +181,18 @@ def diagnostics(cfg: dict, cams_path: str, irn_model: str, out_json: str) -> dic
                 "gt_boundary": (own_cams, gt_boundary(semantic).to(device), own_inst),
                 "gt_cams": (gt_class_maps(semantic, keys).to(device), own_boundary, own_inst),
             }
+            image = data.load_image(image_id) if lab["crf"] else None
             for oracle, (cm, bd, inst) in inputs.items():
                 label, _ = semantic_labels(cm, keys, bd, size, walk, lab["sem_bg_threshold"])
-                confs[oracle] += confusion(label.cpu().numpy(), semantic, n_cls + 1)
                 masks, cls, scores = instance_labels(
                     cm, keys, bd, inst, size, walk, lab["ins_bg_threshold"], lab["min_fraction"]
                 )
-                evals[oracle].add(masks.cpu().numpy(), cls.cpu().numpy(), scores.cpu().numpy(), gt_masks, gt_classes)
+                label, masks, cls, scores = (t.cpu().numpy() for t in (label, masks, cls, scores))
+                if image is not None:  # refined as make_labels refines them
+                    label = crf_semantic(image, label)
+                    masks, cls, scores = crf_instances(image, masks, cls, scores)
+                confs[oracle] += confusion(label, semantic, n_cls + 1)
+                evals[oracle].add(masks, cls, scores, gt_masks, gt_classes)
     result = {"images": len(ids)}
     for oracle in ORACLES:
         result[oracle] = {

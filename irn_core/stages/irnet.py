@@ -43,7 +43,14 @@ SETTINGS = {
         # the public mean displacement is taken over the eval list's images
         "split:eval if irn.mean_shift == crops",
     ],
-    "infer_irn": ["split:train", "split:eval", "cam.backbone", "irn.infer_pad_to", "irn.flip_aligned"],
+    "infer_irn": [
+        "split:train",
+        "split:eval",
+        "cam.backbone",
+        "irn.infer_pad_to",
+        "irn.flip_aligned",
+        "irn.infer_scales",
+    ],
 }
 
 
@@ -113,9 +120,42 @@ def _pad_right(img: torch.Tensor, pad_to: int | None) -> torch.Tensor:
     return F.pad(img, (0, tw - w, 0, th - h))
 
 
+def _irn_views(
+    net: IRNet, img: torch.Tensor, pad_to: int | None, flip_aligned: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Boundary logits (h4, w4) of the image and its flip, averaged, and the raw displacement field
+    (2, h4, w4) of the unflipped image."""
+    h4, w4 = (img.shape[-2] + 3) // 4, (img.shape[-1] + 3) // 4
+    if flip_aligned:
+        x = _pad_right(img, pad_to)[None]
+        edge, disp = net(torch.cat([x, x.flip(-1)]))
+        # flipping the second output back puts its padding on the right again, aligned with the first
+        logits = (edge[0, 0] + edge[1, 0].flip(-1))[:h4, :w4] / 2
+    else:
+        x = _pad_right(torch.stack([img, img.flip(-1)]), pad_to)
+        edge, disp = net(x)
+        edge = edge[:, 0, :h4, :w4]
+        logits = edge[0] / 2 + edge[1].flip(-1) / 2
+    return logits, disp[0, :, :h4, :w4]
+
+
+def rescale_logits(logits: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """(h, w) boundary logits of a rescaled image onto the (H, W) grid of the image's own: the
+    largest logit under each cell where the grid is finer (a boundary anywhere in the cell counts),
+    bilinear where it is coarser."""
+    x = logits[None, None]
+    if logits.shape[0] >= size[0] and logits.shape[1] >= size[1]:
+        return F.adaptive_max_pool2d(x, size)[0, 0]
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)[0, 0]
+
+
 @torch.no_grad()
 def irn_forward(
-    net: IRNet, img: torch.Tensor, pad_to: int | None = None, flip_aligned: bool = True
+    net: IRNet,
+    img: torch.Tensor,
+    pad_to: int | None = None,
+    flip_aligned: bool = True,
+    scales: tuple[float, ...] | list[float] = (1.0,),
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Boundary map (h4, w4) in [0, 1] from the image and its flip (logits averaged), and the
     displacement field (2, h4, w4) of the unflipped image, mean displacement removed.
@@ -123,19 +163,22 @@ def irn_forward(
     ``flip_aligned``: pad, then flip the padded image, so the flipped output maps back onto the
     image exactly. Off: the public order (flip the image, pad each view on the right, flip the
     cropped output back), which shifts the flipped view by (-W) mod 4 pixels.
+    ``scales``: the boundary logits are the mean over the image resized by each factor (each put on
+    the image's own stride-4 grid by ``rescale_logits``); the public code's is 1.0 alone. The
+    displacement field is always the image's own (its vectors are in the image's pixels).
     """
-    h4, w4 = (img.shape[-2] + 3) // 4, (img.shape[-1] + 3) // 4
-    if flip_aligned:
-        x = _pad_right(img, pad_to)[None]
-        edge, disp = net(torch.cat([x, x.flip(-1)]))
-        # flipping the second output back puts its padding on the right again, aligned with the first
-        boundary = torch.sigmoid((edge[0, 0] + edge[1, 0].flip(-1))[:h4, :w4] / 2)
-    else:
-        x = _pad_right(torch.stack([img, img.flip(-1)]), pad_to)
-        edge, disp = net(x)
-        edge = edge[:, 0, :h4, :w4]
-        boundary = torch.sigmoid(edge[0] / 2 + edge[1].flip(-1) / 2)
-    return boundary, disp[0, :, :h4, :w4] - net.mean_shift[:, None, None]
+    logits, disp = _irn_views(net, img, pad_to, flip_aligned)
+    size = tuple(logits.shape)
+    fused = []
+    for s in scales:
+        if s == 1.0:
+            fused.append(logits)
+            continue
+        h, w = (max(1, round(n * s)) for n in img.shape[-2:])
+        scaled = F.interpolate(img[None], size=(h, w), mode="bilinear", align_corners=False)[0]
+        fused.append(rescale_logits(_irn_views(net, scaled, pad_to, flip_aligned)[0], size))
+    boundary = torch.sigmoid(torch.stack(fused).mean(0))
+    return boundary, disp - net.mean_shift[:, None, None]
 
 
 @torch.no_grad()
@@ -194,7 +237,10 @@ def infer_irn(cfg: dict, model_path: str, out_path: str, shard: tuple[int, int] 
     with PerImage("infer_irn", cfg, ("train", "eval"), {"irn": out_path}, {"checkpoint": model_path}, shard) as stage:
         loader = DataLoader(ImageSet(stage.data, stage.ids), batch_size=None, num_workers=cfg["num_workers"])
         for image_id, img in stage.progress(loader):
-            boundary, disp = irn_forward(net, img.to(device), cfg["irn"]["infer_pad_to"], cfg["irn"]["flip_aligned"])
+            irn = cfg["irn"]
+            boundary, disp = irn_forward(
+                net, img.to(device), irn["infer_pad_to"], irn["flip_aligned"], irn["infer_scales"]
+            )
             stage.write(
                 "irn",
                 image_id,

@@ -19,7 +19,7 @@ from ..device import resolve_device
 from ..instances import detect_instances, instance_map
 from ..io import open_stage, read_instances, write_instances, write_json
 from ..progress import Progress, log
-from ..synthesis import instances_from_walk, semantic_from_walk, walk_instances
+from ..synthesis import crf_instances, crf_semantic, instances_from_walk, semantic_from_walk, walk_instances
 from . import PerImage, coco_image_numbers
 
 # what each runner reads (irn_core.config.rule_settings)
@@ -37,9 +37,10 @@ SETTINGS = {
         "labels.sem_bg_threshold",
         "labels.ins_bg_threshold",
         "labels.min_fraction",
+        "labels.crf",
     ],
     "pseudo_coco": ["split:train", "split:eval", "labels.min_score"],
-    "baselines": ["split:eval", "cam.eval_threshold", "labels.sem_bg_threshold", "labels.min_fraction"],
+    "baselines": ["split:eval", "cam.eval_threshold", "labels.sem_bg_threshold", "labels.min_fraction", "labels.crf"],
 }
 
 
@@ -120,7 +121,9 @@ def read_walk(group, device=None) -> tuple[np.ndarray, torch.Tensor, torch.Tenso
 @torch.no_grad()
 def make_labels(cfg: dict, walk_path: str, sem_out: str, ins_out: str, shard: tuple[int, int] = (0, 1)) -> dict:
     """Semantic and instance pseudo labels (METHOD.md 5c-5d) of every train/eval image (of one
-    shard), thresholded from its walk at ``labels.sem_bg_threshold`` / ``ins_bg_threshold``."""
+    shard), thresholded from its walk at ``labels.sem_bg_threshold`` / ``ins_bg_threshold``; with
+    ``labels.crf`` each kind then refined on the image by the dense CRF (:func:`crf_semantic`,
+    :func:`crf_instances`)."""
     device = resolve_device(cfg["device"])
     lab = cfg["labels"]
     n_inst = 0
@@ -136,12 +139,17 @@ def make_labels(cfg: dict, walk_path: str, sem_out: str, ins_out: str, shard: tu
             masks, cls, scores = instances_from_walk(
                 ins_walk, map_classes, size, lab["ins_bg_threshold"], lab["min_fraction"]
             )
-            stage.write("sem", image_id, {"label": label.cpu().numpy()}, compression="gzip")
-            _write_instances(stage.files["ins"], image_id, masks, cls, scores)
+            label, masks, cls, scores = (t.cpu().numpy() for t in (label, masks, cls, scores))
+            if lab["crf"]:
+                image = stage.data.load_image(image_id)
+                label = crf_semantic(image, label)
+                masks, cls, scores = crf_instances(image, masks, cls, scores)
+            stage.write("sem", image_id, {"label": label}, compression="gzip")
+            write_instances(stage.files["ins"], image_id, masks, cls, scores)
             n_inst += len(scores)
     log(
         f"make_labels: {n_inst} instances in {len(stage.ids)} images (background thresholds: semantic "
-        f"{lab['sem_bg_threshold']}, instances {lab['ins_bg_threshold']})"
+        f"{lab['sem_bg_threshold']}, instances {lab['ins_bg_threshold']}; dense CRF {'on' if lab['crf'] else 'off'})"
     )
     return {"instances": n_inst}
 
@@ -171,8 +179,8 @@ def baselines(
     cfg: dict, cams_path: str, walk_path: str, out_cc: str, out_sem_cc: str, shard: tuple[int, int] = (0, 1)
 ) -> None:
     """(a) CAM + background threshold + connected components; (b) semantic propagation (the class
-    walks at the semantic background threshold) + connected components. Same instance format as
-    the pseudo labels."""
+    walks at the semantic background threshold, refined by the dense CRF where ``labels.crf`` is on,
+    as make_labels refines them) + connected components. Same instance format as the pseudo labels."""
     thr = cfg["cam"]["eval_threshold"]
     frac = cfg["labels"]["min_fraction"]
     n_maps = max(len(cfg["dataset"]["classes"]), 1)
@@ -201,6 +209,8 @@ def baselines(
             _write_instances(stage.files["cc"], image_id, masks, cls, scores)
             keys, sem_walk, _, _, size = read_walk(walks[image_id])
             slabel, sscore = semantic_from_walk(sem_walk, keys, size, cfg["labels"]["sem_bg_threshold"])
+            if cfg["labels"]["crf"]:  # the semantic labels as make_labels makes them
+                slabel = torch.from_numpy(crf_semantic(stage.data.load_image(image_id), slabel.numpy()))
             score_maps = sscore[None].expand(len(full), *sscore.shape)
             masks, cls, scores = detect_instances(score_maps, slabel.long(), torch.arange(len(full)), frac)
             _write_instances(stage.files["sem_cc"], image_id, masks, cls, scores)
