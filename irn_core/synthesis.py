@@ -9,6 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .crf import crf_refine
 from .datasets import IGNORE
 from .instances import detect_instances, instance_cams, label_with_background
 from .propagate import propagate, upsample_normalise
@@ -95,8 +96,6 @@ def crf_semantic(image: np.ndarray, label: np.ndarray) -> np.ndarray:
     """A semantic label (H, W) refined on its (H, W, 3) uint8 image by the dense CRF the relations
     are mined with (:func:`irn_core.crf.crf_refine`, the public settings), over the labels it holds;
     a label with one value is returned as it is."""
-    from .crf import crf_refine
-
     present = np.unique(label)
     if len(present) < 2:
         return label
@@ -109,8 +108,6 @@ def crf_instances(
     """Disjoint instance masks (N, H, W) refined as one label map (background and the N instances)
     by the same dense CRF as :func:`crf_semantic`; an instance the CRF leaves no pixel is dropped
     with its class and score."""
-    from .crf import crf_refine
-
     masks = np.asarray(masks, bool)
     if not len(masks):
         return masks, np.asarray(classes), np.asarray(scores)
@@ -120,6 +117,12 @@ def crf_instances(
     refined = crf_refine(image, ids, len(masks) + 1)[None] == np.arange(1, len(masks) + 1)[:, None, None]
     keep = refined.any((1, 2))
     return refined[keep], np.asarray(classes)[keep], np.asarray(scores)[keep]
+
+
+def crf_labels(image: np.ndarray, label: np.ndarray, masks: np.ndarray, classes: np.ndarray, scores: np.ndarray):
+    """Both kinds of an image's pseudo labels refined on it (``labels.crf``): (semantic label, masks,
+    classes, scores) by :func:`crf_semantic` and :func:`crf_instances`."""
+    return (crf_semantic(image, label), *crf_instances(image, masks, classes, scores))
 
 
 def labels_one_walk(

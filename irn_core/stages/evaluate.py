@@ -18,8 +18,7 @@ from ..io import open_stage, read_instances, write_json
 from ..progress import Progress, log
 from ..propagate import upsample_normalise
 from ..synthesis import (
-    crf_instances,
-    crf_semantic,
+    crf_labels,
     gt_boundary,
     gt_class_maps,
     gt_instance_map,
@@ -161,10 +160,11 @@ def diagnostics(cfg: dict, cams_path: str, irn_model: str, out_json: str) -> dic
     n_cls = len(cfg["dataset"]["classes"])
     confs = {o: np.zeros((n_cls + 1, n_cls + 1), np.int64) for o in ORACLES}
     evals = {o: InstanceEvaluator(n_cls, cfg["evaluate"]["iou_thresholds"]) for o in ORACLES}
+    irn = cfg["irn"]
     with open_stage(cams_path) as cams:
         for image_id in Progress(ids, "diagnostics"):
-            img = torch.from_numpy(normalise(data.load_image(image_id)))
-            irn = cfg["irn"]
+            image = data.load_image(image_id)
+            img = torch.from_numpy(normalise(image))
             boundary, disp = irn_forward(
                 net, img.to(device), irn["infer_pad_to"], irn["flip_aligned"], irn["infer_scales"]
             )
@@ -181,16 +181,14 @@ def diagnostics(cfg: dict, cams_path: str, irn_model: str, out_json: str) -> dic
                 "gt_boundary": (own_cams, gt_boundary(semantic).to(device), own_inst),
                 "gt_cams": (gt_class_maps(semantic, keys).to(device), own_boundary, own_inst),
             }
-            image = data.load_image(image_id) if lab["crf"] else None
             for oracle, (cm, bd, inst) in inputs.items():
                 label, _ = semantic_labels(cm, keys, bd, size, walk, lab["sem_bg_threshold"])
                 masks, cls, scores = instance_labels(
                     cm, keys, bd, inst, size, walk, lab["ins_bg_threshold"], lab["min_fraction"]
                 )
                 label, masks, cls, scores = (t.cpu().numpy() for t in (label, masks, cls, scores))
-                if image is not None:  # refined as make_labels refines them
-                    label = crf_semantic(image, label)
-                    masks, cls, scores = crf_instances(image, masks, cls, scores)
+                if lab["crf"]:  # refined as make_labels refines them
+                    label, masks, cls, scores = crf_labels(image, label, masks, cls, scores)
                 confs[oracle] += confusion(label, semantic, n_cls + 1)
                 evals[oracle].add(masks, cls, scores, gt_masks, gt_classes)
     result = {"images": len(ids)}

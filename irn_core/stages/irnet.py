@@ -236,8 +236,8 @@ def infer_irn(cfg: dict, model_path: str, out_path: str, shard: tuple[int, int] 
     net = load_irnet(cfg, model_path, device)
     with PerImage("infer_irn", cfg, ("train", "eval"), {"irn": out_path}, {"checkpoint": model_path}, shard) as stage:
         loader = DataLoader(ImageSet(stage.data, stage.ids), batch_size=None, num_workers=cfg["num_workers"])
+        irn = cfg["irn"]
         for image_id, img in stage.progress(loader):
-            irn = cfg["irn"]
             boundary, disp = irn_forward(
                 net, img.to(device), irn["infer_pad_to"], irn["flip_aligned"], irn["infer_scales"]
             )

@@ -19,7 +19,7 @@ from ..device import resolve_device
 from ..instances import detect_instances, instance_map
 from ..io import open_stage, read_instances, write_instances, write_json
 from ..progress import Progress, log
-from ..synthesis import crf_instances, crf_semantic, instances_from_walk, semantic_from_walk, walk_instances
+from ..synthesis import crf_labels, crf_semantic, instances_from_walk, semantic_from_walk, walk_instances
 from . import PerImage, coco_image_numbers
 
 # what each runner reads (irn_core.config.rule_settings)
@@ -122,8 +122,7 @@ def read_walk(group, device=None) -> tuple[np.ndarray, torch.Tensor, torch.Tenso
 def make_labels(cfg: dict, walk_path: str, sem_out: str, ins_out: str, shard: tuple[int, int] = (0, 1)) -> dict:
     """Semantic and instance pseudo labels (METHOD.md 5c-5d) of every train/eval image (of one
     shard), thresholded from its walk at ``labels.sem_bg_threshold`` / ``ins_bg_threshold``; with
-    ``labels.crf`` each kind then refined on the image by the dense CRF (:func:`crf_semantic`,
-    :func:`crf_instances`)."""
+    ``labels.crf`` both then refined on the image by the dense CRF (:func:`crf_labels`)."""
     device = resolve_device(cfg["device"])
     lab = cfg["labels"]
     n_inst = 0
@@ -141,9 +140,7 @@ def make_labels(cfg: dict, walk_path: str, sem_out: str, ins_out: str, shard: tu
             )
             label, masks, cls, scores = (t.cpu().numpy() for t in (label, masks, cls, scores))
             if lab["crf"]:
-                image = stage.data.load_image(image_id)
-                label = crf_semantic(image, label)
-                masks, cls, scores = crf_instances(image, masks, cls, scores)
+                label, masks, cls, scores = crf_labels(stage.data.load_image(image_id), label, masks, cls, scores)
             stage.write("sem", image_id, {"label": label}, compression="gzip")
             write_instances(stage.files["ins"], image_id, masks, cls, scores)
             n_inst += len(scores)
