@@ -57,17 +57,24 @@ def copy_run(source: Path, dest: Path, remove: tuple[str, ...] = ()) -> None:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
+    """The CPU (with the instruction sets that pick oneDNN's kernels, and so change trained models:
+    README "Reproducibility"), its cores, torch and the GPU."""
+    cpu, isa = platform.processor() or platform.machine(), ""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+        info = Path("/proc/cpuinfo").read_text().splitlines()
     except OSError:
-        pass
+        info = []
+    first = info[: next((i for i, line in enumerate(info) if not line.strip()), len(info))]  # the first CPU
+    fields = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in first)}
+    if fields:
+        flags = set(fields.get("flags", "").split())
+        sets = [name for flag, name in (("avx2", "AVX2"), ("avx512f", "AVX-512"), ("amx_tile", "AMX")) if flag in flags]
+        cpu = fields.get("model name", cpu)
+        kind = f"family {fields.get('cpu family', '?')} model {fields.get('model', '?')}"
+        isa = f" ({kind}; {', '.join(sets) or 'no AVX2'})"
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     # no thread count: it is each benchmark's (set per run), not the machine's
-    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, {gpu}"
+    return f"{cpu}{isa}, {os.cpu_count()} cores, torch {torch.__version__}, {gpu}"
 
 
 def timed(fn, repeat: int = 1):
@@ -178,11 +185,13 @@ def update_entry(key: str, name: str, value) -> dict:
 def _update(key: str, change) -> dict:
     """Read benchmarks/results.json, set section ``key`` to change(its current value or None) and
     write it back, holding the lock throughout (benchmarks running at once each rewrite the whole
-    file: unlocked, one could drop another's section)."""
+    file: unlocked, one could drop another's section). ``machines`` records the machine each
+    section was last written on (a section made elsewhere and merged here says so in its note)."""
     with open(RESULTS.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-        data["machine"] = machine()
+        data.pop("machine", None)  # once the last writer's machine, whatever section it wrote
+        data.setdefault("machines", {})[key] = machine()
         data[key] = change(data.get(key))
         tmp = RESULTS.with_suffix(".json.tmp")  # a killed write leaves the previous file whole
         tmp.write_text(json.dumps(data, indent=2) + "\n")

@@ -161,22 +161,29 @@ def scale(r: dict) -> str:
     return "\n".join(out)
 
 
+def measured_on(data: dict, key: str) -> str:
+    """The line naming the machine a section was last written on (``machines``), where recorded."""
+    name = data.get("machines", {}).get(key)
+    return f"Measured on {name}.\n\n" if name else ""
+
+
 def main() -> None:
     data = json.loads(RESULTS.read_text())
-    print(f"Machine: {data['machine']}\n")
     if "propagation" in data:
-        print("## Propagation\n\n" + propagation(data["propagation"]) + "\n")
+        print("## Propagation\n\n" + measured_on(data, "propagation") + propagation(data["propagation"]) + "\n")
     if "instance_map" in data:
         im = data["instance_map"]
-        print(f"## Instance map\n\n{im['w']}x{im['h']} stride-4 map: {im['seconds']} s\n")
+        size = f"{im['w']}x{im['h']} stride-4 map: {im['seconds']} s"
+        print(f"## Instance map\n\n{measured_on(data, 'instance_map')}{size}\n")
     if "throughput" in data:
-        print("## Throughput (images/s)\n\n" + throughput(data["throughput"]) + "\n")
+        print("## Throughput (images/s)\n\n" + measured_on(data, "throughput") + throughput(data["throughput"]) + "\n")
     if "toy_pipeline" in data:
-        print("## Default toy pipeline\n\n" + pipeline(data["toy_pipeline"]) + "\n")
+        print("## Default toy pipeline\n\n" + measured_on(data, "toy_pipeline") + pipeline(data["toy_pipeline"]) + "\n")
     if "walk" in data:
         w = data["walk"]
         print(
-            f"## One walk per image\n\n| labels of {w['images']} images ({w['instances']} instances) | s per image |\n"
+            f"## One walk per image\n\n{measured_on(data, 'walk')}"
+            f"| labels of {w['images']} images ({w['instances']} instances) | s per image |\n"
             f"|---|---|\n| two walks (propagate, then make_instances) | {w['two_walks_s_per_image']} |\n"
             f"| one walk (make_labels) | {w['one_walk_s_per_image']} |\n| ratio | {w['ratio']} |\n\n"
             f"Equal labels on {w['images_with_equal_labels']} of {w['images']} images; scores differ by at most "
@@ -193,9 +200,9 @@ def main() -> None:
             f"{v['instances']} ({v['gt_instances']}) | {v['void_fraction']:.1%} |"
             for i, v in r["images"].items()
         ]
-        print("## Real VOC fixture (tiny settings)\n\n" + "\n".join(rows) + "\n")
+        print("## Real VOC fixture (tiny settings)\n\n" + measured_on(data, "real_voc") + "\n".join(rows) + "\n")
     if "scale" in data:
-        print("## At full size (bench_scale.py)\n\n" + scale(data["scale"]))
+        print("## At full size (bench_scale.py)\n\n" + measured_on(data, "scale") + scale(data["scale"]))
 
 
 if __name__ == "__main__":
