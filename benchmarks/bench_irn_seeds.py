@@ -57,7 +57,7 @@ def numbers(run: Path, with_diagnostics: bool = True) -> dict[str, float]:
     out = {"sem_pseudo.miou": labels["sem_pseudo"]["miou"]}
     for section in ("ins_pseudo", "baseline_cc", "baseline_sem_cc"):
         out[f"{section}.map50"] = labels[section]["map50"]
-    for k in ("map70", "map75"):  # the strict overlaps (issue #18), where a run's eval has them
+    for k in ("map25", "map70", "map75"):  # the loose and strict overlaps, where a run's eval has them
         if k in labels["ins_pseudo"]:
             out[f"ins_pseudo.{k}"] = labels["ins_pseudo"][k]
     for kind, row in diagnostics.items():
