@@ -16,7 +16,6 @@ bench_irn_seeds variant). Writes entry NAME of section ``label_extent`` of bench
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -25,7 +24,7 @@ import numpy as np
 from pycocotools.coco import COCO
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import run_settings, update_entry
+from common import run_settings, runs_parser, update_entry
 
 from irn_core.coco import annotation_mask, load
 from irn_core.stages.labels import pseudo_coco
@@ -71,11 +70,7 @@ def extent(pred: list[dict], gt_json: Path) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("runs", nargs="+", help="finished default toy runs (results/<run_name>)")
-    ap.add_argument("--name", required=True, help="the entry's name in results.json")
-    ap.add_argument("--note", default=None, help="what the runs are, kept with the entry")
-    args = ap.parse_args()
+    args = runs_parser(__doc__, "finished default toy runs (results/<run_name>)").parse_args()
     rows = {}
     for run in map(Path, args.runs):
         # a run taken up to the pseudo labels again (--target pseudo_labels) keeps the COCO JSON

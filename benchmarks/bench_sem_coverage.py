@@ -13,7 +13,6 @@ benchmarks/results.json.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from itertools import pairwise
@@ -22,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import run_settings, update_entry
+from common import run_settings, runs_parser, update_entry
 
 from irn_core.datasets import stage_dataset, stage_ids
 from irn_core.io import open_stage
@@ -64,11 +63,7 @@ def summary(cov: np.ndarray, cls: np.ndarray, size: np.ndarray, classes: list[st
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("runs", nargs="+", help="run folders with semantic labels (results/<run_name>)")
-    ap.add_argument("--name", required=True, help="the entry's name in results.json")
-    ap.add_argument("--note", default=None, help="what the runs are, kept with the entry")
-    args = ap.parse_args()
+    args = runs_parser(__doc__, "run folders with semantic labels (results/<run_name>)").parse_args()
     record: dict = {"runs": {}}
     print("| run | sem_pseudo.miou | objects missed (< 0.1 covered) | 0.1-0.5 | 0.5-0.9 | >= 0.9 | lost px in missed |")
     print("|---|---|---|---|---|---|---|")

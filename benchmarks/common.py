@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import fcntl
 import json
 import os
@@ -119,6 +120,16 @@ def apply_changes(cfg: dict, changes: list[str]) -> dict:
             node = node.setdefault(part, {})
         node[last] = yaml.safe_load(value)
     return cfg
+
+
+def runs_parser(doc: str, runs_help: str) -> argparse.ArgumentParser:
+    """The arguments of a benchmark over finished run folders that writes one named entry: RUN ...,
+    ``--name`` and ``--note``."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    ap.add_argument("runs", nargs="+", help=runs_help)
+    ap.add_argument("--name", required=True, help="the entry's name in results.json")
+    ap.add_argument("--note", default=None, help="what the runs are, kept with the entry")
+    return ap
 
 
 def run_settings(run: Path, changes: list[str]) -> dict:
