@@ -8,7 +8,7 @@ nothing and lies outside the range itself. The all-objects figures must equal th
 
 Why: at IoU 0.7 / 0.75 a mask one stride-4 cell off its outline misses on a small object and not on
 a large one, so the small objects could carry the strict overlaps' width over runs. On the default
-toy's six runs they do not (README, "Why the strict overlaps vary").
+toy's six runs they do not (benchmarks/SPREAD.md, "Why the strict overlaps vary").
 
 Usage: python benchmarks/bench_object_size.py RUN [RUN ...] --name NAME [--area 1024] [--extent ENTRY]
 RUN is a finished run's folder (results/<run_name>, its config results/<run_name>.yaml beside it),
