@@ -12,10 +12,15 @@ labels' evaluation and their COCO file (``bench_recipe.py`` trains a detector on
 diagnostics and summary, which are the run's, are removed.
 
 Usage: python benchmarks/bench_irn_ensemble.py RUN MEMBER [MEMBER ...] --name NAME [--average boundary]
+                                               [--set labels.crf=true ...] [--whole]
        RUN and MEMBERs are run folders (results/<run_name>, in this tree or a copy; the run itself
        may be a member). ``--average boundary`` averages the boundary maps only and keeps the first
-       member's displacement field (which places the instances' centres). About 2.5 minutes per
-       ensemble on 2 cores for the default toy run.
+       member's displacement field (which places the instances' centres). ``--set`` changes the
+       ensemble's config from the walk on (e.g. the labels' settings); ``--whole`` goes on to the
+       supervised models and the ensemble's summary, whose Mask R-CNN and DeepLab numbers join its
+       figures. About 2.5 minutes per ensemble on 2 cores for the default toy run (labels only). An
+       ensemble folder made with the same members, averaging and changes is not made again: a call
+       with ``--whole`` after one without goes on from its labels.
        Writes entry NAME of section ``irn_ensemble`` of benchmarks/results.json: each member's own
        labels (when evaluated) and the ensemble's.
        python benchmarks/bench_irn_ensemble.py --summary ENTRY [ENTRY ...] --name NAME
@@ -38,20 +43,30 @@ import numpy as np
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import RESULTS, copy_run, own_labels, run_snakemake, snakemake_cmd, spread_of, update_entry
+from bench_spread import numbers as summary_numbers
+from common import RESULTS, apply_changes, copy_run, own_labels, run_snakemake, snakemake_cmd, spread_of, update_entry
+
+from irn_core.layout import summary_name
 
 TARGETS = ("labels/eval.json", "labels/ins_pseudo_coco.json")  # the latter for bench_recipe
 GT_VAL = "maskrcnn/gt_val_coco.json"
 STALE = ("labels/diagnostics.json", "labels/ins_pseudo_coco.json", "summary.json")
+WHOLE = f"{summary_name('all')}.json"  # the whole pipeline's summary (--whole)
+SUPERVISED = ("maskrcnn", "deeplab")  # the summary numbers --whole adds
 
 
-KEYS = ("sem_pseudo.miou", "ins_pseudo.map50", "ins_pseudo.map70", "ins_pseudo.map75")
+KEYS = ("sem_pseudo.miou", "ins_pseudo.map25", "ins_pseudo.map50", "ins_pseudo.map70", "ins_pseudo.map75")
 
 
 def figures(labels: dict | None) -> dict | None:
     if labels is None:
         return None
-    return {key: round(labels[section][name], 4) for key in KEYS for section, name in [key.split(".")]}
+    return {  # the keys a run's eval has (older ones lack map25)
+        key: round(labels[section][name], 4)
+        for key in KEYS
+        for section, name in [key.split(".")]
+        if name in labels.get(section, {})
+    }
 
 
 def mean_maps(members: list[Path], out: Path, keys: tuple[str, ...] = ("boundary", "disp")) -> None:
@@ -113,6 +128,8 @@ def main() -> None:
         help="average the boundary maps and the displacement fields, or the boundary maps only (the "
         "instances' centres from the first member's displacement)",
     )
+    ap.add_argument("--set", nargs="*", default=[], help="section.key=value changes of the ensemble's config")
+    ap.add_argument("--whole", action="store_true", help="go on to the supervised models (the summary)")
     ap.add_argument("--summary", nargs="+", metavar="ENTRY", help="summarise these entries instead")
     args = ap.parse_args()
     if args.summary:
@@ -127,26 +144,38 @@ def main() -> None:
         if not filecmp.cmp(m / "cam/cams.h5", run / "cam/cams.h5", shallow=False):
             sys.exit(f"{m}: its CAMs are not {run.name}'s (cam/cams.h5 differs)")
     tree = run.parents[1]
-    cfg = yaml.safe_load((run.parent / f"{run.name}.yaml").read_text())
+    cfg = apply_changes(yaml.safe_load((run.parent / f"{run.name}.yaml").read_text()), args.set)
     cfg["run_name"] = f"{run.name}_{args.name}"
     ens = run.parent / cfg["run_name"]
-    copy_run(run, ens, remove=STALE)  # outside the walk's targets: the run's, until remade
-    if (run / GT_VAL).is_file():  # ground truth, the run's as much as the ensemble's (bench_recipe)
-        (ens / GT_VAL).parent.mkdir(exist_ok=True)
-        shutil.copy2(run / GT_VAL, ens / GT_VAL)
     config = run.parent / f"{cfg['run_name']}.yaml"
-    config.write_text(yaml.safe_dump(cfg, sort_keys=False))
-    mean_maps(members, ens / "irn/irn_out.h5", ("boundary", "disp") if args.average == "both" else ("boundary",))
-    targets = [f"results/{cfg['run_name']}/{t}" for t in TARGETS]
-    flags = ["--forcerun", "random_walk", "--rerun-triggers", "mtime"]
+    made = {"members": [str(m) for m in members], "averaged": args.average, "changes": args.set}
+    record = ens / "ensemble.json"  # what the folder's walk onward was made of
+    flags = ["--rerun-triggers", "mtime"]
+    if record.is_file() and json.loads(record.read_text()) == made and (ens / "labels/eval.json").is_file():
+        print(f"{ens}: made with these members and changes; going on from its files")
+    else:
+        copy_run(run, ens, remove=STALE)  # outside the walk's targets: the run's, until remade
+        if (run / GT_VAL).is_file():  # ground truth, the run's as much as the ensemble's (bench_recipe)
+            (ens / GT_VAL).parent.mkdir(exist_ok=True)
+            shutil.copy2(run / GT_VAL, ens / GT_VAL)
+        config.write_text(yaml.safe_dump(cfg, sort_keys=False))
+        averaged = ("boundary", "disp") if args.average == "both" else ("boundary",)
+        mean_maps(members, ens / "irn/irn_out.h5", averaged)
+        flags += ["--forcerun", "random_walk"]
+    targets = [f"results/{cfg['run_name']}/{t}" for t in TARGETS + ((WHOLE,) if args.whole else ())]
     cmd = snakemake_cmd(tree, config, *targets, *flags, cores=cfg["threads"], code=tree)
     run_snakemake(cmd, str(ens))
+    record.write_text(json.dumps(made))
     row = {
         "run": str(run),
         "members": {str(m): figures(own_labels(m)) for m in members},
         "averaged": args.average,
+        "changes": args.set,
         "ensemble": figures(json.loads((ens / "labels/eval.json").read_text())),
     }
+    if args.whole:
+        supervised = summary_numbers(json.loads((ens / WHOLE).read_text()))
+        row["ensemble"] |= {k: round(v, 4) for k, v in supervised.items() if k.startswith(SUPERVISED)}
     print(json.dumps(row, indent=1))
     update_entry("irn_ensemble", args.name, row)
 

@@ -189,11 +189,13 @@ def update_results(key: str, value) -> dict:
 
 
 def update_entry(key: str, name: str, value) -> dict:
-    """Set entry ``name`` of section ``key`` of benchmarks/results.json, keeping its other entries."""
-    return _update(key, lambda section: {**(section or {}), name: value})
+    """Set entry ``name`` of section ``key`` of benchmarks/results.json, keeping its other entries
+    (its machine is the entry's, ``machines`` key ``<key>.<name>``: entries of one section may come
+    from several machines)."""
+    return _update(key, lambda section: {**(section or {}), name: value}, f"{key}.{name}")
 
 
-def _update(key: str, change) -> dict:
+def _update(key: str, change, machine_key: str | None = None) -> dict:
     """Read benchmarks/results.json, set section ``key`` to change(its current value or None) and
     write it back, holding the lock throughout (benchmarks running at once each rewrite the whole
     file: unlocked, one could drop another's section). ``machines`` records the machine each
@@ -202,7 +204,7 @@ def _update(key: str, change) -> dict:
         fcntl.flock(lock, fcntl.LOCK_EX)
         data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
         data.pop("machine", None)  # once the last writer's machine, whatever section it wrote
-        data.setdefault("machines", {})[key] = machine()
+        data.setdefault("machines", {})[machine_key or key] = machine()
         data[key] = change(data.get(key))
         tmp = RESULTS.with_suffix(".json.tmp")  # a killed write leaves the previous file whole
         tmp.write_text(json.dumps(data, indent=2) + "\n")
