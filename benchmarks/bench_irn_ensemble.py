@@ -12,15 +12,13 @@ labels' evaluation and their COCO file (``bench_recipe.py`` trains a detector on
 diagnostics and summary, which are the run's, are removed.
 
 Usage: python benchmarks/bench_irn_ensemble.py RUN MEMBER [MEMBER ...] --name NAME [--average boundary]
-                                               [--set labels.crf=true ...] [--whole]
+                                               [--set labels.crf=true ...]
        RUN and MEMBERs are run folders (results/<run_name>, in this tree or a copy; the run itself
        may be a member). ``--average boundary`` averages the boundary maps only and keeps the first
        member's displacement field (which places the instances' centres). ``--set`` changes the
-       ensemble's config from the walk on (e.g. the labels' settings); ``--whole`` goes on to the
-       supervised models and the ensemble's summary, whose Mask R-CNN and DeepLab numbers join its
-       figures. About 2.5 minutes per ensemble on 2 cores for the default toy run (labels only). An
-       ensemble folder made with the same members, averaging and changes is not made again: a call
-       with ``--whole`` after one without goes on from its labels.
+       ensemble's config from the walk on (e.g. the labels' settings). About 2.5 minutes per
+       ensemble on 2 cores for the default toy run. An ensemble folder made with the same members,
+       averaging and changes is not made again (``bench_recipe.py`` trains a detector on its labels).
        Writes entry NAME of section ``irn_ensemble`` of benchmarks/results.json: each member's own
        labels (when evaluated) and the ensemble's.
        python benchmarks/bench_irn_ensemble.py --summary ENTRY [ENTRY ...] --name NAME
@@ -43,16 +41,11 @@ import numpy as np
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_spread import numbers as summary_numbers
 from common import RESULTS, apply_changes, copy_run, own_labels, run_snakemake, snakemake_cmd, spread_of, update_entry
-
-from irn_core.layout import summary_name
 
 TARGETS = ("labels/eval.json", "labels/ins_pseudo_coco.json")  # the latter for bench_recipe
 GT_VAL = "maskrcnn/gt_val_coco.json"
 STALE = ("labels/diagnostics.json", "labels/ins_pseudo_coco.json", "summary.json")
-WHOLE = f"{summary_name('all')}.json"  # the whole pipeline's summary (--whole)
-SUPERVISED = ("maskrcnn", "deeplab")  # the summary numbers --whole adds
 
 
 KEYS = ("sem_pseudo.miou", "ins_pseudo.map25", "ins_pseudo.map50", "ins_pseudo.map70", "ins_pseudo.map75")
@@ -129,7 +122,6 @@ def main() -> None:
         "instances' centres from the first member's displacement)",
     )
     ap.add_argument("--set", nargs="*", default=[], help="section.key=value changes of the ensemble's config")
-    ap.add_argument("--whole", action="store_true", help="go on to the supervised models (the summary)")
     ap.add_argument("--summary", nargs="+", metavar="ENTRY", help="summarise these entries instead")
     args = ap.parse_args()
     if args.summary:
@@ -162,7 +154,7 @@ def main() -> None:
         averaged = ("boundary", "disp") if args.average == "both" else ("boundary",)
         mean_maps(members, ens / "irn/irn_out.h5", averaged)
         flags += ["--forcerun", "random_walk"]
-    targets = [f"results/{cfg['run_name']}/{t}" for t in TARGETS + ((WHOLE,) if args.whole else ())]
+    targets = [f"results/{cfg['run_name']}/{t}" for t in TARGETS]
     cmd = snakemake_cmd(tree, config, *targets, *flags, cores=cfg["threads"], code=tree)
     run_snakemake(cmd, str(ens))
     record.write_text(json.dumps(made))
@@ -173,9 +165,6 @@ def main() -> None:
         "changes": args.set,
         "ensemble": figures(json.loads((ens / "labels/eval.json").read_text())),
     }
-    if args.whole:
-        supervised = summary_numbers(json.loads((ens / WHOLE).read_text()))
-        row["ensemble"] |= {k: round(v, 4) for k, v in supervised.items() if k.startswith(SUPERVISED)}
     print(json.dumps(row, indent=1))
     update_entry("irn_ensemble", args.name, row)
 
