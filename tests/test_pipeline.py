@@ -100,13 +100,13 @@ def test_changed_threshold_replans_the_instance_labels_and_dependents_only(tiny_
     cfg["labels"]["ins_bg_threshold"] = 0.3
     r = snakemake(work, cfg, "-n", name="threshold")
     assert r.returncode == 0, r.stderr[-2000:]
-    # the labels are thresholded from the walk file: the walk is not redone (nor are the baselines,
-    # which read the walk and the semantic threshold). The ground-truth detector does not depend on
-    # the pseudo labels: it is not retrained (the oracle diagnostics synthesise labels with the same
-    # threshold). One rule makes both label kinds, so the semantic labels are rewritten too and what
-    # reads them reruns
+    # the labels are thresholded from the walk file: the walk is not redone. The ground-truth
+    # detector does not depend on the pseudo labels: it is not retrained (the oracle diagnostics
+    # synthesise labels with the same threshold). One rule makes both label kinds, so the semantic
+    # labels are rewritten too and what reads them reruns (the baselines cut them into components)
     assert _planned(r.stdout) == {
         "make_labels": 1,
+        "baselines": 1,
         "pseudo_coco": 1,
         "eval_pseudo": 1,
         "train_maskrcnn": 1,
@@ -217,6 +217,31 @@ def test_labels_from_the_walk_file_equal_labels_made_at_once(tiny_run, tmp_path,
             assert all(np.array_equal(a, b) for a, b in zip(got, expect)), image_id
             changed += not np.array_equal(sem_crf[image_id]["label"][()], label)
     assert changed  # the CRF moved some label: the files are not the unrefined ones
+    # the walk + components baseline cuts the semantic labels make_labels wrote (refined, here):
+    # its instances of a class are the 4-connected components of that class's pixels there
+    from scipy import ndimage
+
+    from irn_core.stages.labels import baselines
+
+    baselines(
+        crf,
+        str(tiny_run / "cam/cams.h5"),
+        str(tmp_path / "walk.h5"),
+        str(tmp_path / "sem_crf.h5"),
+        str(tmp_path / "cc.h5"),
+        str(tmp_path / "sem_cc.h5"),
+    )
+    with h5py.File(tmp_path / "sem_crf.h5") as sem_crf, h5py.File(tmp_path / "sem_cc.h5") as sem_cc:
+        assert sorted(sem_cc) and set(sem_cc) <= set(sem_crf)
+        for image_id in sem_cc:
+            label = sem_crf[image_id]["label"][()]
+            masks, classes, _ = read_instances(sem_cc, image_id)
+            for c in np.unique(label[label > 0]) - 1:
+                comps, n = ndimage.label(label == c + 1)  # 4-connected
+                expect = sorted(np.flatnonzero(comps.ravel() == k).tolist() for k in range(1, n + 1))
+                got = sorted(np.flatnonzero(m.ravel()).tolist() for m in masks[classes == c])
+                assert got == expect, (image_id, c)
+            assert len(masks) == sum(ndimage.label(label == v)[1] for v in np.unique(label[label > 0]))
     # irn show and the report draw IRNet's maps from its model, with the settings the walk recorded
     from irn_core.figures import _irn_settings, image_panels, irn_maps
 

@@ -19,7 +19,7 @@ from ..device import resolve_device
 from ..instances import detect_instances, instance_map
 from ..io import open_stage, read_instances, write_instances, write_json
 from ..progress import Progress, log
-from ..synthesis import crf_labels, crf_semantic, instances_from_walk, semantic_from_walk, walk_instances
+from ..synthesis import crf_labels, instances_from_walk, semantic_from_walk, walk_instances
 from . import PerImage, coco_image_numbers
 
 # what each runner reads (irn_core.config.rule_settings)
@@ -40,7 +40,7 @@ SETTINGS = {
         "labels.crf",
     ],
     "pseudo_coco": ["split:train", "split:eval", "labels.min_score"],
-    "baselines": ["split:eval", "cam.eval_threshold", "labels.sem_bg_threshold", "labels.min_fraction", "labels.crf"],
+    "baselines": ["split:eval", "cam.eval_threshold", "labels.sem_bg_threshold", "labels.min_fraction"],
 }
 
 
@@ -173,23 +173,31 @@ def pseudo_coco(cfg: dict, ins_path: str, coco_path: str) -> dict:
 
 
 def baselines(
-    cfg: dict, cams_path: str, walk_path: str, out_cc: str, out_sem_cc: str, shard: tuple[int, int] = (0, 1)
+    cfg: dict,
+    cams_path: str,
+    walk_path: str,
+    sem_path: str,
+    out_cc: str,
+    out_sem_cc: str,
+    shard: tuple[int, int] = (0, 1),
 ) -> None:
-    """(a) CAM + background threshold + connected components; (b) semantic propagation (the class
-    walks at the semantic background threshold, refined by the dense CRF where ``labels.crf`` is on,
-    as make_labels refines them) + connected components. Same instance format as the pseudo labels."""
+    """(a) CAM + background threshold + connected components; (b) semantic propagation + connected
+    components: the semantic pseudo labels make_labels wrote (``sem_path``, refined by the dense CRF
+    where ``labels.crf`` is on) cut into components, each scored by the class walks' peak in it.
+    Same instance format as the pseudo labels."""
     thr = cfg["cam"]["eval_threshold"]
     frac = cfg["labels"]["min_fraction"]
     n_maps = max(len(cfg["dataset"]["classes"]), 1)
     with (
         open_stage(cams_path) as cams,
         open_stage(walk_path) as walks,
+        open_stage(sem_path) as sem,
         PerImage(
             "baselines",
             cfg,
             ("eval",),
             {"cc": out_cc, "sem_cc": out_sem_cc},
-            {"cams": cams_path, "walk": walk_path},
+            {"cams": cams_path, "walk": walk_path, "sem": sem_path},
             shard,
         ) as stage,
     ):
@@ -205,9 +213,8 @@ def baselines(
             )
             _write_instances(stage.files["cc"], image_id, masks, cls, scores)
             keys, sem_walk, _, _, size = read_walk(walks[image_id])
-            slabel, sscore = semantic_from_walk(sem_walk, keys, size, cfg["labels"]["sem_bg_threshold"])
-            if cfg["labels"]["crf"]:  # the semantic labels as make_labels makes them
-                slabel = torch.from_numpy(crf_semantic(stage.data.load_image(image_id), slabel.numpy()))
+            _, sscore = semantic_from_walk(sem_walk, keys, size, cfg["labels"]["sem_bg_threshold"])
+            slabel = torch.from_numpy(sem[image_id]["label"][()])
             score_maps = sscore[None].expand(len(full), *sscore.shape)
             masks, cls, scores = detect_instances(score_maps, slabel.long(), torch.arange(len(full)), frac)
             _write_instances(stage.files["sem_cc"], image_id, masks, cls, scores)

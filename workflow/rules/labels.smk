@@ -80,7 +80,8 @@ rule pseudo_coco:
 rule baselines:
     input:
         cams=stage_file("cams"),
-        walk=stage_file("walk"),
+        walk=stage_file("walk"),  # the class walks score the components
+        sem=stage_file("sem"),  # make_labels' semantic labels, cut into components
         eval=manifest("eval"),
     output:
         cc=sharded("baseline_cc"),

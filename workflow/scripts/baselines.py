@@ -9,6 +9,7 @@ with log_to(snakemake.log[0]):
         rule_config(snakemake),
         snakemake.input.cams,
         snakemake.input.walk,
+        snakemake.input.sem,
         snakemake.output.cc,
         snakemake.output.sem_cc,
         snakemake.params.shard,
