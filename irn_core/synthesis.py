@@ -69,7 +69,13 @@ def label_semantic(up: torch.Tensor, keys: np.ndarray, bg: float) -> tuple[torch
     (K, H, W) against the constant background ``bg``."""
     lut = torch.as_tensor(np.concatenate([[0], np.asarray(keys) + 1]), device=up.device)
     label = lut[label_with_background(up, bg)].to(torch.uint8)
-    return label, torch.cat([up.new_full((1,) + up.shape[1:], bg), up]).amax(0)
+    return label, semantic_score(up, bg)
+
+
+def semantic_score(up: torch.Tensor, bg: float) -> torch.Tensor:
+    """The semantic labels' score (H, W): the upsampled class walks' (K, H, W) peak against the
+    constant background ``bg``."""
+    return torch.cat([up.new_full((1,) + up.shape[1:], bg), up]).amax(0)
 
 
 def label_instances(up: torch.Tensor, classes: np.ndarray, bg: float, min_fraction: float):

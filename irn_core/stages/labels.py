@@ -19,7 +19,8 @@ from ..device import resolve_device
 from ..instances import detect_instances, instance_map
 from ..io import open_stage, read_instances, write_instances, write_json
 from ..progress import Progress, log
-from ..synthesis import crf_labels, instances_from_walk, semantic_from_walk, walk_instances
+from ..propagate import upsample_normalise
+from ..synthesis import crf_labels, instances_from_walk, semantic_from_walk, semantic_score, walk_instances
 from . import PerImage, coco_image_numbers
 
 # what each runner reads (irn_core.config.rule_settings)
@@ -213,7 +214,7 @@ def baselines(
             )
             _write_instances(stage.files["cc"], image_id, masks, cls, scores)
             keys, sem_walk, _, _, size = read_walk(walks[image_id])
-            _, sscore = semantic_from_walk(sem_walk, keys, size, cfg["labels"]["sem_bg_threshold"])
+            sscore = semantic_score(upsample_normalise(sem_walk, size), cfg["labels"]["sem_bg_threshold"])
             slabel = torch.from_numpy(sem[image_id]["label"][()])
             score_maps = sscore[None].expand(len(full), *sscore.shape)
             masks, cls, scores = detect_instances(score_maps, slabel.long(), torch.arange(len(full)), frac)
