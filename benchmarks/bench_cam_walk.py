@@ -15,7 +15,7 @@ maximum and the walk fills the background region with it.
 Usage: python benchmarks/bench_cam_walk.py RUN [RUN ...] --name NAME
        RUN is a run folder with cam/cams.h5 (results/<run_name>, in this tree or a copy); its
        settings are its results/<run_name>.yaml (else config/config.yaml). About 1 - 2 minutes per
-       run of the default toy (600 images, one thread). Writes section ``cam_walk`` of
+       run of the 600-image toy (one thread). Writes section ``cam_walk`` of
        benchmarks/results.json, one entry per NAME.
 """
 
