@@ -139,13 +139,18 @@ def _errors(change):
             lambda c: c["relations"].update(fg_threshold=0.05, bg_threshold=0.3),
             "config key relations.fg_threshold: 0.05 must be above relations.bg_threshold",
         ),
-        (lambda c: c["irn"].update(batch_size=601), "config key irn.batch_size: 601 is above the 600 images"),
+        (
+            lambda c: c["irn"].update(batch_size=c["toy"]["n_train"] + 1),
+            "config key irn.batch_size: {n_plus_1} is above the {n} images",
+        ),
         (lambda c: c["cam"].update(resize_long=[300, 200]), "config key cam.resize_long"),
         (lambda c: c["toy"].update(min_size=300), "config key toy.min_size"),
     ],
 )
 def test_cross_setting_checks_name_the_key(change, needle):
     errors = _errors(change)
+    n = _load("config/config.yaml")["toy"]["n_train"]
+    needle = needle.replace("{n_plus_1}", str(n + 1)).replace("{n}", str(n))
     assert any(needle in e for e in errors), errors
 
 
@@ -235,7 +240,7 @@ def _job_resources(stdout: str, rule: str) -> list[dict]:
 
 @pytest.mark.parametrize("device, gpu", [("cuda", "1"), ("cpu", "0")])
 def test_resources_scale_with_the_images_of_a_job(tmp_path, device, gpu):
-    """make_cam with shards: 2 reads half of the 600 + 600 train/eval images per job: the table's
+    """make_cam with shards: 2 reads half of the toy's train + eval images (the same list) per job: the table's
     seconds per image (measured on the CPU; divided by GPU_SPEEDUP on a GPU) on top of its fixed
     minutes; memory is the table's MB (at least 1000) plus its MB per megapixel of the largest
     image, which before the check is dataset.max_side squared, scaled to the tiny backbone
@@ -249,7 +254,8 @@ def test_resources_scale_with_the_images_of_a_job(tmp_path, device, gpu):
     jobs = _job_resources(r.stdout, "make_cam")
     assert len(jobs) == 2
     job = JOBS["make_cam"]
-    seconds = job.seconds_per_image * 600 / (GPU_SPEEDUP if device == "cuda" else 1)
+    n = cfg["toy"]["n_train"]  # train and eval images both; half of the 2 x n per job
+    seconds = job.seconds_per_image * n / (GPU_SPEEDUP if device == "cuda" else 1)
     side = cfg["dataset"].get("max_side", 1024)
     for res in jobs:
         assert res["runtime"] == str(int(job.minutes + seconds / 60))
@@ -257,4 +263,4 @@ def test_resources_scale_with_the_images_of_a_job(tmp_path, device, gpu):
         assert res["gpu"] == gpu
     (eval_cam,) = _job_resources(r.stdout, "eval_cam")
     cost = JOBS["eval_cam"]
-    assert "gpu" not in eval_cam and eval_cam["runtime"] == str(int(cost.minutes + cost.seconds_per_image * 600 / 60))
+    assert "gpu" not in eval_cam and eval_cam["runtime"] == str(int(cost.minutes + cost.seconds_per_image * n / 60))
