@@ -28,9 +28,10 @@ so that they do not overwrite the default runs; a variant that changes the toy d
 
 Usage: python benchmarks/bench_spread.py [--seeds 0 1 2] [--threads 1 2] [--set section.key=value ...]
                                          [--from COPY ... [--only-finished]]
-       (the 1,200-image toy: about 30 minutes per run at 2 threads alone on a 2-core machine, 1,755 s
-       for the seed-1 run without maskrcnn_gt; a 1-thread run about 45 minutes beside another one,
-       2,691 s for seed 0; so the 6 runs take about 3 hours, two 1-thread runs at a time)
+       (the 1,200-image toy: about 30 minutes per run at 2 threads alone on a 2-core machine, 1,852 s
+       for a fresh clone's default run, 1,755 s for the seed-1 run without maskrcnn_gt; a 1-thread
+       run about 45 minutes beside another one, 2,691 s for seed 0; so the 6 runs take about 3
+       hours, two 1-thread runs at a time)
 """
 
 from __future__ import annotations
