@@ -94,7 +94,8 @@ def main() -> None:
             copy_run(source, run, remove=(TARGETS[1],))  # the source's diagnostics are not the variant's
             path = ROOT / "results" / f"{cfg['run_name']}.yaml"
             path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-            flags = ["--forcerun", args.from_rule, "--rerun-triggers", "mtime"]
+            # a fresh copy: the markers a killed attempt left in .snakemake/incomplete must not stop it
+            flags = ["--forcerun", args.from_rule, "--rerun-triggers", "mtime", "--rerun-incomplete"]
             cmd = snakemake_cmd(
                 ROOT, path, *[f"results/{cfg['run_name']}/{t}" for t in wanted], *flags, cores=cfg["threads"]
             )

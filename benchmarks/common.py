@@ -32,7 +32,7 @@ def run_snakemake(cmd: list[str], name: str) -> str:
     """Run a ``snakemake_cmd`` command; its stdout, or exit naming ``name`` with Snakemake's error."""
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if r.returncode:
-        sys.exit(f"{name}: snakemake failed\n{r.stderr[-3000:]}")
+        sys.exit(f"{name}: snakemake failed\n{(r.stderr or r.stdout)[-3000:]}")  # its error, wherever it went
     return r.stdout
 
 
