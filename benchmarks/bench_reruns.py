@@ -25,7 +25,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import load_config, planned, snakemake_cmd, update_results
+from common import load_config, planned, snakemake_cmd, snakemake_error, update_results
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,7 +37,7 @@ def snakemake(work: Path, config: Path, *args, popen=False):
     t = time.perf_counter()
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode:
-        raise RuntimeError(r.stderr[-3000:])
+        raise RuntimeError(snakemake_error(r))
     return r, round(time.perf_counter() - t, 1)
 
 

@@ -43,7 +43,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import snakemake_cmd, update_results
+from common import snakemake_cmd, snakemake_error, update_results
 
 ROOT = Path(__file__).resolve().parents[1]
 COCO_IDS = [i for i in range(1, 91) if i not in (12, 26, 29, 30, 45, 66, 68, 69, 71, 83)]
@@ -148,7 +148,7 @@ def _measured(cmd: list[str], cwd: Path, env: dict, opens: Path, under: Path) ->
     r = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], cwd=cwd, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - t
     if r.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{r.stderr[-3000:]}")
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{r.stdout[-2000:]}{r.stderr[-2000:]}")  # stderr: time's too
     peak_kb = int(r.stderr.strip().splitlines()[-1])
     lines = opens.read_text().splitlines() if opens.is_file() else []
     reads = [p.split("\t", 1)[1] for p in lines if p.split("\t", 1)[1].endswith((".json", ".txt"))]
@@ -222,7 +222,7 @@ def _run_workflow(work: Path, cfg: dict, *targets: str, extra: tuple[str, ...] =
     path.write_text(yaml.safe_dump(cfg))
     r = subprocess.run(snakemake_cmd(work, path, *targets, *extra), capture_output=True, text=True)
     if r.returncode != 0:
-        raise RuntimeError(r.stderr[-4000:])
+        raise RuntimeError(snakemake_error(r, 4000))
     return work / "results" / cfg["run_name"]
 
 

@@ -46,7 +46,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import ROOT, apply_changes, load_config, snakemake_cmd, spread_of, update_results
+from common import ROOT, apply_changes, load_config, snakemake_cmd, snakemake_error, spread_of, update_results
 
 from irn_core.layout import summary_name
 
@@ -167,7 +167,7 @@ def main() -> None:
             cmd = snakemake_cmd(ROOT, path, *targets, "--rerun-incomplete", cores=threads)  # a killed job reruns
             r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
             if r.returncode:
-                raise RuntimeError(f"{cfg['run_name']}: snakemake failed\n{r.stderr[-3000:]}")
+                raise RuntimeError(f"{cfg['run_name']}: snakemake failed\n{snakemake_error(r)}")
             folder = ROOT / "results" / cfg["run_name"]
             time_call(folder, started, time.perf_counter() - t)
             summary = json.loads((folder / summary_file(args.target)).read_text())

@@ -28,11 +28,17 @@ def snakemake_cmd(work, config, *args, cores: int = 2, code: Path = ROOT) -> lis
     return [*cmd, "--configfile", str(config), "--cores", str(cores), *args]
 
 
+def snakemake_error(r: subprocess.CompletedProcess, chars: int = 3000) -> str:
+    """The end of a failed Snakemake call's error: a failed job's is on stderr, but an error while
+    it builds the DAG (an IncompleteFilesException, say) is on stdout, with stderr empty."""
+    return (r.stderr or r.stdout)[-chars:]
+
+
 def run_snakemake(cmd: list[str], name: str) -> str:
     """Run a ``snakemake_cmd`` command; its stdout, or exit naming ``name`` with Snakemake's error."""
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     if r.returncode:
-        sys.exit(f"{name}: snakemake failed\n{(r.stderr or r.stdout)[-3000:]}")  # its error, wherever it went
+        sys.exit(f"{name}: snakemake failed\n{snakemake_error(r)}")
     return r.stdout
 
 
