@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -46,7 +45,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import ROOT, apply_changes, load_config, snakemake_cmd, snakemake_error, spread_of, update_results
+from common import ROOT, apply_changes, load_config, run_snakemake, snakemake_cmd, spread_of, update_results
 
 from irn_core.layout import summary_name
 
@@ -165,9 +164,7 @@ def main() -> None:
             started, t = time.time(), time.perf_counter()
             targets = [args.target] if args.target else []
             cmd = snakemake_cmd(ROOT, path, *targets, "--rerun-incomplete", cores=threads)  # a killed job reruns
-            r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-            if r.returncode:
-                raise RuntimeError(f"{cfg['run_name']}: snakemake failed\n{snakemake_error(r)}")
+            run_snakemake(cmd, cfg["run_name"])
             folder = ROOT / "results" / cfg["run_name"]
             time_call(folder, started, time.perf_counter() - t)
             summary = json.loads((folder / summary_file(args.target)).read_text())
