@@ -109,11 +109,13 @@ def crf_semantic(image: np.ndarray, label: np.ndarray) -> np.ndarray:
 
 
 def crf_instances(
-    image: np.ndarray, masks: np.ndarray, classes: np.ndarray, scores: np.ndarray
+    image: np.ndarray, masks: np.ndarray, classes: np.ndarray, scores: np.ndarray, min_kept: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Disjoint instance masks (N, H, W) refined as one label map (background and the N instances)
-    by the same dense CRF as :func:`crf_semantic`; an instance the CRF leaves no pixel is dropped
-    with its class and score."""
+    by the same dense CRF as :func:`crf_semantic`. An instance left with less than ``min_kept`` of
+    its pixels (``labels.crf_min_kept``) keeps its mask as given, less the pixels the refined
+    instances hold; 0: the CRF's outline always. An instance left no pixel is dropped with its class
+    and score."""
     masks = np.asarray(masks, bool)
     if not len(masks):
         return masks, np.asarray(classes), np.asarray(scores)
@@ -121,14 +123,19 @@ def crf_instances(
     for i, m in enumerate(masks, start=1):
         ids[m] = i
     refined = crf_refine(image, ids, len(masks) + 1)[None] == np.arange(1, len(masks) + 1)[:, None, None]
+    restore = refined.sum((1, 2)) < min_kept * masks.sum((1, 2))
+    if restore.any():
+        refined[restore] = masks[restore] & ~refined[~restore].any(0)
     keep = refined.any((1, 2))
     return refined[keep], np.asarray(classes)[keep], np.asarray(scores)[keep]
 
 
-def crf_labels(image: np.ndarray, label: np.ndarray, masks: np.ndarray, classes: np.ndarray, scores: np.ndarray):
+def crf_labels(
+    image: np.ndarray, label: np.ndarray, masks: np.ndarray, classes: np.ndarray, scores: np.ndarray, min_kept: float
+):
     """Both kinds of an image's pseudo labels refined on it (``labels.crf``): (semantic label, masks,
-    classes, scores) by :func:`crf_semantic` and :func:`crf_instances`."""
-    return (crf_semantic(image, label), *crf_instances(image, masks, classes, scores))
+    classes, scores) by :func:`crf_semantic` and :func:`crf_instances` (``labels.crf_min_kept``)."""
+    return (crf_semantic(image, label), *crf_instances(image, masks, classes, scores, min_kept))
 
 
 def labels_one_walk(

@@ -201,22 +201,25 @@ def test_labels_from_the_walk_file_equal_labels_made_at_once(tiny_run, tmp_path,
         assert np.array_equal(stored[0], masks.numpy()) and np.array_equal(stored[1], classes.numpy())
         assert np.array_equal(stored[2], scores.numpy())
     # labels.crf: make_labels refines those labels on their image, each kind by its CRF function
+    # (the instances with labels.crf_min_kept)
     from irn_core.datasets import open_dataset
     from irn_core.synthesis import crf_instances, crf_semantic
 
-    crf = dict(cfg, labels={**lab, "crf": True})
+    crf = dict(cfg, labels={**lab, "crf": True, "crf_min_kept": 0.5})
     make_labels(crf, str(tmp_path / "walk.h5"), str(tmp_path / "sem_crf.h5"), str(tmp_path / "ins_crf.h5"))
     data = open_dataset(cfg["dataset"])
-    changed = 0
+    changed = restored = 0
     with h5py.File(tmp_path / "sem_crf.h5") as sem_crf, h5py.File(tmp_path / "ins_crf.h5") as ins_crf:
         for image_id in files["sem"]:
             image, label = data.load_image(image_id), files["sem"][image_id]["label"][()]
             assert np.array_equal(sem_crf[image_id]["label"][()], crf_semantic(image, label)), image_id
-            expect = crf_instances(image, *read_instances(files["ins"], image_id))
+            expect = crf_instances(image, *read_instances(files["ins"], image_id), 0.5)
             got = read_instances(ins_crf, image_id)
             assert all(np.array_equal(a, b) for a, b in zip(got, expect)), image_id
             changed += not np.array_equal(sem_crf[image_id]["label"][()], label)
+            restored += not np.array_equal(got[0], crf_instances(image, *read_instances(files["ins"], image_id))[0])
     assert changed  # the CRF moved some label: the files are not the unrefined ones
+    assert restored  # and crf_min_kept kept some instance's mask from the walk
     # the walk + components baseline cuts the semantic labels make_labels wrote (refined, here):
     # its instances of a class are the 4-connected components of that class's pixels there
     from scipy import ndimage

@@ -99,3 +99,40 @@ def test_crf_snaps_labels_to_colour_edges():
     red[8:20, 8:20] = True
     assert len(out) == 2 and np.array_equal(out[0], red) and np.array_equal(out[1], masks[1])
     assert classes.tolist() == [0, 1] and np.allclose(scores, [0.9, 0.8])
+
+
+def test_crf_min_kept_keeps_the_walks_mask_of_what_the_crf_takes_most_of():
+    """``labels.crf_min_kept``. On the grey image of the test above, the red square's 16x16 mask
+    keeps 144 of its 256 pixels under the CRF (0.5625): at 0.5 it is the square, at 0.6 its mask as
+    given; the 2x2 instance the CRF empties (0 of 4) comes back at 0.5, and not at 0 (the CRF's
+    outline always). Two instances on the red square, A on its 9 left columns (8-16), B on its 3
+    right ones (17-19) and 2 grey columns (20-21): the CRF gives A the whole square and B nothing,
+    so at 0.5 B keeps its mask less A's refined pixels, the 2 grey columns (12 x 2 px)."""
+    from irn_core.synthesis import crf_instances, crf_labels
+
+    img = np.full((48, 48, 3), 128, np.uint8)
+    img[8:20, 8:20] = (200, 30, 30)
+    img[28:40, 26:42] = (30, 30, 200)
+    red = np.zeros((48, 48), bool)
+    red[8:20, 8:20] = True
+    masks = np.zeros((3, 48, 48), bool)
+    masks[0, 6:22, 6:22] = True
+    masks[1, 28:40, 26:42] = True
+    masks[2, 2:4, 44:46] = True
+    classes, scores = np.array([0, 1, 2]), np.array([0.9, 0.8, 0.7], np.float32)
+    out, cls, sc = crf_instances(img, masks, classes, scores, 0.5)
+    assert len(out) == 3 and np.array_equal(out[0], red) and np.array_equal(out[1:], masks[1:])
+    assert cls.tolist() == [0, 1, 2] and np.allclose(sc, scores)
+    out, cls, _ = crf_instances(img, masks, classes, scores, 0.6)
+    assert np.array_equal(out, masks) and cls.tolist() == [0, 1, 2]
+    assert len(crf_instances(img, masks, classes, scores, 0.0)[0]) == 2  # emptied, dropped
+    pair = np.zeros((2, 48, 48), bool)
+    pair[0, 8:20, 8:17] = True
+    pair[1, 8:20, 17:22] = True
+    out, cls, _ = crf_instances(img, pair, np.array([3, 3]), np.array([0.9, 0.8]), 0.0)
+    assert len(out) == 1 and np.array_equal(out[0], red)
+    label = np.zeros((48, 48), np.uint8)
+    _, out, cls, _ = crf_labels(img, label, pair, np.array([3, 3]), np.array([0.9, 0.8]), 0.5)
+    grey = np.zeros((48, 48), bool)
+    grey[8:20, 20:22] = True
+    assert len(out) == 2 and np.array_equal(out[0], red) and np.array_equal(out[1], grey) and cls.tolist() == [3, 3]

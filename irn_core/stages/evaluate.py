@@ -188,7 +188,7 @@ def diagnostics(cfg: dict, cams_path: str, irn_model: str, out_json: str) -> dic
                 )
                 label, masks, cls, scores = (t.cpu().numpy() for t in (label, masks, cls, scores))
                 if lab["crf"]:  # refined as make_labels refines them
-                    label, masks, cls, scores = crf_labels(image, label, masks, cls, scores)
+                    label, masks, cls, scores = crf_labels(image, label, masks, cls, scores, lab["crf_min_kept"])
                 confs[oracle] += confusion(label, semantic, n_cls + 1)
                 evals[oracle].add(masks, cls, scores, gt_masks, gt_classes)
     result = {"images": len(ids)}

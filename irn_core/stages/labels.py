@@ -39,6 +39,7 @@ SETTINGS = {
         "labels.ins_bg_threshold",
         "labels.min_fraction",
         "labels.crf",
+        "labels.crf_min_kept",
     ],
     "pseudo_coco": ["split:train", "split:eval", "labels.min_score"],
     "baselines": ["split:eval", "cam.eval_threshold", "labels.sem_bg_threshold", "labels.min_fraction"],
@@ -141,7 +142,9 @@ def make_labels(cfg: dict, walk_path: str, sem_out: str, ins_out: str, shard: tu
             )
             label, masks, cls, scores = (t.cpu().numpy() for t in (label, masks, cls, scores))
             if lab["crf"]:
-                label, masks, cls, scores = crf_labels(stage.data.load_image(image_id), label, masks, cls, scores)
+                label, masks, cls, scores = crf_labels(
+                    stage.data.load_image(image_id), label, masks, cls, scores, lab["crf_min_kept"]
+                )
             stage.write("sem", image_id, {"label": label}, compression="gzip")
             write_instances(stage.files["ins"], image_id, masks, cls, scores)
             n_inst += len(scores)
