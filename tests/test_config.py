@@ -62,6 +62,9 @@ def test_a_key_left_out_takes_the_papers_value():
         0.3,
         0.35,
     )
+    # the labels as thresholded for VOC; the toy's refined by the CRF, an instance it takes most of keeps its walk mask
+    assert (voc["labels"]["crf"], voc["labels"]["crf_min_kept"]) == (False, 0)
+    assert (toy["labels"]["crf"], toy["labels"]["crf_min_kept"]) == (True, 0.5)
 
 
 def test_missing_dataset_path_names_key_and_path(tmp_path):
