@@ -30,7 +30,7 @@ from irn_core.evaluate import InstanceEvaluator, mask_iou
 from irn_core.io import open_stage
 from irn_core.progress import Progress
 from irn_core.stages.labels import read_walk
-from irn_core.synthesis import crf_instances, instances_from_walk
+from irn_core.synthesis import crf_outlines, instances_from_walk, keep_taken
 
 LOST_IOU = 0.25  # an object is recognised by an instance of its class at this IoU or more
 
@@ -59,34 +59,31 @@ def judge_run(cfg: dict, walk_path: Path, values: list[float]) -> dict:
     with open_stage(walk_path) as walks:
         for image_id in Progress(ids, walk_path.parents[1].name):
             gt_masks, gt_classes, _ = data.instance_gt(image_id)
-            keys, _, ins_walk, map_classes, size = read_walk(walks[image_id])
+            _, _, ins_walk, map_classes, size = read_walk(walks[image_id])
             masks, cls, scores = (
                 t.numpy()
                 for t in instances_from_walk(ins_walk, map_classes, size, lab["ins_bg_threshold"], lab["min_fraction"])
             )
             masks = masks.astype(bool)
             evals["before"].add(masks, cls, scores, gt_masks, gt_classes)
-            image = data.load_image(image_id) if len(masks) else None
-            n = len(masks)
-            for v in sorted(set(values) | {0.0}):
-                # the instances' indices as their classes: which of them the CRF kept, aligned
-                out, idx, sc = (
-                    crf_instances(image, masks, np.arange(n), scores, v) if n else (masks, np.arange(0), scores)
-                )
-                idx = np.asarray(idx, np.int64)
-                if v in evals:
-                    evals[v].add(out, cls[idx], sc, gt_masks, gt_classes)
-                if v == 0.0 and n:
-                    refined = np.zeros_like(masks)
-                    refined[idx] = out
-                    kept = refined.sum((1, 2)) / masks.sum((1, 2))
-                    counts["instances"] += n
-                    counts["emptied"] += int((kept == 0).sum())
-                    counts["under_quarter"] += int((kept < 0.25).sum())
-                    counts["under_half"] += int((kept < 0.5).sum())
-                    for i in lost_objects(masks, cls, refined, gt_masks, gt_classes):
-                        lost["objects"] += 1
-                        lost["emptied" if kept[i] == 0 else "under_half" if kept[i] < 0.5 else "half_or_more"] += 1
+            if not len(masks):
+                for v in values:
+                    evals[v].add(masks, cls, scores, gt_masks, gt_classes)
+                continue
+            # the CRF once; each value keeps from the walk what it takes most of, as crf_instances does
+            refined = crf_outlines(data.load_image(image_id), masks)
+            for v in values:
+                out = keep_taken(masks, refined, v)
+                keep = out.any((1, 2))
+                evals[v].add(out[keep], cls[keep], scores[keep], gt_masks, gt_classes)
+            kept = refined.sum((1, 2)) / masks.sum((1, 2))
+            counts["instances"] += len(masks)
+            counts["emptied"] += int((kept == 0).sum())
+            counts["under_quarter"] += int((kept < 0.25).sum())
+            counts["under_half"] += int((kept < 0.5).sum())
+            for i in lost_objects(masks, cls, refined, gt_masks, gt_classes):
+                lost["objects"] += 1
+                lost["emptied" if kept[i] == 0 else "under_half" if kept[i] < 0.5 else "half_or_more"] += 1
     maps = {
         ("before" if k == "before" else f"min_kept_{k:g}"): {
             f"map{round(t * 100):02d}": round(float(m), 4) for t, m in ev.summary().items()

@@ -111,23 +111,36 @@ def crf_semantic(image: np.ndarray, label: np.ndarray) -> np.ndarray:
 def crf_instances(
     image: np.ndarray, masks: np.ndarray, classes: np.ndarray, scores: np.ndarray, min_kept: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Disjoint instance masks (N, H, W) refined as one label map (background and the N instances)
-    by the same dense CRF as :func:`crf_semantic`. An instance left with less than ``min_kept`` of
-    its pixels (``labels.crf_min_kept``) keeps its mask as given, less the pixels the refined
-    instances hold; 0: the CRF's outline always. An instance left no pixel is dropped with its class
-    and score."""
+    """Disjoint instance masks (N, H, W) refined by the dense CRF (:func:`crf_outlines`), those it
+    takes most of kept from the walk (:func:`keep_taken`, ``min_kept``: ``labels.crf_min_kept``);
+    an instance left no pixel is dropped with its class and score."""
     masks = np.asarray(masks, bool)
     if not len(masks):
         return masks, np.asarray(classes), np.asarray(scores)
+    refined = keep_taken(masks, crf_outlines(image, masks), min_kept)
+    keep = refined.any((1, 2))
+    return refined[keep], np.asarray(classes)[keep], np.asarray(scores)[keep]
+
+
+def crf_outlines(image: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """Disjoint instance masks (N >= 1, H, W) refined as one label map (background and the N
+    instances) by the same dense CRF as :func:`crf_semantic`: (N, H, W) bool, one per instance, in
+    order, empty where the CRF left it no pixel."""
     ids = np.zeros(masks.shape[1:], np.int64)
     for i, m in enumerate(masks, start=1):
         ids[m] = i
-    refined = crf_refine(image, ids, len(masks) + 1)[None] == np.arange(1, len(masks) + 1)[:, None, None]
+    return crf_refine(image, ids, len(masks) + 1)[None] == np.arange(1, len(masks) + 1)[:, None, None]
+
+
+def keep_taken(masks: np.ndarray, refined: np.ndarray, min_kept: float) -> np.ndarray:
+    """The refined masks, where one holds less than ``min_kept`` of its mask's pixels the mask as
+    given instead, less the pixels the other refined masks hold; 0: ``refined`` as it is."""
     restore = refined.sum((1, 2)) < min_kept * masks.sum((1, 2))
-    if restore.any():
-        refined[restore] = masks[restore] & ~refined[~restore].any(0)
-    keep = refined.any((1, 2))
-    return refined[keep], np.asarray(classes)[keep], np.asarray(scores)[keep]
+    if not restore.any():
+        return refined
+    out = refined.copy()
+    out[restore] = masks[restore] & ~refined[~restore].any(0)
+    return out
 
 
 def crf_labels(
