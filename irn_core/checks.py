@@ -211,6 +211,12 @@ def check_config(cfg: dict, index: SplitIndex | None = None) -> list[str]:
             f"config key relations.fg_threshold: {rel['fg_threshold']} must be above relations.bg_threshold "
             f"({rel['bg_threshold']}), else no pixel is confident foreground"
         )
+    lab = cfg["labels"]
+    if lab.get("crf_min_kept") and not lab["crf"]:
+        errors.append(
+            f"config key labels.crf_min_kept: {lab['crf_min_kept']} has no effect without labels.crf "
+            "(it keeps from the walk what the labels' CRF takes); set labels.crf: true, or crf_min_kept: 0"
+        )
     lo, hi = cfg["cam"]["resize_long"]
     if lo > hi:
         errors.append(f"config key cam.resize_long: [{lo}, {hi}] is not [low, high]")

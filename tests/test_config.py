@@ -148,6 +148,10 @@ def _errors(change):
         ),
         (lambda c: c["cam"].update(resize_long=[300, 200]), "config key cam.resize_long"),
         (lambda c: c["toy"].update(min_size=300), "config key toy.min_size"),
+        (
+            lambda c: c["labels"].update(crf=False),
+            "config key labels.crf_min_kept: 0.5 has no effect without labels.crf",
+        ),
     ],
 )
 def test_cross_setting_checks_name_the_key(change, needle):
