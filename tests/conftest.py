@@ -44,6 +44,12 @@ def snakemake(work, config, *args, cores=2, env=None, timeout=1800, popen=False,
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
 
 
+def failed(r, chars: int = 2000) -> str:
+    """The end of a failed process's error, for an assertion's message: its stderr, or its stdout
+    where stderr is empty (Snakemake prints an error it meets while building the DAG there)."""
+    return (r.stderr.strip() or r.stdout)[-chars:]
+
+
 def irn(*args):
     """The ``irn`` command line (irn_core.cli) with ``args``, as a user runs it; output as text."""
     return subprocess.run([sys.executable, "-m", "irn_core.cli", *args], capture_output=True, text=True)
@@ -79,5 +85,5 @@ def tiny_run(tmp_path_factory):
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "tests" / "trace"), os.environ.get("PYTHONPATH")])),
     )
     r = snakemake(work, ROOT / "tests/tiny.yaml", env=env)
-    assert r.returncode == 0, r.stderr[-4000:]
+    assert r.returncode == 0, failed(r, 4000)
     return work / "results" / "tiny"

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import dry_run, load_config
+from conftest import dry_run, failed, load_config
 from snakemake.utils import validate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,7 +93,7 @@ def test_missing_weights_file_is_a_clear_error(tmp_path):
 
 def test_default_config_plans_every_stage(tmp_path):
     r = dry_run(tmp_path, _load("config/config.yaml"))
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 0, failed(r)
     for rule in (
         "prepare_toy",
         "train_cam",
@@ -221,7 +221,7 @@ def test_weights_file_is_an_input_of_the_rules_that_read_it(tmp_path):
     cfg["cam"]["pretrained"] = str(weights)
     cfg["deeplab"]["init"] = "imagenet"
     r = dry_run(tmp_path, cfg)
-    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.returncode == 0, failed(r, 2000)
     inputs = dict(re.findall(r"^rule (\w+):\n    input: (.*)$", r.stdout, re.M))
     assert str(weights) in inputs["train_cam"] and str(weights) in inputs["train_deeplab"]
     assert str(weights) not in inputs["train_irn"]  # irn.init: cam
@@ -257,7 +257,7 @@ def test_resources_scale_with_the_images_of_a_job(tmp_path, device, gpu):
     cfg = _load("config/config.yaml")
     cfg.update(device=device, shards=2)
     r = dry_run(tmp_path, cfg)
-    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.returncode == 0, failed(r, 2000)
     jobs = _job_resources(r.stdout, "make_cam")
     assert len(jobs) == 2
     job = JOBS["make_cam"]

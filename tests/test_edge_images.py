@@ -11,7 +11,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from conftest import load_config, snakemake
+from conftest import failed, load_config, snakemake
 from PIL import Image
 
 from irn_core.cam import stage_cams
@@ -47,7 +47,7 @@ def edge_run(tmp_path_factory):
     cfg["maskrcnn"].update(gt_upper_bound=False, iterations=8, lr_schedule="steps", lr_steps=[5], warmup_iters=2)
     cfg["deeplab"].update(test_scales=[1.0, 0.5], crf=True)
     r = snakemake(work, cfg, "pseudo_labels", "maskrcnn", "deeplab", timeout=900, name="edge")
-    assert r.returncode == 0, r.stderr[-4000:]
+    assert r.returncode == 0, failed(r, 4000)
     return work / "results/tiny", ids[3], small
 
 

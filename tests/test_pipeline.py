@@ -6,7 +6,7 @@ from pathlib import Path
 
 import h5py
 import pytest
-from conftest import irn, load_config, snakemake
+from conftest import failed, irn, load_config, snakemake
 
 from irn_core.cam import stage_cams
 
@@ -81,7 +81,7 @@ def test_rerun_one_stage_on_its_own(tiny_run):
     before = cams.stat().st_mtime_ns
     (tiny_run / "cam/eval.json").unlink()
     r = snakemake(work, tiny, "results/tiny/cam/eval.json")
-    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.returncode == 0, failed(r, 2000)
     assert json.loads((tiny_run / "cam/eval.json").read_text())["images"] == 32
     assert cams.stat().st_mtime_ns == before
 
@@ -99,7 +99,7 @@ def test_changed_threshold_replans_the_instance_labels_and_dependents_only(tiny_
     cfg = load_config("tests/tiny.yaml")
     cfg["labels"]["ins_bg_threshold"] = 0.3
     r = snakemake(work, cfg, "-n", name="threshold")
-    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.returncode == 0, failed(r, 2000)
     # the labels are thresholded from the walk file: the walk is not redone. The ground-truth
     # detector does not depend on the pseudo labels: it is not retrained (the oracle diagnostics
     # synthesise labels with the same threshold). One rule makes both label kinds, so the semantic
@@ -134,7 +134,7 @@ def test_changed_threshold_replans_the_instance_labels_and_dependents_only(tiny_
     cfg = load_config("tests/tiny.yaml")
     cfg["labels"]["sem_bg_threshold"] = 0.35
     r = snakemake(work, cfg, "-n", name="threshold")
-    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.returncode == 0, failed(r, 2000)
     planned = _planned(r.stdout)
     assert planned["make_labels"] == planned["baselines"] == 1 and "random_walk" not in planned
     assert not {"train_cam", "make_cam", "mine_relations", "train_irn", "infer_irn"} & set(planned)
@@ -267,7 +267,7 @@ def test_labels_from_the_walk_file_equal_labels_made_at_once(tiny_run, tmp_path,
 def test_named_target_ends_with_its_own_summary(tiny_run):
     work = tiny_run.parents[1]
     r = snakemake(work, ROOT / "tests/tiny.yaml", "pseudo_labels")
-    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.returncode == 0, failed(r, 2000)
     s = json.loads((tiny_run / "summary_pseudo_labels.json").read_text())
     assert s["target"] == "pseudo_labels"
     assert {"cam", "sem_pseudo", "ins_pseudo", "baseline_cc", "baseline_sem_cc"} <= set(s)
@@ -298,13 +298,13 @@ def test_irn_inspect_and_show(tiny_run, tmp_path):
 
     assert any(e.name == "irn" and e.value == "irn_core.cli:main" for e in entry_points(group="console_scripts"))
     r = irn("inspect", str(tiny_run / "cam/cams.h5"))
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 0, failed(r)
     assert "stage make_cam, run tiny" in r.stdout and "images: 32" in r.stdout
     assert "class activation map" in r.stdout and "stride 16 of the scaled image" in r.stdout
     assert "classes: 0 disc" in r.stdout
     out = tmp_path / "panel.png"
     r = irn("show", str(tiny_run), "2019_000001", "-o", str(out))
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 0, failed(r)
     with Image.open(out) as im:
         assert im.width >= 800 and im.height >= 600  # a grid of at least 4 x 3 panels
     val = json.loads((tiny_run / "maskrcnn/gt_val_coco.json").read_text())["images"][0]["file_name"][:-4]
@@ -329,7 +329,7 @@ def test_report_rule_draws_the_figures(tiny_run, tmp_path):
     assert html.count("<tr>") == 1 + 5 and "semantic pseudo label IoU" in html  # header + background + 4 classes
     work = tiny_run.parents[1]
     r = snakemake(work, ROOT / "tests/tiny.yaml", "--report", str(tmp_path / "report.zip"))
-    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.returncode == 0, failed(r, 2000)
     import zipfile
 
     names = zipfile.ZipFile(tmp_path / "report.zip").namelist()
@@ -373,7 +373,7 @@ def test_sharded_run_equals_the_unsharded_one(tiny_run, tmp_path):
     cfg = load_config("tests/tiny.yaml")
     cfg["shards"] = 3
     r = snakemake(tmp_path, cfg, "pseudo_labels", "results/tiny/labels/ins_pseudo_coco.json", name="sharded")
-    assert r.returncode == 0, r.stderr[-4000:]
+    assert r.returncode == 0, failed(r, 4000)
     run = tmp_path / "results/tiny"
     assert sorted(p.name for p in (run / "cam/shards").iterdir()) == ["cams.0.h5", "cams.1.h5", "cams.2.h5"]
     with h5py.File(run / "cam/shards/cams.1.h5") as f:

@@ -14,7 +14,7 @@ import h5py
 import numpy as np
 import pytest
 import torch
-from conftest import irn, load_config, snakemake
+from conftest import failed, irn, load_config, snakemake
 from PIL import Image
 
 from irn_core.checkpoints import load_checkpoint
@@ -58,7 +58,7 @@ def test_predict_writes_every_image_at_its_own_size(tiny_run, odd_images, tmp_pa
     folder, val = odd_images
     out = tmp_path / "pred"
     r = irn("predict", str(tiny_run), str(folder), "-o", str(out), "--score-threshold", "0.05", "--batch-size", "3")
-    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.returncode == 0, failed(r, 3000)
     ids = sorted(p.stem for p in folder.iterdir())
     assert ids == sorted([*val, "wide", "small", "grey", "alpha"])
     sizes = {p.stem: Image.open(p).size for p in folder.iterdir()}  # (W, H)
@@ -83,7 +83,7 @@ def test_predict_writes_every_image_at_its_own_size(tiny_run, odd_images, tmp_pa
     r = irn("inspect", str(out / "predictions.h5"))
     assert r.returncode == 0 and "stage predict" in r.stdout and "instance id map" in r.stdout
     r = irn("show", str(out), val[0], "-o", str(tmp_path / "panel.png"))
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 0, failed(r)
     with Image.open(tmp_path / "panel.png") as im:
         assert im.width > 500
 
@@ -132,7 +132,7 @@ def test_the_readme_snippet_runs_with_torchvision_alone(tiny_run, tmp_path):
     assert "irn_core" not in code
     env = dict(os.environ, PYTHONPATH=str(blocker))
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
-    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.returncode == 0, failed(r, 3000)
     # the same detections as the model built by irn_core
     from irn_core.predict import load_models, run_models
 
@@ -151,9 +151,9 @@ def test_snakemake_predict_target(tiny_run, odd_images):
     cfg = load_config("tests/tiny.yaml")
     cfg["predict"]["images"] = str(folder)
     r = snakemake(work, cfg, "predict", "-n", name="predict")
-    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.returncode == 0, failed(r, 2000)
     assert "rule predict:" in r.stdout and "rule train_maskrcnn" not in r.stdout  # the trained models serve
     r = snakemake(work, cfg, "predict", name="predict")
-    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.returncode == 0, failed(r, 2000)
     out = tiny_run / "predict"
     assert sorted(p.stem.split(".")[0] for p in out.glob("*.semantic.png")) == sorted(p.stem for p in folder.iterdir())

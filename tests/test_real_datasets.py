@@ -17,13 +17,13 @@ from irn_core.voc import VOC_CLASSES, read_split, save_palette_png
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import load_config, snakemake  # noqa: E402
+from conftest import failed, load_config, snakemake  # noqa: E402
 from test_datasets import write_toy_coco  # noqa: E402
 
 
 def _run(work, cfg, *targets):
     r = snakemake(work, cfg, *targets, timeout=1200)
-    assert r.returncode == 0, r.stderr[-4000:]
+    assert r.returncode == 0, failed(r, 4000)
     return work / "results" / cfg["run_name"]
 
 

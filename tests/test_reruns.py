@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import load_config, snakemake
+from conftest import failed, load_config, snakemake
 
 ROOT = Path(__file__).resolve().parents[1]
 CAM_EPOCHS = 3
@@ -41,7 +41,7 @@ def _digest(path):
 def work(tmp_path_factory):
     work = tmp_path_factory.mktemp("reruns")
     r = snakemake(work, _config(work), "results/tiny/irn/model.pt", timeout=900)
-    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.returncode == 0, failed(r, 3000)
     return work
 
 
@@ -52,10 +52,10 @@ def test_relation_setting_reruns_mining_and_irnet_only(work):
     before = _digest(out / "irn/model.pt")
     changed = _config(work, relations__fg_threshold=0.4)
     r = snakemake(work, changed, "results/tiny/irn/model.pt", "-n", timeout=900)
-    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.returncode == 0, failed(r, 2000)
     assert planned(r.stdout) == {"mine_relations": 1, "train_irn": 1}
     r = snakemake(work, changed, "results/tiny/irn/model.pt", timeout=900)
-    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.returncode == 0, failed(r, 2000)
     assert _digest(out / "irn/model.pt") != before
     assert (out / "cam/model.pt").stat().st_mtime_ns == cam_mtime
     assert not (out / "irn/checkpoints").exists()
@@ -66,7 +66,7 @@ def test_forced_training_retrains_every_epoch(work):
     out = work / "results/tiny"
     before = _digest(out / "cam/model.pt")
     r = snakemake(work, _config(work), "results/tiny/cam/model.pt", "--forcerun", "train_cam", timeout=900)
-    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.returncode == 0, failed(r, 2000)
     log = (out / "logs/train_cam.log").read_text()
     assert [int(e) for e in re.findall(r"train_cam: epoch (\d+) ", log)] == list(range(1, CAM_EPOCHS + 1))
     assert "resumed" not in log
@@ -89,7 +89,7 @@ def test_killed_training_resumes_to_the_uninterrupted_model(work):
     assert first.exists() and not (out / "cam/model.pt").exists()
     assert snakemake(work, config, "--unlock").returncode == 0
     r = snakemake(work, config, "results/tiny/cam/model.pt", "--rerun-incomplete", timeout=900)
-    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.returncode == 0, failed(r, 2000)
     log = (out / "logs/train_cam.log").read_text()
     done = int(re.search(r"train_cam: resumed from epoch (\d+)", log)[1])
     assert 1 <= done < CAM_EPOCHS

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import load_config, snakemake
+from conftest import failed, load_config, snakemake
 from PIL import Image
 
 from irn_core.checks import cuda_visible
@@ -51,7 +51,7 @@ def _snakemake(work, cfg_path, *args, under=None):
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "tests/opens"), os.environ.get("PYTHONPATH")])),
     )
     r = snakemake(work, cfg_path, *args, env=env)
-    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.returncode == 0, failed(r, 3000)
     opened: dict[str, int] = {}
     for line in log.read_text().splitlines() if log.is_file() else []:
         name = Path(line.split("\t", 1)[1]).name
